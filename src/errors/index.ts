@@ -1,0 +1,49 @@
+/**
+ * Every error code Accord raises, with a one-line meaning. Codes are stable:
+ * clients and the HTTP error mapper key on them, so never rename one.
+ */
+export const ERROR_CODES = {
+  // markings
+  MARKING_SYNTAX: 'A marking string is malformed (empty segment, stray separator, unbalanced parentheses).',
+  MARKING_UNKNOWN_TOKEN: 'A marking names a level, country, community, caveat or control that is not registered.',
+  MARKING_CONTRADICTION: 'A marking combines tokens that exclude each other, such as REL TO with NOFORN.',
+  MARKING_DUPLICATE: 'A marking gives the same level, list or token twice.',
+  MARKING_EMPTY_REL_TO: 'A REL TO list names no country or community.',
+  // arrangements
+  ARRANGEMENT_INVALID: 'An arrangement document does not match the arrangement schema or its own rules.',
+  ARRANGEMENT_TRANSITION_INVALID: 'An arrangement status change is not an allowed transition.',
+  ARRANGEMENT_NOT_SIGNED: 'An arrangement cannot become active until every party has signed its current version.',
+  // products
+  PRODUCT_INVALID: 'A product document does not match the product schema.',
+  // generic input
+  INPUT_INVALID: 'Input could not be read or parsed.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Structured, attacker-safe context for an error: which field, token or position was at fault. */
+export interface ErrorDetails {
+  readonly token?: string;
+  /** 1-based character position in the input string. */
+  readonly position?: number;
+  /** JSON pointer or dotted path of the offending field. */
+  readonly path?: string;
+  readonly [key: string]: unknown;
+}
+
+/** The one error type Accord throws; `code` is from the closed table above. */
+export class AccordError<C extends ErrorCode = ErrorCode> extends Error {
+  readonly code: C;
+  readonly details: ErrorDetails;
+
+  constructor(code: C, message: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AccordError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isAccordError(value: unknown): value is AccordError {
+  return value instanceof AccordError;
+}

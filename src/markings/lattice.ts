@@ -1,0 +1,189 @@
+import { AccordError } from '../errors/index.js';
+import { type Classification, type Control, type Label, PAP_LEVELS, type Pap, TLP_LEVELS, type Tlp } from './model.js';
+import { sortControls, sortRelTo } from './parse.js';
+import { DEFAULT_REGISTRY, type MarkingRegistry, nominalRank } from './registry.js';
+import { commonLevelName } from './schemes.js';
+
+/**
+ * What a label's releasability means: every partner ('ALL', an unclassified label with no
+ * REL TO or NOFORN), or exactly the listed codes. NOFORN, and a classified label with no
+ * REL TO, mean the empty set: originator nationals only (CAPCO: not marked releasable).
+ */
+export type Releasability = 'ALL' | ReadonlySet<string>;
+
+// Label lattice (DESIGN.md invariant 7). Join is the most restrictive combination: highest
+// level, union of caveats and restrictive controls, intersection of releasability, and RELIDO
+// (a permission) only where both allow it. Meet is the dual. Labels on different schemes are
+// compared by nominal rank, and their join or meet is stated on the common scale. REL TO is
+// intersected code by code, without expanding communities: conservative, and time-independent.
+
+const RESTRICTIVE: readonly Control[] = ['ORCON', 'IMCON', 'PROPIN'];
+
+function rankOf(label: Label, registry: MarkingRegistry): number {
+  const rank = nominalRank(registry, label.classification);
+  if (rank === undefined) {
+    throw new AccordError('MARKING_UNKNOWN_TOKEN', `unknown classification '${label.classification.level}'`, {
+      token: label.classification.level,
+    });
+  }
+  return rank;
+}
+
+/** The semantic releasability of a label (see {@link Releasability}). */
+export function releasabilityOf(label: Label, registry: MarkingRegistry = DEFAULT_REGISTRY): Releasability {
+  if (label.controls.includes('NOFORN')) return new Set();
+  if (label.relTo !== null) return new Set(label.relTo);
+  return rankOf(label, registry) === 0 ? 'ALL' : new Set();
+}
+
+function intersect(a: Releasability, b: Releasability): Releasability {
+  if (a === 'ALL') return b;
+  if (b === 'ALL') return a;
+  return new Set([...a].filter((c) => b.has(c)));
+}
+
+function unite(a: Releasability, b: Releasability): Releasability {
+  if (a === 'ALL' || b === 'ALL') return 'ALL';
+  return new Set([...a, ...b]);
+}
+
+function pickClassification(
+  a: Label,
+  b: Label,
+  registry: MarkingRegistry,
+  pick: (x: number, y: number) => number,
+): { classification: Classification; rank: number } {
+  const ra = rankOf(a, registry);
+  const rb = rankOf(b, registry);
+  const rank = pick(ra, rb);
+  if (a.classification.scheme === b.classification.scheme) {
+    return { classification: rank === ra ? a.classification : b.classification, rank };
+  }
+  return { classification: { scheme: 'COMMON', level: commonLevelName(rank) }, rank };
+}
+
+/** Place of a level in its order; an absent level sits below the lowest. */
+function orderIndex<T>(order: readonly T[], value: T | null): number {
+  return value === null ? -1 : order.indexOf(value);
+}
+
+function maxOf<T>(order: readonly T[], a: T | null, b: T | null): T | null {
+  return orderIndex(order, a) >= orderIndex(order, b) ? a : b;
+}
+
+function minOf<T>(order: readonly T[], a: T | null, b: T | null): T | null {
+  return orderIndex(order, a) <= orderIndex(order, b) ? a : b;
+}
+
+interface Parts {
+  readonly classification: Classification;
+  readonly rank: number;
+  readonly releasability: Releasability;
+  readonly caveats: Iterable<string>;
+  readonly restrictive: Iterable<Control>;
+  readonly relido: boolean;
+  /** Whether an empty releasability came from explicit markings (then NOFORN is written out). */
+  readonly explicit: boolean;
+  readonly tlp: Tlp | null;
+  readonly pap: Pap | null;
+}
+
+function assemble(parts: Parts): Label {
+  const r = parts.releasability;
+  const empty = r !== 'ALL' && r.size === 0;
+  const controls = new Set(parts.restrictive);
+  if (empty && (parts.explicit || parts.rank === 0)) controls.add('NOFORN');
+  // RELIDO permits release by a disclosure official; with nothing releasable it means nothing.
+  if (parts.relido && !empty) controls.add('RELIDO');
+  return {
+    classification: parts.classification,
+    relTo: r === 'ALL' || empty ? null : sortRelTo(r),
+    caveats: [...new Set(parts.caveats)].sort(),
+    controls: sortControls(controls),
+    tlp: parts.tlp,
+    pap: parts.pap,
+  };
+}
+
+function restrictiveOf(label: Label): Control[] {
+  return label.controls.filter((c) => RESTRICTIVE.includes(c));
+}
+
+function isExplicit(label: Label): boolean {
+  return label.relTo !== null || label.controls.includes('NOFORN');
+}
+
+/** Least upper bound: the label a document holding both portions must carry. */
+export function joinLabels(a: Label, b: Label, registry: MarkingRegistry = DEFAULT_REGISTRY): Label {
+  const { classification, rank } = pickClassification(a, b, registry, Math.max);
+  return assemble({
+    classification,
+    rank,
+    releasability: intersect(releasabilityOf(a, registry), releasabilityOf(b, registry)),
+    caveats: [...a.caveats, ...b.caveats],
+    restrictive: [...restrictiveOf(a), ...restrictiveOf(b)],
+    relido: a.controls.includes('RELIDO') && b.controls.includes('RELIDO'),
+    explicit: isExplicit(a) || isExplicit(b),
+    tlp: maxOf(TLP_LEVELS, a.tlp, b.tlp),
+    pap: maxOf(PAP_LEVELS, a.pap, b.pap),
+  });
+}
+
+/** Greatest lower bound: the most that is common to both labels. */
+export function meetLabels(a: Label, b: Label, registry: MarkingRegistry = DEFAULT_REGISTRY): Label {
+  const { classification, rank } = pickClassification(a, b, registry, Math.min);
+  const ra = restrictiveOf(a);
+  const rb = new Set(restrictiveOf(b));
+  return assemble({
+    classification,
+    rank,
+    releasability: unite(releasabilityOf(a, registry), releasabilityOf(b, registry)),
+    caveats: a.caveats.filter((c) => b.caveats.includes(c)),
+    restrictive: ra.filter((c) => rb.has(c)),
+    relido: a.controls.includes('RELIDO') || b.controls.includes('RELIDO'),
+    explicit: isExplicit(a) && isExplicit(b),
+    tlp: minOf(TLP_LEVELS, a.tlp, b.tlp),
+    pap: minOf(PAP_LEVELS, a.pap, b.pap),
+  });
+}
+
+/** The banner of a product: the join of its portion labels. Throws on an empty list. */
+export function bannerOf(labels: readonly Label[], registry: MarkingRegistry = DEFAULT_REGISTRY): Label {
+  const [first, ...rest] = labels;
+  if (first === undefined) throw new AccordError('MARKING_SYNTAX', 'a banner needs at least one portion', {});
+  return rest.reduce((acc, l) => joinLabels(acc, l, registry), first);
+}
+
+function subset(a: Iterable<string>, b: readonly string[] | ReadonlySet<string>): boolean {
+  const set = b instanceof Set ? b : new Set(b);
+  for (const x of a) if (!set.has(x)) return false;
+  return true;
+}
+
+function releasabilityWithin(a: Releasability, b: Releasability): boolean {
+  if (b === 'ALL') return true;
+  if (a === 'ALL') return false;
+  return subset(a, b);
+}
+
+/** Whether `a` is at least as restrictive as `b` in every dimension (a ⊒ b in the lattice). */
+export function dominates(a: Label, b: Label, registry: MarkingRegistry = DEFAULT_REGISTRY): boolean {
+  const ra = releasabilityOf(a, registry);
+  const rb = releasabilityOf(b, registry);
+  const relidoA = a.controls.includes('RELIDO') && (ra === 'ALL' || ra.size > 0);
+  const relidoB = b.controls.includes('RELIDO') && (rb === 'ALL' || rb.size > 0);
+  return (
+    rankOf(a, registry) >= rankOf(b, registry) &&
+    releasabilityWithin(ra, rb) &&
+    subset(b.caveats, a.caveats) &&
+    subset(restrictiveOf(b), restrictiveOf(a)) &&
+    (!relidoA || relidoB) &&
+    orderIndex(TLP_LEVELS, a.tlp) >= orderIndex(TLP_LEVELS, b.tlp) &&
+    orderIndex(PAP_LEVELS, a.pap) >= orderIndex(PAP_LEVELS, b.pap)
+  );
+}
+
+/** Whether two labels mean the same (same rank and sets), whatever scheme or spelling they use. */
+export function labelsEquivalent(a: Label, b: Label, registry: MarkingRegistry = DEFAULT_REGISTRY): boolean {
+  return dominates(a, b, registry) && dominates(b, a, registry);
+}

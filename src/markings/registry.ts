@@ -1,0 +1,125 @@
+import countries from 'i18n-iso-countries';
+import { BUILTIN_COMMUNITIES } from './communities.js';
+import type { Classification, Community } from './model.js';
+import { BUILTIN_SCHEMES, type ClassificationScheme } from './schemes.js';
+
+/** Caveats and compartment bases every node knows (US SCI control systems and NATO special categories). */
+export const BUILTIN_CAVEATS: readonly string[] = ['SI', 'TK', 'HCS', 'KDK', 'RSV', 'ATOMAL', 'BOHEMIA', 'CRYPTO'];
+
+interface LevelEntry {
+  readonly classification: Classification;
+  readonly rank: number;
+  readonly abbrev: string;
+}
+
+interface Span {
+  readonly from: number;
+  readonly until: number;
+}
+
+/**
+ * Everything a marking may name: classification schemes, caveats, countries and communities.
+ * Built once (from configuration) and passed to the parser and the policy; never global state.
+ */
+export interface MarkingRegistry {
+  readonly schemes: readonly ClassificationScheme[];
+  readonly caveats: ReadonlySet<string>;
+  readonly communities: ReadonlyMap<string, Community>;
+  /** Level lookup by upper-case full name or abbreviation. */
+  readonly levels: ReadonlyMap<string, LevelEntry>;
+  readonly extraCountries: ReadonlySet<string>;
+  readonly membership: ReadonlyMap<string, ReadonlyMap<string, readonly Span[]>>;
+}
+
+/** Options to extend the built-in registry from configuration. */
+export interface RegistryOptions {
+  readonly schemes?: readonly ClassificationScheme[];
+  readonly caveats?: readonly string[];
+  readonly communities?: readonly Community[];
+  /** Partner codes accepted beside ISO 3166-1 alpha-3 (e.g. `XKX`), three upper-case letters each. */
+  readonly countries?: readonly string[];
+}
+
+const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+
+function dayToMs(day: string, what: string): number {
+  const ms = DAY_PATTERN.test(day) ? Date.parse(`${day}T00:00:00Z`) : Number.NaN;
+  if (Number.isNaN(ms)) throw new RangeError(`${what}: '${day}' is not an ISO date (YYYY-MM-DD)`);
+  return ms;
+}
+
+/** Builds a registry from the built-in data plus any additions. Later communities replace earlier ones of the same code. */
+export function createRegistry(options: RegistryOptions = {}): MarkingRegistry {
+  const schemes = [...BUILTIN_SCHEMES, ...(options.schemes ?? [])];
+  const levels = new Map<string, LevelEntry>();
+  for (const scheme of schemes) {
+    for (const level of scheme.levels) {
+      const entry = { classification: { scheme: scheme.id, level: level.name }, rank: level.rank, abbrev: level.abbrev };
+      levels.set(level.name, entry);
+      levels.set(level.abbrev, entry);
+    }
+  }
+  const communities = new Map<string, Community>();
+  for (const community of [...BUILTIN_COMMUNITIES, ...(options.communities ?? [])]) {
+    if (!/^[A-Z]{2}$|^[A-Z]{4,8}$/.test(community.code)) {
+      throw new RangeError(`community code '${community.code}' must be 2 or 4-8 upper-case letters`);
+    }
+    communities.set(community.code, community);
+  }
+  const membership = new Map<string, Map<string, Span[]>>();
+  for (const community of communities.values()) {
+    const byPartner = new Map<string, Span[]>();
+    for (const m of community.members) {
+      const span = {
+        from: dayToMs(m.from, `${community.code}/${m.partner}`),
+        until: m.until === undefined ? Number.POSITIVE_INFINITY : dayToMs(m.until, `${community.code}/${m.partner}`),
+      };
+      byPartner.set(m.partner, [...(byPartner.get(m.partner) ?? []), span]);
+    }
+    membership.set(community.code, byPartner);
+  }
+  return {
+    schemes,
+    caveats: new Set([...BUILTIN_CAVEATS, ...(options.caveats ?? [])]),
+    communities,
+    levels,
+    extraCountries: new Set(options.countries ?? []),
+    membership,
+  };
+}
+
+/** The registry with only the built-in data. */
+export const DEFAULT_REGISTRY: MarkingRegistry = createRegistry();
+
+/** Whether `code` is an ISO 3166-1 alpha-3 code (or a registered extra partner code). */
+export function isCountryCode(registry: MarkingRegistry, code: string): boolean {
+  return /^[A-Z]{3}$/.test(code) && (registry.extraCountries.has(code) || countries.isValid(code));
+}
+
+export function isCommunityCode(registry: MarkingRegistry, code: string): boolean {
+  return registry.communities.has(code);
+}
+
+/** Whether `partner` belongs to `community` at instant `atMs` (epoch milliseconds). */
+export function isMemberAt(registry: MarkingRegistry, community: string, partner: string, atMs: number): boolean {
+  const spans = registry.membership.get(community)?.get(partner);
+  if (spans === undefined) return false;
+  for (const span of spans) if (atMs >= span.from && atMs < span.until) return true;
+  return false;
+}
+
+/** Nominal common-scale rank of a classification, or undefined when the scheme or level is unknown. */
+export function nominalRank(registry: MarkingRegistry, classification: Classification): number | undefined {
+  const entry = registry.levels.get(classification.level);
+  return entry !== undefined && entry.classification.scheme === classification.scheme ? entry.rank : undefined;
+}
+
+/** Portion-mark abbreviation of a classification level. */
+export function levelAbbrev(registry: MarkingRegistry, classification: Classification): string {
+  return registry.levels.get(classification.level)?.abbrev ?? classification.level;
+}
+
+/** ISO 3166-1 alpha-2 code for an alpha-3 trigraph (for STIX `location.country`), or undefined. */
+export function alpha3ToAlpha2(code: string): string | undefined {
+  return countries.alpha3ToAlpha2(code);
+}

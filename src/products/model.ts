@@ -1,0 +1,125 @@
+import Type, { type Static } from 'typebox';
+import type { Label } from '../markings/index.js';
+
+/** Intelligence disciplines. */
+export const DISCIPLINES = ['SIGINT', 'IMINT', 'GEOINT', 'HUMINT', 'OSINT', 'MASINT', 'CYBINT'] as const;
+export type Discipline = (typeof DISCIPLINES)[number];
+
+/** Admiralty / NATO source reliability (A completely reliable … F cannot be judged). */
+export const RELIABILITY = ['A', 'B', 'C', 'D', 'E', 'F'] as const;
+export type Reliability = (typeof RELIABILITY)[number];
+
+export const PartnerCode = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 3166-1 alpha-3 trigraph' });
+export const Timestamp = Type.String({ format: 'date-time' });
+export const Identifier = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' });
+export const Category = Type.String({ pattern: '^[a-z][a-z0-9-]{1,63}$', description: 'kebab-case topic' });
+
+const GeoJson = Type.Object(
+  { type: Type.String({ minLength: 1 }) },
+  { additionalProperties: true, description: 'GeoJSON (RFC 7946) geometry, feature or feature collection' },
+);
+
+/** The product document as written in files and sent to the API: markings as strings. */
+export const ProductDocumentSchema = Type.Object(
+  {
+    id: Identifier,
+    version: Type.Integer({ minimum: 1 }),
+    originator: PartnerCode,
+    author: Identifier,
+    title: Type.String({ minLength: 1, maxLength: 500 }),
+    titleMarking: Type.String({ minLength: 1, maxLength: 512 }),
+    discipline: Type.Enum(DISCIPLINES),
+    categories: Type.Array(Category, { minItems: 1, maxItems: 32, uniqueItems: true }),
+    portions: Type.Array(
+      Type.Object(
+        {
+          id: Identifier,
+          marking: Type.String({ minLength: 1, maxLength: 512 }),
+          text: Type.String({ maxLength: 1_000_000 }),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 1000 },
+    ),
+    reliability: Type.Enum(RELIABILITY),
+    credibility: Type.Integer({ minimum: 1, maximum: 6 }),
+    createdAt: Timestamp,
+    geo: Type.Optional(GeoJson),
+    approvals: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            by: Identifier,
+            version: Type.Integer({ minimum: 1 }),
+            at: Timestamp,
+            decision: Type.Union([Type.Literal('approved'), Type.Literal('rejected')]),
+            comment: Type.Optional(Type.String({ maxLength: 2000 })),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 100 },
+      ),
+    ),
+    consents: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            originator: PartnerCode,
+            recipient: PartnerCode,
+            productId: Identifier,
+            grantedAt: Timestamp,
+            expiresAt: Type.Optional(Timestamp),
+            signature: Type.Optional(Type.String({ maxLength: 1024 })),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 500 },
+      ),
+    ),
+    needToKnow: Type.Optional(
+      Type.Object(
+        {
+          communities: Type.Optional(Type.Array(Identifier, { maxItems: 64, uniqueItems: true })),
+          arrangements: Type.Optional(Type.Array(Identifier, { maxItems: 64, uniqueItems: true })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    recalled: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false, $id: 'https://accord.example/schemas/product.schema.json' },
+);
+
+export type ProductDocument = Static<typeof ProductDocumentSchema>;
+export type Approval = NonNullable<ProductDocument['approvals']>[number];
+export type Consent = NonNullable<ProductDocument['consents']>[number];
+
+/** One portion of a product with its parsed label. */
+export interface Portion {
+  readonly id: string;
+  readonly label: Label;
+  readonly text: string;
+}
+
+/** A product as the core works with it: the document with every marking parsed. */
+export interface Product {
+  readonly id: string;
+  readonly version: number;
+  readonly originator: string;
+  readonly author: string;
+  readonly title: string;
+  readonly titleLabel: Label;
+  readonly discipline: Discipline;
+  readonly categories: readonly string[];
+  readonly portions: readonly Portion[];
+  /** Join of the title and portion labels. */
+  readonly banner: Label;
+  readonly reliability: Reliability;
+  readonly credibility: number;
+  readonly createdAt: string;
+  readonly geo: Readonly<Record<string, unknown>> | null;
+  readonly approvals: readonly Approval[];
+  readonly consents: readonly Consent[];
+  readonly needToKnow: { readonly communities: readonly string[]; readonly arrangements: readonly string[] } | null;
+  readonly recalled: boolean;
+}
