@@ -32,6 +32,7 @@ export {
   isMemberAt,
   levelAbbrev,
   type MarkingRegistry,
+  membersAt,
   nominalRank,
   type RegistryOptions,
 } from './registry.js';

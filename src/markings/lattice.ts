@@ -1,7 +1,7 @@
 import { AccordError } from '../errors/index.js';
 import { type Classification, type Control, type Label, PAP_LEVELS, type Pap, TLP_LEVELS, type Tlp } from './model.js';
 import { sortControls, sortRelTo } from './parse.js';
-import { DEFAULT_REGISTRY, type MarkingRegistry, nominalRank } from './registry.js';
+import { DEFAULT_REGISTRY, type MarkingRegistry, membersAt, nominalRank } from './registry.js';
 import { commonLevelName } from './schemes.js';
 
 /**
@@ -15,7 +15,10 @@ export type Releasability = 'ALL' | ReadonlySet<string>;
 // level, union of caveats and restrictive controls, intersection of releasability, and RELIDO
 // (a permission) only where both allow it. Meet is the dual. Labels on different schemes are
 // compared by nominal rank, and their join or meet is stated on the common scale. REL TO is
-// intersected code by code, without expanding communities: conservative, and time-independent.
+// compared code by code when no instant is given (conservative: FVEY ∩ GBR is empty). Given an
+// instant `at`, communities are expanded into their members on that day, so that
+// REL TO USA, FVEY joined with REL TO USA, GBR is REL TO USA, GBR; the result names a community
+// of the inputs only where all its members remain.
 
 const RESTRICTIVE: readonly Control[] = ['ORCON', 'IMCON', 'PROPIN'];
 
@@ -29,22 +32,69 @@ function rankOf(label: Label, registry: MarkingRegistry): number {
   return rank;
 }
 
-/** The semantic releasability of a label (see {@link Releasability}). */
-export function releasabilityOf(label: Label, registry: MarkingRegistry = DEFAULT_REGISTRY): Releasability {
+/**
+ * The semantic releasability of a label (see {@link Releasability}). With an instant `at`,
+ * communities are expanded into the partners that belong to them then.
+ */
+export function releasabilityOf(
+  label: Label,
+  registry: MarkingRegistry = DEFAULT_REGISTRY,
+  at?: number,
+): Releasability {
   if (label.controls.includes('NOFORN')) return new Set();
-  if (label.relTo !== null) return new Set(label.relTo);
+  if (label.relTo !== null) return at === undefined ? new Set(label.relTo) : expand(label.relTo, registry, at);
   return rankOf(label, registry) === 0 ? 'ALL' : new Set();
 }
 
-function intersect(a: Releasability, b: Releasability): Releasability {
-  if (a === 'ALL') return b;
-  if (b === 'ALL') return a;
-  return new Set([...a].filter((c) => b.has(c)));
+function expand(codes: Iterable<string>, registry: MarkingRegistry, at: number): Set<string> {
+  const partners = new Set<string>();
+  for (const code of codes) {
+    if (code.length === 3) partners.add(code);
+    else for (const member of membersAt(registry, code, at)) partners.add(member);
+  }
+  return partners;
 }
 
-function unite(a: Releasability, b: Releasability): Releasability {
-  if (a === 'ALL' || b === 'ALL') return 'ALL';
-  return new Set([...a, ...b]);
+/**
+ * Writes a set of partners back as codes: the trigraphs the inputs named, the communities they
+ * named whose every member is in the set, and any other partner by its own trigraph.
+ */
+function compress(partners: ReadonlySet<string>, named: Iterable<string>, registry: MarkingRegistry, at: number): Set<string> {
+  const codes = new Set<string>();
+  const covered = new Set<string>();
+  for (const code of named) {
+    if (code.length === 3) {
+      if (partners.has(code)) codes.add(code);
+      continue;
+    }
+    if (codes.has(code)) continue;
+    const members = membersAt(registry, code, at);
+    if (members.length > 0 && members.every((m) => partners.has(m))) {
+      codes.add(code);
+      for (const m of members) covered.add(m);
+    }
+  }
+  for (const partner of partners) if (!covered.has(partner)) codes.add(partner);
+  return codes;
+}
+
+interface ReleasabilityOps {
+  readonly registry: MarkingRegistry;
+  readonly at: number | undefined;
+}
+
+function combine(a: Label, b: Label, ops: ReleasabilityOps, both: boolean): Releasability {
+  const ra = releasabilityOf(a, ops.registry, ops.at);
+  const rb = releasabilityOf(b, ops.registry, ops.at);
+  let partners: Set<string> | 'ALL';
+  if (both) {
+    if (ra === 'ALL') partners = rb === 'ALL' ? 'ALL' : new Set(rb);
+    else partners = rb === 'ALL' ? new Set(ra) : new Set([...ra].filter((c) => rb.has(c)));
+  } else {
+    partners = ra === 'ALL' || rb === 'ALL' ? 'ALL' : new Set([...ra, ...rb]);
+  }
+  if (partners === 'ALL' || ops.at === undefined) return partners;
+  return compress(partners, [...(a.relTo ?? []), ...(b.relTo ?? [])], ops.registry, ops.at);
 }
 
 function pickClassification(
@@ -113,13 +163,16 @@ function isExplicit(label: Label): boolean {
   return label.relTo !== null || label.controls.includes('NOFORN');
 }
 
-/** Least upper bound: the label a document holding both portions must carry. */
-export function joinLabels(a: Label, b: Label, registry: MarkingRegistry = DEFAULT_REGISTRY): Label {
+/**
+ * Least upper bound: the label a document holding both portions must carry. Pass `at` to
+ * read community codes as their membership on that instant.
+ */
+export function joinLabels(a: Label, b: Label, registry: MarkingRegistry = DEFAULT_REGISTRY, at?: number): Label {
   const { classification, rank } = pickClassification(a, b, registry, Math.max);
   return assemble({
     classification,
     rank,
-    releasability: intersect(releasabilityOf(a, registry), releasabilityOf(b, registry)),
+    releasability: combine(a, b, { registry, at }, true),
     caveats: [...a.caveats, ...b.caveats],
     restrictive: [...restrictiveOf(a), ...restrictiveOf(b)],
     relido: a.controls.includes('RELIDO') && b.controls.includes('RELIDO'),
@@ -130,14 +183,14 @@ export function joinLabels(a: Label, b: Label, registry: MarkingRegistry = DEFAU
 }
 
 /** Greatest lower bound: the most that is common to both labels. */
-export function meetLabels(a: Label, b: Label, registry: MarkingRegistry = DEFAULT_REGISTRY): Label {
+export function meetLabels(a: Label, b: Label, registry: MarkingRegistry = DEFAULT_REGISTRY, at?: number): Label {
   const { classification, rank } = pickClassification(a, b, registry, Math.min);
   const ra = restrictiveOf(a);
   const rb = new Set(restrictiveOf(b));
   return assemble({
     classification,
     rank,
-    releasability: unite(releasabilityOf(a, registry), releasabilityOf(b, registry)),
+    releasability: combine(a, b, { registry, at }, false),
     caveats: a.caveats.filter((c) => b.caveats.includes(c)),
     restrictive: ra.filter((c) => rb.has(c)),
     relido: a.controls.includes('RELIDO') || b.controls.includes('RELIDO'),
@@ -148,10 +201,10 @@ export function meetLabels(a: Label, b: Label, registry: MarkingRegistry = DEFAU
 }
 
 /** The banner of a product: the join of its portion labels. Throws on an empty list. */
-export function bannerOf(labels: readonly Label[], registry: MarkingRegistry = DEFAULT_REGISTRY): Label {
+export function bannerOf(labels: readonly Label[], registry: MarkingRegistry = DEFAULT_REGISTRY, at?: number): Label {
   const [first, ...rest] = labels;
   if (first === undefined) throw new AccordError('MARKING_SYNTAX', 'a banner needs at least one portion', {});
-  return rest.reduce((acc, l) => joinLabels(acc, l, registry), first);
+  return rest.reduce((acc, l) => joinLabels(acc, l, registry, at), first);
 }
 
 function subset(a: Iterable<string>, b: readonly string[] | ReadonlySet<string>): boolean {
@@ -167,9 +220,9 @@ function releasabilityWithin(a: Releasability, b: Releasability): boolean {
 }
 
 /** Whether `a` is at least as restrictive as `b` in every dimension (a ⊒ b in the lattice). */
-export function dominates(a: Label, b: Label, registry: MarkingRegistry = DEFAULT_REGISTRY): boolean {
-  const ra = releasabilityOf(a, registry);
-  const rb = releasabilityOf(b, registry);
+export function dominates(a: Label, b: Label, registry: MarkingRegistry = DEFAULT_REGISTRY, at?: number): boolean {
+  const ra = releasabilityOf(a, registry, at);
+  const rb = releasabilityOf(b, registry, at);
   const relidoA = a.controls.includes('RELIDO') && (ra === 'ALL' || ra.size > 0);
   const relidoB = b.controls.includes('RELIDO') && (rb === 'ALL' || rb.size > 0);
   return (
@@ -184,6 +237,11 @@ export function dominates(a: Label, b: Label, registry: MarkingRegistry = DEFAUL
 }
 
 /** Whether two labels mean the same (same rank and sets), whatever scheme or spelling they use. */
-export function labelsEquivalent(a: Label, b: Label, registry: MarkingRegistry = DEFAULT_REGISTRY): boolean {
-  return dominates(a, b, registry) && dominates(b, a, registry);
+export function labelsEquivalent(
+  a: Label,
+  b: Label,
+  registry: MarkingRegistry = DEFAULT_REGISTRY,
+  at?: number,
+): boolean {
+  return dominates(a, b, registry, at) && dominates(b, a, registry, at);
 }

@@ -108,6 +108,15 @@ export function isMemberAt(registry: MarkingRegistry, community: string, partner
   return false;
 }
 
+/** The partners that belong to `community` at instant `atMs`. */
+export function membersAt(registry: MarkingRegistry, community: string, atMs: number): string[] {
+  const members: string[] = [];
+  for (const [partner, spans] of registry.membership.get(community) ?? []) {
+    if (spans.some((span) => atMs >= span.from && atMs < span.until)) members.push(partner);
+  }
+  return members;
+}
+
 /** Nominal common-scale rank of a classification, or undefined when the scheme or level is unknown. */
 export function nominalRank(registry: MarkingRegistry, classification: Classification): number | undefined {
   const entry = registry.levels.get(classification.level);

@@ -42,7 +42,8 @@ export function parseProduct(input: unknown, registry: MarkingRegistry = DEFAULT
     discipline: doc.discipline,
     categories: doc.categories,
     portions,
-    banner: bannerOf([titleLabel, ...portions.map((p) => p.label)], registry),
+    // Communities in REL TO read as their membership when the product was written.
+    banner: bannerOf([titleLabel, ...portions.map((p) => p.label)], registry, Date.parse(doc.createdAt)),
     reliability: doc.reliability,
     credibility: doc.credibility,
     createdAt: doc.createdAt,
