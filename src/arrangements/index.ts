@@ -1,8 +1,8 @@
 export { arrangementVersionHash } from './hash.js';
 export {
+  type ArrangementTerms,
   allowedTransitions,
   amendArrangement,
-  type ArrangementTerms,
   parseArrangement,
   type SignatureStatus,
   setPartySuspended,

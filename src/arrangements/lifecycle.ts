@@ -19,27 +19,38 @@ function invalid(path: string, message: string): never {
  * rules: known partners, one entry per party, dates in order, equivalences for parties only,
  * signatures from pinned keys of parties. Throws ARRANGEMENT_INVALID naming the field.
  */
-export function parseArrangement(input: unknown, registry: MarkingRegistry = DEFAULT_REGISTRY): ArrangementDocument {
-  const doc = validateDocument(input);
+export function parseArrangement(
+  input: unknown,
+  registry: MarkingRegistry = DEFAULT_REGISTRY,
+): ArrangementDocument {
+  const validated = validateDocument(input);
+  // The third-party rule is on unless the parties wrote otherwise; the default is part of what they sign.
+  const doc: ArrangementDocument = { ...validated, thirdPartyRule: validated.thirdPartyRule ?? true };
   const parties = new Set<string>();
   doc.parties.forEach((party, i) => {
-    if (!isCountryCode(registry, party.partner)) invalid(`/parties/${i}/partner`, `unknown partner '${party.partner}'`);
-    if (parties.has(party.partner)) invalid(`/parties/${i}/partner`, `party '${party.partner}' is listed twice`);
+    if (!isCountryCode(registry, party.partner))
+      invalid(`/parties/${i}/partner`, `unknown partner '${party.partner}'`);
+    if (parties.has(party.partner))
+      invalid(`/parties/${i}/partner`, `party '${party.partner}' is listed twice`);
     parties.add(party.partner);
   });
-  if (doc.type === 'bilateral' && parties.size !== 2) invalid('/parties', 'a bilateral arrangement has exactly two parties');
+  if (doc.type === 'bilateral' && parties.size !== 2)
+    invalid('/parties', 'a bilateral arrangement has exactly two parties');
   const effective = Date.parse(doc.effective);
   const expires = Date.parse(doc.expires);
   const review = Date.parse(doc.review);
   if (!(effective < expires)) invalid('/expires', 'expiry must be after the effective date');
-  if (!(review >= effective && review <= expires)) invalid('/review', 'review date must fall between effective and expiry');
+  if (!(review >= effective && review <= expires))
+    invalid('/review', 'review date must fall between effective and expiry');
   doc.scope.caveats.forEach((caveat, i) => {
-    if (!registry.caveats.has(caveat.split('-')[0] ?? caveat)) invalid(`/scope/caveats/${i}`, `unknown caveat '${caveat}'`);
+    if (!registry.caveats.has(caveat.split('-')[0] ?? caveat))
+      invalid(`/scope/caveats/${i}`, `unknown caveat '${caveat}'`);
   });
   for (const [partner, table] of Object.entries(doc.equivalences)) {
     if (!parties.has(partner)) invalid(`/equivalences/${partner}`, `'${partner}' is not a party`);
     for (const level of Object.keys(table)) {
-      if (!registry.levels.has(level)) invalid(`/equivalences/${partner}/${level}`, `unknown national level '${level}'`);
+      if (!registry.levels.has(level))
+        invalid(`/equivalences/${partner}/${level}`, `unknown national level '${level}'`);
     }
   }
   (doc.suspendedParties ?? []).forEach((partner, i) => {
@@ -49,7 +60,10 @@ export function parseArrangement(input: unknown, registry: MarkingRegistry = DEF
     const party = doc.parties.find((p) => p.partner === sig.partner);
     if (party === undefined) invalid(`/signatures/${i}/partner`, `'${sig.partner}' is not a party`);
     if (!party.nodeKeys.some((k) => k.use === 'signing' && k.fingerprint === sig.fingerprint)) {
-      invalid(`/signatures/${i}/fingerprint`, `key ${sig.fingerprint} is not a signing key pinned for ${sig.partner}`);
+      invalid(
+        `/signatures/${i}/fingerprint`,
+        `key ${sig.fingerprint} is not a signing key pinned for ${sig.partner}`,
+      );
     }
   });
   return doc;
@@ -121,7 +135,10 @@ export function transitionArrangement(doc: ArrangementDocument, to: ArrangementS
 }
 
 /** Terms that a new version may change; identity, version, state and signatures are managed here. */
-export type ArrangementTerms = Omit<ArrangementDocument, 'id' | 'version' | 'status' | 'signatures' | 'suspendedParties'>;
+export type ArrangementTerms = Omit<
+  ArrangementDocument,
+  'id' | 'version' | 'status' | 'signatures' | 'suspendedParties'
+>;
 
 /**
  * A new version of an arrangement with changed terms. It starts as a draft with no signatures:
@@ -133,15 +150,26 @@ export function amendArrangement(
   registry: MarkingRegistry = DEFAULT_REGISTRY,
 ): ArrangementDocument {
   if (doc.status === 'terminated') {
-    throw new AccordError('ARRANGEMENT_TRANSITION_INVALID', `arrangement ${doc.id} is terminated and cannot be amended`, {
-      from: doc.status,
-    });
+    throw new AccordError(
+      'ARRANGEMENT_TRANSITION_INVALID',
+      `arrangement ${doc.id} is terminated and cannot be amended`,
+      {
+        from: doc.status,
+      },
+    );
   }
-  return parseArrangement({ ...doc, ...changes, version: doc.version + 1, status: 'draft', signatures: [] }, registry);
+  return parseArrangement(
+    { ...doc, ...changes, version: doc.version + 1, status: 'draft', signatures: [] },
+    registry,
+  );
 }
 
 /** Suspends releases to and from one party (breach protocol), or lifts that suspension. */
-export function setPartySuspended(doc: ArrangementDocument, partner: string, suspended: boolean): ArrangementDocument {
+export function setPartySuspended(
+  doc: ArrangementDocument,
+  partner: string,
+  suspended: boolean,
+): ArrangementDocument {
   if (!doc.parties.some((p) => p.partner === partner)) {
     throw new AccordError('ARRANGEMENT_INVALID', `arrangement ${doc.id}: '${partner}' is not a party`, {
       path: '/suspendedParties',

@@ -8,7 +8,10 @@ export type ArrangementStatus = (typeof ARRANGEMENT_STATUSES)[number];
 
 const COMMON_LEVELS = ['UNCLASSIFIED', 'RESTRICTED', 'CONFIDENTIAL', 'SECRET', 'TOP SECRET'] as const;
 const CommonLevel = Type.Enum(COMMON_LEVELS, { description: 'a level of the common scale' });
-const Fingerprint = Type.String({ pattern: '^sha256:[0-9a-f]{64}$', description: 'SHA-256 of the raw public key' });
+const Fingerprint = Type.String({
+  pattern: '^sha256:[0-9a-f]{64}$',
+  description: 'SHA-256 of the raw public key',
+});
 
 /** The arrangement document (JSON); `schemas/arrangement.schema.json` is generated from this. */
 export const ArrangementDocumentSchema = Type.Object(
@@ -40,30 +43,42 @@ export const ArrangementDocumentSchema = Type.Object(
     ),
     scope: Type.Object(
       {
-        disciplines: Type.Array(
-          Type.Enum(DISCIPLINES),
-          { minItems: 1, uniqueItems: true },
-        ),
+        disciplines: Type.Array(Type.Enum(DISCIPLINES), { minItems: 1, uniqueItems: true }),
         categories: Type.Array(Category, { minItems: 1, maxItems: 64, uniqueItems: true }),
         ceiling: CommonLevel,
-        caveats: Type.Array(Type.String({ pattern: '^[A-Z]+(-[A-Z0-9]+)*$' }), { maxItems: 64, uniqueItems: true }),
+        caveats: Type.Array(Type.String({ pattern: '^[A-Z]+(-[A-Z0-9]+)*$' }), {
+          maxItems: 64,
+          uniqueItems: true,
+        }),
         controls: Type.Array(Type.Enum(CONTROLS), { uniqueItems: true }),
       },
       { additionalProperties: false },
     ),
-    equivalences: Type.Record(PartnerCode, Type.Record(Type.String({ minLength: 1, maxLength: 64 }), CommonLevel), {
-      description: "per party: its national level name -> the common level it maps to",
-    }),
+    equivalences: Type.Record(
+      PartnerCode,
+      Type.Record(Type.String({ minLength: 1, maxLength: 64 }), CommonLevel),
+      {
+        description: 'per party: its national level name -> the common level it maps to',
+      },
+    ),
     effective: Timestamp,
     expires: Timestamp,
     review: Timestamp,
-    thirdPartyRule: Type.Boolean({ default: true }),
+    thirdPartyRule: Type.Optional(
+      Type.Boolean({
+        default: true,
+        description: 'on unless set to false; parseArrangement writes the default in',
+      }),
+    ),
     releaseApproval: Type.Object(
       {
         fromLevel: CommonLevel,
         approvals: Type.Integer({ minimum: 0, maximum: 10 }),
       },
-      { additionalProperties: false, description: 'releases bannered at or above fromLevel need this many approvals' },
+      {
+        additionalProperties: false,
+        description: 'releases bannered at or above fromLevel need this many approvals',
+      },
     ),
     oversight: Type.Object(
       {

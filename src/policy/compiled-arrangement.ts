@@ -65,7 +65,7 @@ export function compileArrangement(
     equivalences,
     approvalFromRank: commonRank(doc.releaseApproval.fromLevel),
     approvalsRequired: doc.releaseApproval.approvals,
-    thirdPartyRule: doc.thirdPartyRule,
+    thirdPartyRule: doc.thirdPartyRule !== false,
     registry,
   };
 }

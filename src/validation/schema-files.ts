@@ -1,0 +1,14 @@
+import { ArrangementDocumentSchema } from '../arrangements/index.js';
+import { ProductDocumentSchema } from '../products/index.js';
+
+/** The published JSON Schema files and the TypeBox definitions they are generated from. */
+export const SCHEMA_FILES: readonly { readonly file: string; readonly schema: object }[] = [
+  {
+    file: 'schemas/arrangement.schema.json',
+    schema: { $schema: 'https://json-schema.org/draft/2020-12/schema', ...ArrangementDocumentSchema },
+  },
+  {
+    file: 'schemas/product.schema.json',
+    schema: { $schema: 'https://json-schema.org/draft/2020-12/schema', ...ProductDocumentSchema },
+  },
+];
