@@ -159,6 +159,12 @@ function restrictiveOf(label: Label): Control[] {
   return label.controls.filter((c) => RESTRICTIVE.includes(c));
 }
 
+// RELIDO permits something only on a label releasable to someone. On a label releasable to no
+// one it is inert, and a meet must not let it attach to the REL TO list the other label brings.
+function grantsRelido(label: Label, releasability: Releasability): boolean {
+  return label.controls.includes('RELIDO') && (releasability === 'ALL' || releasability.size > 0);
+}
+
 function isExplicit(label: Label): boolean {
   return label.relTo !== null || label.controls.includes('NOFORN');
 }
@@ -193,7 +199,8 @@ export function meetLabels(a: Label, b: Label, registry: MarkingRegistry = DEFAU
     releasability: combine(a, b, { registry, at }, false),
     caveats: a.caveats.filter((c) => b.caveats.includes(c)),
     restrictive: ra.filter((c) => rb.has(c)),
-    relido: a.controls.includes('RELIDO') || b.controls.includes('RELIDO'),
+    relido:
+      grantsRelido(a, releasabilityOf(a, registry, at)) || grantsRelido(b, releasabilityOf(b, registry, at)),
     explicit: isExplicit(a) && isExplicit(b),
     tlp: minOf(TLP_LEVELS, a.tlp, b.tlp),
     pap: minOf(PAP_LEVELS, a.pap, b.pap),
@@ -223,8 +230,8 @@ function releasabilityWithin(a: Releasability, b: Releasability): boolean {
 export function dominates(a: Label, b: Label, registry: MarkingRegistry = DEFAULT_REGISTRY, at?: number): boolean {
   const ra = releasabilityOf(a, registry, at);
   const rb = releasabilityOf(b, registry, at);
-  const relidoA = a.controls.includes('RELIDO') && (ra === 'ALL' || ra.size > 0);
-  const relidoB = b.controls.includes('RELIDO') && (rb === 'ALL' || rb.size > 0);
+  const relidoA = grantsRelido(a, ra);
+  const relidoB = grantsRelido(b, rb);
   return (
     rankOf(a, registry) >= rankOf(b, registry) &&
     releasabilityWithin(ra, rb) &&

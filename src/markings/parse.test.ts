@@ -142,7 +142,10 @@ describe('parseMarking', () => {
       ['(UK S)', 'UK', 'UK SECRET'],
       ['(UK TS)', 'UK', 'UK TOP SECRET'],
     ])('reads %s as %s %s', (input, scheme, level) => {
-      expect(parseMarking(input)).toEqual({ form: 'portion', label: label({ classification: { scheme, level } }) });
+      expect(parseMarking(input)).toEqual({
+        form: 'portion',
+        label: label({ classification: { scheme, level } }),
+      });
     });
 
     it.each([

@@ -44,7 +44,10 @@ const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 
 function dayToMs(day: string, what: string): number {
   const ms = DAY_PATTERN.test(day) ? Date.parse(`${day}T00:00:00Z`) : Number.NaN;
-  if (Number.isNaN(ms)) throw new RangeError(`${what}: '${day}' is not an ISO date (YYYY-MM-DD)`);
+  // Date.parse rolls impossible days over ('2023-02-30' is 2 March), so read the day back.
+  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== day) {
+    throw new RangeError(`${what}: '${day}' is not an ISO date (YYYY-MM-DD)`);
+  }
   return ms;
 }
 
