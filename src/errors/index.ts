@@ -15,8 +15,30 @@ export const ERROR_CODES = {
   ARRANGEMENT_NOT_SIGNED: 'An arrangement cannot become active until every party has signed its current version.',
   // products
   PRODUCT_INVALID: 'A product document does not match the product schema.',
+  // authentication and authorisation
+  AUTH_REQUIRED: 'The request needs a signed-in session or a bearer token.',
+  AUTH_INVALID: 'The username, password or token is not valid.',
+  AUTH_THROTTLED: 'Too many failed logins; try again later.',
+  AUTH_CSRF: 'A cookie-authenticated write lacks the matching X-CSRF-Token header.',
+  FORBIDDEN: 'The signed-in user lacks the permission the action needs.',
+  NOT_FOUND: 'No such resource, or none the caller may see (the two look the same).',
+  // product lifecycle and release
+  PRODUCT_STATE_INVALID: 'The product is not in a state that allows this action.',
+  POLICY_DENIED: 'The release policy denied the action; the decision names the rules.',
+  // configuration
+  CONFIG_INVALID:
+    'The configuration (file, ACCORD_* variables or flags) is invalid; the message names the key.',
   // generic input
   INPUT_INVALID: 'Input could not be read or parsed.',
+  // store
+  STORE_CONFLICT: 'A write collides with an existing row or a changed one (unique key, version, state).',
+  STORE_NOT_FOUND: 'A row to change, or a row a write refers to, does not exist.',
+  STORE_CONFIG_INVALID: 'The store configuration is malformed (connection URL, schema name, size limit).',
+  STORE_MIGRATION_FAILED: 'A schema migration failed; the database stays at the last one that succeeded.',
+  STORE_TRANSACTION_MISUSE: 'Inside store.transaction() the outer store was used, not the transaction handle.',
+  STORE_FAILED: 'The database failed an operation for a reason other than a conflict or a missing row.',
+  ATTACHMENT_TOO_LARGE: 'An attachment is larger than the configured size limit.',
+  SERVICE_UNAVAILABLE: 'A required service (database, message bus, browser) cannot be reached.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

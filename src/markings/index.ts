@@ -10,8 +10,8 @@ export {
 } from './lattice.js';
 export {
   type Classification,
-  type Community,
   CONTROLS,
+  type Community,
   type Control,
   type Label,
   type MarkingForm,

@@ -1,7 +1,22 @@
 import { AccordError } from '../errors/index.js';
-import { type Classification, type Control, type Label, PAP_LEVELS, type Pap, TLP_LEVELS, type Tlp } from './model.js';
+import {
+  type Classification,
+  type Control,
+  type Label,
+  PAP_LEVELS,
+  type Pap,
+  TLP_LEVELS,
+  type Tlp,
+} from './model.js';
 import { sortControls, sortRelTo } from './parse.js';
-import { DEFAULT_REGISTRY, type MarkingRegistry, membersAt, nominalRank } from './registry.js';
+import {
+  DEFAULT_REGISTRY,
+  hasTrigraphMembers,
+  isMemberAt,
+  type MarkingRegistry,
+  membersDuring,
+  nominalRank,
+} from './registry.js';
 import { commonLevelName } from './schemes.js';
 
 /**
@@ -42,7 +57,8 @@ export function releasabilityOf(
   at?: number,
 ): Releasability {
   if (label.controls.includes('NOFORN')) return new Set();
-  if (label.relTo !== null) return at === undefined ? new Set(label.relTo) : expand(label.relTo, registry, at);
+  if (label.relTo !== null)
+    return at === undefined ? new Set(label.relTo) : expand(label.relTo, registry, at);
   return rankOf(label, registry) === 0 ? 'ALL' : new Set();
 }
 
@@ -50,7 +66,7 @@ function expand(codes: Iterable<string>, registry: MarkingRegistry, at: number):
   const partners = new Set<string>();
   for (const code of codes) {
     if (code.length === 3) partners.add(code);
-    else for (const member of membersAt(registry, code, at)) partners.add(member);
+    else for (const member of membersDuring(registry, code, at)) partners.add(member);
   }
   return partners;
 }
@@ -59,7 +75,12 @@ function expand(codes: Iterable<string>, registry: MarkingRegistry, at: number):
  * Writes a set of partners back as codes: the trigraphs the inputs named, the communities they
  * named whose every member is in the set, and any other partner by its own trigraph.
  */
-function compress(partners: ReadonlySet<string>, named: Iterable<string>, registry: MarkingRegistry, at: number): Set<string> {
+function compress(
+  partners: ReadonlySet<string>,
+  named: Iterable<string>,
+  registry: MarkingRegistry,
+  at: number,
+): Set<string> {
   const codes = new Set<string>();
   const covered = new Set<string>();
   for (const code of named) {
@@ -68,7 +89,7 @@ function compress(partners: ReadonlySet<string>, named: Iterable<string>, regist
       continue;
     }
     if (codes.has(code)) continue;
-    const members = membersAt(registry, code, at);
+    const members = membersDuring(registry, code, at);
     if (members.length > 0 && members.every((m) => partners.has(m))) {
       codes.add(code);
       for (const m of members) covered.add(m);
@@ -173,7 +194,12 @@ function isExplicit(label: Label): boolean {
  * Least upper bound: the label a document holding both portions must carry. Pass `at` to
  * read community codes as their membership on that instant.
  */
-export function joinLabels(a: Label, b: Label, registry: MarkingRegistry = DEFAULT_REGISTRY, at?: number): Label {
+export function joinLabels(
+  a: Label,
+  b: Label,
+  registry: MarkingRegistry = DEFAULT_REGISTRY,
+  at?: number,
+): Label {
   const { classification, rank } = pickClassification(a, b, registry, Math.max);
   return assemble({
     classification,
@@ -189,7 +215,12 @@ export function joinLabels(a: Label, b: Label, registry: MarkingRegistry = DEFAU
 }
 
 /** Greatest lower bound: the most that is common to both labels. */
-export function meetLabels(a: Label, b: Label, registry: MarkingRegistry = DEFAULT_REGISTRY, at?: number): Label {
+export function meetLabels(
+  a: Label,
+  b: Label,
+  registry: MarkingRegistry = DEFAULT_REGISTRY,
+  at?: number,
+): Label {
   const { classification, rank } = pickClassification(a, b, registry, Math.min);
   const ra = restrictiveOf(a);
   const rb = new Set(restrictiveOf(b));
@@ -208,10 +239,144 @@ export function meetLabels(a: Label, b: Label, registry: MarkingRegistry = DEFAU
 }
 
 /** The banner of a product: the join of its portion labels. Throws on an empty list. */
-export function bannerOf(labels: readonly Label[], registry: MarkingRegistry = DEFAULT_REGISTRY, at?: number): Label {
-  const [first, ...rest] = labels;
+export function bannerOf(
+  labels: readonly Label[],
+  registry: MarkingRegistry = DEFAULT_REGISTRY,
+  at?: number,
+): Label {
+  const first = labels[0];
   if (first === undefined) throw new AccordError('MARKING_SYNTAX', 'a banner needs at least one portion', {});
-  return rest.reduce((acc, l) => joinLabels(acc, l, registry, at), first);
+  if (labels.length === 1) return first;
+  if (at !== undefined && !hasTrigraphMembers(registry)) {
+    return labels.slice(1).reduce((acc, l) => joinLabels(acc, l, registry, at), first);
+  }
+  return foldJoins(labels, registry, at);
+}
+
+/** Whether `partner` is in the releasability of `label` (see {@link releasabilityOf}), without building it. */
+function covers(
+  label: Label,
+  rank: number,
+  partner: string,
+  registry: MarkingRegistry,
+  at: number | undefined,
+): boolean {
+  if (label.controls.includes('NOFORN')) return false;
+  if (label.relTo === null) return rank === 0;
+  for (const code of label.relTo) {
+    if (at === undefined || code.length === 3 ? code === partner : isMemberAt(registry, code, partner, at))
+      return true;
+  }
+  return false;
+}
+
+/**
+ * The left fold `labels.reduce(joinLabels)` (two labels or more) in one pass, without writing out
+ * and re-reading a label at each step; the result is the same label. What each join reads from
+ * the label accumulated so far is kept as it goes:
+ * - classification: joinLabels' pick, step by step (the first label of the top rank on one
+ *   scheme, the common level once schemes mix);
+ * - releasability: the intersection of every label's releasability. Reading back a joined label
+ *   gives the partners it was written from (when every community member is a trigraph, which the
+ *   caller checks), so the partners are narrowed in place instead of re-expanded;
+ * - REL TO codes: a join names the trigraphs and communities the previous label and the new one
+ *   named. While the partners do not change, rewriting them keeps every code already written and
+ *   adds the new label's trigraphs and communities that still hold, so only those are checked;
+ * - caveats and restrictive controls are unions, TLP and PAP maxima, RELIDO needs every label;
+ * - NOFORN is written when nothing is releasable and some label was explicit (REL TO or NOFORN)
+ *   or the result is unclassified, as a step-by-step fold would have written it.
+ */
+function foldJoins(labels: readonly Label[], registry: MarkingRegistry, at: number | undefined): Label {
+  const first = labels[0]!;
+  let classification = first.classification;
+  let rank = rankOf(first, registry);
+  let partners: 'ALL' | Set<string> = releasabilityOf(first, registry, at) as 'ALL' | Set<string>;
+  // The REL TO codes of the label joined so far: the first label's own, then each join's rewrite.
+  let codes: ReadonlySet<string> | readonly string[] = first.relTo ?? [];
+  let rewritten = false;
+  const caveats = new Set(first.caveats);
+  const restrictive = new Set(restrictiveOf(first));
+  let relido = first.controls.includes('RELIDO');
+  let explicit = isExplicit(first);
+  let tlp = first.tlp;
+  let pap = first.pap;
+
+  for (let i = 1; i < labels.length; i++) {
+    const label = labels[i]!;
+    const labelRank = rankOf(label, registry);
+    const top = Math.max(rank, labelRank);
+    if (classification.scheme === label.classification.scheme) {
+      if (top !== rank) classification = label.classification;
+    } else {
+      classification = { scheme: 'COMMON', level: commonLevelName(top) };
+    }
+    rank = top;
+
+    let narrowed = false;
+    if (partners === 'ALL') {
+      partners = releasabilityOf(label, registry, at) as 'ALL' | Set<string>;
+      narrowed = partners !== 'ALL';
+    } else {
+      for (const partner of partners) {
+        if (!covers(label, labelRank, partner, registry, at)) {
+          partners.delete(partner);
+          narrowed = true;
+        }
+      }
+    }
+    if (at !== undefined) {
+      if (partners === 'ALL') codes = [];
+      else if (narrowed || !rewritten) {
+        codes = compress(partners, [...codes, ...(label.relTo ?? [])], registry, at);
+        rewritten = true;
+      } else {
+        codes = addStillNamed(partners, codes as Set<string>, label.relTo ?? [], registry, at);
+      }
+    }
+
+    for (const caveat of label.caveats) caveats.add(caveat);
+    for (const control of label.controls) if (RESTRICTIVE.includes(control)) restrictive.add(control);
+    relido &&= label.controls.includes('RELIDO');
+    explicit ||= isExplicit(label);
+    tlp = maxOf(TLP_LEVELS, tlp, label.tlp);
+    pap = maxOf(PAP_LEVELS, pap, label.pap);
+  }
+
+  return assemble({
+    classification,
+    rank,
+    releasability: partners === 'ALL' || at === undefined ? partners : new Set(codes),
+    caveats,
+    restrictive,
+    relido,
+    explicit,
+    tlp,
+    pap,
+  });
+}
+
+/**
+ * {@link compress} of unchanged partners whose codes were already written by it: the codes so far
+ * stay, plus the newly named trigraphs among the partners and the newly named communities whose
+ * members are all among them.
+ */
+function addStillNamed(
+  partners: ReadonlySet<string>,
+  codes: Set<string>,
+  named: readonly string[],
+  registry: MarkingRegistry,
+  at: number,
+): Set<string> {
+  for (const code of named) {
+    if (codes.has(code)) continue;
+    if (code.length === 3) {
+      if (partners.has(code)) codes.add(code);
+      continue;
+    }
+    const members = membersDuring(registry, code, at);
+    if (members.length > 0 && members.every((m) => partners.has(m))) codes.add(code);
+  }
+  return codes;
 }
 
 function subset(a: Iterable<string>, b: readonly string[] | ReadonlySet<string>): boolean {
@@ -227,7 +392,12 @@ function releasabilityWithin(a: Releasability, b: Releasability): boolean {
 }
 
 /** Whether `a` is at least as restrictive as `b` in every dimension (a ⊒ b in the lattice). */
-export function dominates(a: Label, b: Label, registry: MarkingRegistry = DEFAULT_REGISTRY, at?: number): boolean {
+export function dominates(
+  a: Label,
+  b: Label,
+  registry: MarkingRegistry = DEFAULT_REGISTRY,
+  at?: number,
+): boolean {
   const ra = releasabilityOf(a, registry, at);
   const rb = releasabilityOf(b, registry, at);
   const relidoA = grantsRelido(a, ra);

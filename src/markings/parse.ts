@@ -55,7 +55,12 @@ interface Piece {
 }
 
 function fail(
-  code: 'MARKING_SYNTAX' | 'MARKING_UNKNOWN_TOKEN' | 'MARKING_CONTRADICTION' | 'MARKING_DUPLICATE' | 'MARKING_EMPTY_REL_TO',
+  code:
+    | 'MARKING_SYNTAX'
+    | 'MARKING_UNKNOWN_TOKEN'
+    | 'MARKING_CONTRADICTION'
+    | 'MARKING_DUPLICATE'
+    | 'MARKING_EMPTY_REL_TO',
   message: string,
   token: string,
   position: number,
@@ -107,12 +112,23 @@ export function sortControls(controls: Iterable<Control>): Control[] {
 export function parseMarking(input: string, registry: MarkingRegistry = DEFAULT_REGISTRY): ParsedMarking {
   // attacker-controlled: markings arrive from files, requests and peers.
   if (input.length > MAX_MARKING_LENGTH) {
-    fail('MARKING_SYNTAX', `marking is longer than ${MAX_MARKING_LENGTH} characters`, '', MAX_MARKING_LENGTH + 1);
+    fail(
+      'MARKING_SYNTAX',
+      `marking is longer than ${MAX_MARKING_LENGTH} characters`,
+      '',
+      MAX_MARKING_LENGTH + 1,
+    );
   }
   for (let i = 0; i < input.length; i++) {
     const c = input.charCodeAt(i);
     // Only printable ASCII: upper-casing other scripts can turn a confusable into a valid code (e.g. 'ı' -> 'I').
-    if (c < 0x20 || c > 0x7e) fail('MARKING_SYNTAX', `character U+${c.toString(16).toUpperCase().padStart(4, '0')} is not allowed`, input[i] ?? '', i + 1);
+    if (c < 0x20 || c > 0x7e)
+      fail(
+        'MARKING_SYNTAX',
+        `character U+${c.toString(16).toUpperCase().padStart(4, '0')} is not allowed`,
+        input[i] ?? '',
+        i + 1,
+      );
   }
   let start = 0;
   let end = input.length;
@@ -129,14 +145,16 @@ export function parseMarking(input: string, registry: MarkingRegistry = DEFAULT_
     end--;
   }
   for (let i = start; i < end; i++) {
-    if (input[i] === '(' || input[i] === ')') fail('MARKING_SYNTAX', `unexpected '${input[i]}'`, input[i] ?? '', i + 1);
+    if (input[i] === '(' || input[i] === ')')
+      fail('MARKING_SYNTAX', `unexpected '${input[i]}'`, input[i] ?? '', i + 1);
   }
 
   const segments = split(input, start, end, '//');
   const head = segments[0]!;
   requireNonEmpty(head, 'classification');
   const level = registry.levels.get(head.text);
-  if (level === undefined) fail('MARKING_UNKNOWN_TOKEN', `unknown classification level '${head.text}'`, head.text, head.position);
+  if (level === undefined)
+    fail('MARKING_UNKNOWN_TOKEN', `unknown classification level '${head.text}'`, head.text, head.position);
   const classification: Classification = level.classification;
 
   let relTo: string[] | null = null;
@@ -158,12 +176,14 @@ export function parseMarking(input: string, registry: MarkingRegistry = DEFAULT_
       } else if (t.startsWith('TLP:')) {
         if (tlp !== null) fail('MARKING_DUPLICATE', 'TLP given twice', t, token.position);
         const value = TLP_ALIASES.get(t.slice(4).trim());
-        if (value === undefined) fail('MARKING_UNKNOWN_TOKEN', `unknown TLP level '${t.slice(4).trim()}'`, t, token.position);
+        if (value === undefined)
+          fail('MARKING_UNKNOWN_TOKEN', `unknown TLP level '${t.slice(4).trim()}'`, t, token.position);
         tlp = value;
       } else if (t.startsWith('PAP:')) {
         if (pap !== null) fail('MARKING_DUPLICATE', 'PAP given twice', t, token.position);
         const value = PAP_ALIASES.get(t.slice(4).trim());
-        if (value === undefined) fail('MARKING_UNKNOWN_TOKEN', `unknown PAP level '${t.slice(4).trim()}'`, t, token.position);
+        if (value === undefined)
+          fail('MARKING_UNKNOWN_TOKEN', `unknown PAP level '${t.slice(4).trim()}'`, t, token.position);
         pap = value;
       } else if (CONTROL_TOKENS.has(t)) {
         const control = CONTROL_TOKENS.get(t)!;
@@ -185,12 +205,22 @@ export function parseMarking(input: string, registry: MarkingRegistry = DEFAULT_
   const noforn = controls.get('NOFORN');
   if (noforn !== undefined && relTo !== null) {
     const position = Math.max(noforn, relToPosition);
-    fail('MARKING_CONTRADICTION', 'REL TO and NOFORN exclude each other', position === noforn ? 'NOFORN' : 'REL TO', position);
+    fail(
+      'MARKING_CONTRADICTION',
+      'REL TO and NOFORN exclude each other',
+      position === noforn ? 'NOFORN' : 'REL TO',
+      position,
+    );
   }
   const relido = controls.get('RELIDO');
   if (noforn !== undefined && relido !== undefined) {
     const position = Math.max(noforn, relido);
-    fail('MARKING_CONTRADICTION', 'RELIDO and NOFORN exclude each other', position === noforn ? 'NOFORN' : 'RELIDO', position);
+    fail(
+      'MARKING_CONTRADICTION',
+      'RELIDO and NOFORN exclude each other',
+      position === noforn ? 'NOFORN' : 'RELIDO',
+      position,
+    );
   }
 
   return {

@@ -4,7 +4,16 @@ import type { Classification, Community } from './model.js';
 import { BUILTIN_SCHEMES, type ClassificationScheme } from './schemes.js';
 
 /** Caveats and compartment bases every node knows (US SCI control systems and NATO special categories). */
-export const BUILTIN_CAVEATS: readonly string[] = ['SI', 'TK', 'HCS', 'KDK', 'RSV', 'ATOMAL', 'BOHEMIA', 'CRYPTO'];
+export const BUILTIN_CAVEATS: readonly string[] = [
+  'SI',
+  'TK',
+  'HCS',
+  'KDK',
+  'RSV',
+  'ATOMAL',
+  'BOHEMIA',
+  'CRYPTO',
+];
 
 interface LevelEntry {
   readonly classification: Classification;
@@ -57,7 +66,11 @@ export function createRegistry(options: RegistryOptions = {}): MarkingRegistry {
   const levels = new Map<string, LevelEntry>();
   for (const scheme of schemes) {
     for (const level of scheme.levels) {
-      const entry = { classification: { scheme: scheme.id, level: level.name }, rank: level.rank, abbrev: level.abbrev };
+      const entry = {
+        classification: { scheme: scheme.id, level: level.name },
+        rank: level.rank,
+        abbrev: level.abbrev,
+      };
       levels.set(level.name, entry);
       levels.set(level.abbrev, entry);
     }
@@ -75,7 +88,10 @@ export function createRegistry(options: RegistryOptions = {}): MarkingRegistry {
     for (const m of community.members) {
       const span = {
         from: dayToMs(m.from, `${community.code}/${m.partner}`),
-        until: m.until === undefined ? Number.POSITIVE_INFINITY : dayToMs(m.until, `${community.code}/${m.partner}`),
+        until:
+          m.until === undefined
+            ? Number.POSITIVE_INFINITY
+            : dayToMs(m.until, `${community.code}/${m.partner}`),
       };
       byPartner.set(m.partner, [...(byPartner.get(m.partner) ?? []), span]);
     }
@@ -104,7 +120,12 @@ export function isCommunityCode(registry: MarkingRegistry, code: string): boolea
 }
 
 /** Whether `partner` belongs to `community` at instant `atMs` (epoch milliseconds). */
-export function isMemberAt(registry: MarkingRegistry, community: string, partner: string, atMs: number): boolean {
+export function isMemberAt(
+  registry: MarkingRegistry,
+  community: string,
+  partner: string,
+  atMs: number,
+): boolean {
   const spans = registry.membership.get(community)?.get(partner);
   if (spans === undefined) return false;
   for (const span of spans) if (atMs >= span.from && atMs < span.until) return true;
@@ -113,17 +134,80 @@ export function isMemberAt(registry: MarkingRegistry, community: string, partner
 
 /** The partners that belong to `community` at instant `atMs`. */
 export function membersAt(registry: MarkingRegistry, community: string, atMs: number): string[] {
+  return [...membersDuring(registry, community, atMs)];
+}
+
+/** A community's members over the window `[from, until)`, in which no membership starts or ends. */
+interface MembersWindow {
+  readonly from: number;
+  readonly until: number;
+  readonly members: readonly string[];
+}
+
+// Joins read communities at an instant many times per decision (once per label and step of a
+// banner fold), and reading one means walking every member's spans. Membership is constant
+// between consecutive span boundaries, so the last answer per community is kept with the window
+// it holds for. The cache hangs off the registry's membership table (immutable once built), so
+// registries never share answers and a dropped registry takes its cache with it.
+const membersCache = new WeakMap<MarkingRegistry['membership'], Map<string, MembersWindow>>();
+
+/**
+ * {@link membersAt} as a shared, frozen array (do not copy it to mutate): the same array is
+ * returned for every instant in the window where the community's membership is unchanged.
+ */
+export function membersDuring(registry: MarkingRegistry, community: string, atMs: number): readonly string[] {
+  let windows = membersCache.get(registry.membership);
+  if (windows === undefined) {
+    windows = new Map();
+    membersCache.set(registry.membership, windows);
+  }
+  const cached = windows.get(community);
+  if (cached !== undefined && atMs >= cached.from && atMs < cached.until) return cached.members;
+  // The window is bounded by the nearest span boundaries at or before atMs and after it.
+  let from = Number.NEGATIVE_INFINITY;
+  let until = Number.POSITIVE_INFINITY;
   const members: string[] = [];
   for (const [partner, spans] of registry.membership.get(community) ?? []) {
-    if (spans.some((span) => atMs >= span.from && atMs < span.until)) members.push(partner);
+    let member = false;
+    for (const span of spans) {
+      if (atMs >= span.from && atMs < span.until) member = true;
+      for (const edge of [span.from, span.until]) {
+        if (edge <= atMs) from = Math.max(from, edge);
+        else until = Math.min(until, edge);
+      }
+    }
+    if (member) members.push(partner);
   }
-  return members;
+  const window = { from, until, members: Object.freeze(members) };
+  windows.set(community, window);
+  return window.members;
+}
+
+const trigraphMembership = new WeakMap<MarkingRegistry['membership'], boolean>();
+
+/**
+ * Whether every partner in every community's membership is written as a three-letter code.
+ * Then expanding the codes a join writes back gives exactly the partners it wrote (a code of
+ * another length would be read as a community), which lets a banner fold skip the re-expansion.
+ */
+export function hasTrigraphMembers(registry: MarkingRegistry): boolean {
+  let known = trigraphMembership.get(registry.membership);
+  if (known === undefined) {
+    known = true;
+    for (const byPartner of registry.membership.values()) {
+      for (const partner of byPartner.keys()) if (partner.length !== 3) known = false;
+    }
+    trigraphMembership.set(registry.membership, known);
+  }
+  return known;
 }
 
 /** Nominal common-scale rank of a classification, or undefined when the scheme or level is unknown. */
 export function nominalRank(registry: MarkingRegistry, classification: Classification): number | undefined {
   const entry = registry.levels.get(classification.level);
-  return entry !== undefined && entry.classification.scheme === classification.scheme ? entry.rank : undefined;
+  return entry !== undefined && entry.classification.scheme === classification.scheme
+    ? entry.rank
+    : undefined;
 }
 
 /** Portion-mark abbreviation of a classification level. */

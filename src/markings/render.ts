@@ -32,7 +32,8 @@ function dissemination(label: Label, originator: string | undefined, portion: bo
     if (control === 'RELIDO' && label.relTo !== null) tokens.push(relToText(label.relTo, originator));
     tokens.push(portion ? PORTION_CONTROL[control] : control);
   }
-  if (label.relTo !== null && !label.controls.includes('RELIDO')) tokens.push(relToText(label.relTo, originator));
+  if (label.relTo !== null && !label.controls.includes('RELIDO'))
+    tokens.push(relToText(label.relTo, originator));
   return tokens.join('/');
 }
 

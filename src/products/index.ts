@@ -4,6 +4,7 @@ export {
   type Consent,
   DISCIPLINES,
   type Discipline,
+  GeoJson,
   Identifier,
   PartnerCode,
   type Portion,

@@ -14,10 +14,13 @@ export const Timestamp = Type.String({ format: 'date-time' });
 export const Identifier = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' });
 export const Category = Type.String({ pattern: '^[a-z][a-z0-9-]{1,63}$', description: 'kebab-case topic' });
 
-const GeoJson = Type.Object(
-  { type: Type.String({ minLength: 1 }) },
-  { additionalProperties: true, description: 'GeoJSON (RFC 7946) geometry, feature or feature collection' },
-);
+/** A GeoJSON (RFC 7946) geometry, feature or feature collection: an object with a `type`. */
+export const GeoJson = Type.Unsafe<{ readonly type: string; readonly [member: string]: unknown }>({
+  type: 'object',
+  required: ['type'],
+  properties: { type: { type: 'string', minLength: 1 } },
+  description: 'GeoJSON (RFC 7946) geometry, feature or feature collection',
+});
 
 /** The product document as written in files and sent to the API: markings as strings. */
 export const ProductDocumentSchema = Type.Object(
@@ -120,6 +123,9 @@ export interface Product {
   readonly geo: Readonly<Record<string, unknown>> | null;
   readonly approvals: readonly Approval[];
   readonly consents: readonly Consent[];
-  readonly needToKnow: { readonly communities: readonly string[]; readonly arrangements: readonly string[] } | null;
+  readonly needToKnow: {
+    readonly communities: readonly string[];
+    readonly arrangements: readonly string[];
+  } | null;
   readonly recalled: boolean;
 }

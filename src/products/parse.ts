@@ -1,16 +1,31 @@
 import { AccordError, isAccordError } from '../errors/index.js';
-import { bannerOf, DEFAULT_REGISTRY, type Label, type MarkingRegistry, parseMarking } from '../markings/index.js';
+import {
+  bannerOf,
+  DEFAULT_REGISTRY,
+  type Label,
+  type MarkingRegistry,
+  parseMarking,
+} from '../markings/index.js';
 import { createValidator } from '../validation/index.js';
 import { type Product, type ProductDocument, ProductDocumentSchema } from './model.js';
 
-const validateDocument = createValidator<ProductDocument>(ProductDocumentSchema, 'PRODUCT_INVALID', 'product');
+const validateDocument = createValidator<ProductDocument>(
+  ProductDocumentSchema,
+  'PRODUCT_INVALID',
+  'product',
+);
 
 function labelAt(marking: string, path: string, registry: MarkingRegistry): Label {
   try {
     return parseMarking(marking, registry).label;
   } catch (error) {
     if (!isAccordError(error)) throw error;
-    throw new AccordError('PRODUCT_INVALID', `product ${path}: ${error.message}`, { ...error.details, path }, { cause: error });
+    throw new AccordError(
+      'PRODUCT_INVALID',
+      `product ${path}: ${error.message}`,
+      { ...error.details, path },
+      { cause: error },
+    );
   }
 }
 
@@ -23,9 +38,13 @@ export function parseProduct(input: unknown, registry: MarkingRegistry = DEFAULT
   const seen = new Set<string>();
   const portions = doc.portions.map((p, i) => {
     if (seen.has(p.id)) {
-      throw new AccordError('PRODUCT_INVALID', `product /portions/${i}/id: portion id '${p.id}' is used twice`, {
-        path: `/portions/${i}/id`,
-      });
+      throw new AccordError(
+        'PRODUCT_INVALID',
+        `product /portions/${i}/id: portion id '${p.id}' is used twice`,
+        {
+          path: `/portions/${i}/id`,
+        },
+      );
     }
     seen.add(p.id);
     return { id: p.id, text: p.text, label: labelAt(p.marking, `/portions/${i}/marking`, registry) };
@@ -50,7 +69,8 @@ export function parseProduct(input: unknown, registry: MarkingRegistry = DEFAULT
     geo: doc.geo ?? null,
     approvals: doc.approvals ?? [],
     consents: doc.consents ?? [],
-    needToKnow: ntk === undefined ? null : { communities: ntk.communities ?? [], arrangements: ntk.arrangements ?? [] },
+    needToKnow:
+      ntk === undefined ? null : { communities: ntk.communities ?? [], arrangements: ntk.arrangements ?? [] },
     recalled: doc.recalled ?? false,
   };
 }

@@ -1,0 +1,75 @@
+import cookie from '@fastify/cookie';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Services } from '../app/services.js';
+import { installAuthentication } from './authenticate.js';
+import { sendProblem } from './problem.js';
+import { registerArrangementRoutes } from './routes/arrangement-routes.js';
+import { registerAuthRoutes } from './routes/auth-routes.js';
+import { registerDirectoryRoutes } from './routes/directory-routes.js';
+import { registerOpsRoutes } from './routes/ops-routes.js';
+import { registerProductRoutes } from './routes/product-routes.js';
+
+export interface ServerOptions {
+  readonly bodyLimitBytes: number;
+  readonly logLevel: string;
+  readonly secureCookies: boolean;
+  readonly nodeName: string;
+  readonly partner: string;
+}
+
+/** The node's HTTP API: /api/v1 (REST, OpenAPI at /api/v1/openapi.json, docs at /api/v1/docs), ops routes. */
+export async function buildServer(services: Services, options: ServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    bodyLimit: options.bodyLimitBytes,
+    logger: { level: options.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    // Unknown fields are rejected, not silently dropped; query strings still coerce to numbers.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    return503OnClosing: true,
+  });
+  app.setErrorHandler((error, request, reply) => sendProblem(error, request, reply));
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .type('application/problem+json')
+      .send({
+        type: 'https://accord.example/problems/not-found',
+        title: 'Not found',
+        status: 404,
+        detail: `no route ${request.method} ${request.url.split('?')[0]}`,
+        code: 'NOT_FOUND',
+      }),
+  );
+  await app.register(cookie);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Accord node API',
+        version: '1',
+        description: `Node ${options.nodeName} of partner ${options.partner}. Errors are RFC 9457 problem+json with a stable \`code\`.`,
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          session: { type: 'apiKey', in: 'cookie', name: 'accord_session' },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/v1/docs' });
+  installAuthentication(app, services.auth);
+  app.get(
+    '/api/v1/openapi.json',
+    { config: { access: { public: true } }, schema: { hide: true } },
+    async () => app.swagger(),
+  );
+  registerOpsRoutes(app, services.store);
+  registerAuthRoutes(app, services.auth, options.secureCookies);
+  registerDirectoryRoutes(app, services.directory);
+  registerArrangementRoutes(app, services.arrangements);
+  registerProductRoutes(app, services.products);
+  return app;
+}

@@ -1,0 +1,56 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../api/server.js';
+import type { Config } from '../config/index.js';
+import { openStore, type Store } from '../store/index.js';
+import { createServices, type Services } from './services.js';
+
+/** A running node's parts. */
+export interface AccordNode {
+  readonly config: Readonly<Config>;
+  readonly store: Store;
+  readonly services: Services;
+  readonly server: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/** Opens the store named by the config (SQLite file in dataDir, or PostgreSQL), migrates it. */
+export async function openConfiguredStore(config: Readonly<Config>): Promise<Store> {
+  const url = config.database.url;
+  if (url !== undefined) {
+    const store = await openStore({ kind: 'postgres', url });
+    await store.migrate();
+    return store;
+  }
+  mkdirSync(config.dataDir, { recursive: true });
+  const store = await openStore({ kind: 'sqlite', file: join(config.dataDir, 'accord.sqlite') });
+  await store.migrate();
+  return store;
+}
+
+/** The composition root: store, services and HTTP server, wired from one config. */
+export async function buildNode(
+  config: Readonly<Config>,
+  options: { readonly store?: Store; readonly now?: () => number } = {},
+): Promise<AccordNode> {
+  const store = options.store ?? (await openConfiguredStore(config));
+  const services = createServices(config, store, options.now);
+  const server = await buildServer(services, {
+    bodyLimitBytes: config.http.bodyLimitBytes,
+    logLevel: config.log.level,
+    secureCookies: config.http.publicUrl?.startsWith('https:') ?? false,
+    nodeName: config.nodeName,
+    partner: config.partner,
+  });
+  return {
+    config,
+    store,
+    services,
+    server,
+    async close() {
+      await server.close();
+      await store.close();
+    },
+  };
+}

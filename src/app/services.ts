@@ -1,0 +1,34 @@
+import type { Config } from '../config/index.js';
+import { createRegistry, type MarkingRegistry } from '../markings/index.js';
+import { ArrangementService } from '../services/arrangement-service.js';
+import { AuthService } from '../services/auth-service.js';
+import { DirectoryService } from '../services/directory-service.js';
+import { ProductService } from '../services/product-service.js';
+import type { Store } from '../store/index.js';
+
+/** Every service of a node, wired over one store. */
+export interface Services {
+  readonly store: Store;
+  readonly registry: MarkingRegistry;
+  readonly auth: AuthService;
+  readonly directory: DirectoryService;
+  readonly arrangements: ArrangementService;
+  readonly products: ProductService;
+}
+
+/** Wires the services with plain constructors; `now` is the clock (tests pass a fixed one). */
+export function createServices(
+  config: Readonly<Config>,
+  store: Store,
+  now: () => number = Date.now,
+): Services {
+  const registry = createRegistry();
+  return {
+    store,
+    registry,
+    auth: new AuthService({ store, settings: config.auth, now }),
+    directory: new DirectoryService({ store, registry }),
+    arrangements: new ArrangementService({ store, registry }),
+    products: new ProductService({ store, partner: config.partner, registry, now }),
+  };
+}

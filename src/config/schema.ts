@@ -1,0 +1,60 @@
+import Type, { type Static } from 'typebox';
+
+/** The node's configuration. Unknown keys are rejected; secrets have no defaults. */
+export const ConfigSchema = Type.Object(
+  {
+    dataDir: Type.String({ minLength: 1, description: 'directory holding the SQLite file and node state' }),
+    partner: Type.String({
+      pattern: '^[A-Z]{3}$',
+      description: 'the partner this node belongs to (ISO 3166-1 alpha-3)',
+    }),
+    nodeName: Type.String({ minLength: 1, maxLength: 100 }),
+    http: Type.Object(
+      {
+        host: Type.String({ minLength: 1 }),
+        port: Type.Integer({ minimum: 0, maximum: 65535 }),
+        bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 }),
+        /** Public base URL when behind TLS termination; turns on Secure cookies when https. */
+        publicUrl: Type.Optional(Type.String({ format: 'uri' })),
+      },
+      { additionalProperties: false },
+    ),
+    database: Type.Object(
+      {
+        /** `postgres://…` for PostgreSQL; absent means the embedded SQLite file in dataDir. */
+        url: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+      },
+      { additionalProperties: false },
+    ),
+    attachments: Type.Object(
+      { maxBytes: Type.Integer({ minimum: 1, maximum: 512 * 1024 * 1024 }) },
+      { additionalProperties: false },
+    ),
+    auth: Type.Object(
+      {
+        sessionTtlMinutes: Type.Integer({ minimum: 1, maximum: 7 * 24 * 60 }),
+        /** Failed logins for one username (or from one address) within the window before login is refused. */
+        maxFailedLogins: Type.Integer({ minimum: 1, maximum: 1000 }),
+        failedLoginWindowMinutes: Type.Integer({ minimum: 1, maximum: 24 * 60 }),
+      },
+      { additionalProperties: false },
+    ),
+    log: Type.Object(
+      { level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+
+/** Everything but the data directory and partner, which `accord init` writes. */
+export const CONFIG_DEFAULTS = {
+  nodeName: 'accord',
+  http: { host: '127.0.0.1', port: 7401, bodyLimitBytes: 1024 * 1024 },
+  database: {},
+  attachments: { maxBytes: 10 * 1024 * 1024 },
+  auth: { sessionTtlMinutes: 8 * 60, maxFailedLogins: 5, failedLoginWindowMinutes: 15 },
+  log: { level: 'info' },
+} as const;

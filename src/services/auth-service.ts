@@ -1,0 +1,118 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { decoyHash, verifyPassword } from '../auth/passwords.js';
+import { AccordError } from '../errors/index.js';
+import type { ApiToken, Store, User } from '../store/index.js';
+import type { Actor } from './actor.js';
+
+export interface AuthSettings {
+  readonly sessionTtlMinutes: number;
+  readonly maxFailedLogins: number;
+  readonly failedLoginWindowMinutes: number;
+}
+
+/** A new browser session: the cookie value and the token the client echoes in X-CSRF-Token. */
+export interface NewSession {
+  readonly sessionId: string;
+  readonly csrfToken: string;
+  readonly expiresAt: string;
+  readonly user: User;
+}
+
+const TOKEN_PREFIX = 'acc_';
+
+function secret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = createHash('sha256').update(a).digest();
+  const y = createHash('sha256').update(b).digest();
+  return timingSafeEqual(x, y);
+}
+
+/** Logins with throttling, sessions for browsers, bearer tokens for scripts. */
+export class AuthService {
+  readonly #store: Store;
+  readonly #settings: AuthSettings;
+  readonly #now: () => number;
+
+  constructor(deps: { readonly store: Store; readonly settings: AuthSettings; readonly now: () => number }) {
+    this.#store = deps.store;
+    this.#settings = deps.settings;
+    this.#now = deps.now;
+  }
+
+  /**
+   * Checks a password and opens a session. Refuses (AUTH_THROTTLED) once a username or an address
+   * has too many recent failures; unknown users and wrong passwords give the same AUTH_INVALID.
+   */
+  async login(username: string, password: string, ip: string): Promise<NewSession> {
+    const since = new Date(this.#now() - this.#settings.failedLoginWindowMinutes * 60_000).toISOString();
+    const max = this.#settings.maxFailedLogins;
+    const [byUser, byIp] = await Promise.all([
+      this.#store.loginAttempts.countRecentFailures({ username }, since),
+      this.#store.loginAttempts.countRecentFailures({ ip }, since),
+    ]);
+    if (byUser >= max || byIp >= max * 4) {
+      throw new AccordError(
+        'AUTH_THROTTLED',
+        `too many failed logins; try again in ${this.#settings.failedLoginWindowMinutes} minutes`,
+        { retryAfterSeconds: this.#settings.failedLoginWindowMinutes * 60 },
+      );
+    }
+    const user = await this.#store.users.getByUsername(username);
+    const ok =
+      user !== undefined && user.passwordHash !== null && !user.disabled
+        ? await verifyPassword(user.passwordHash, password)
+        : (await verifyPassword(await decoyHash(), password)) && false;
+    await this.#store.loginAttempts.record({ username, ip, ok });
+    if (!ok || user === undefined) throw new AccordError('AUTH_INVALID', 'wrong username or password', {});
+    const sessionId = secret();
+    const csrfToken = secret();
+    const expiresAt = new Date(this.#now() + this.#settings.sessionTtlMinutes * 60_000).toISOString();
+    await this.#store.sessions.create({ sessionId, userId: user.id, csrfToken, expiresAt });
+    return { sessionId, csrfToken, expiresAt, user };
+  }
+
+  async logout(sessionId: string): Promise<void> {
+    await this.#store.sessions.delete(sessionId);
+  }
+
+  /**
+   * The actor behind a session cookie. Unsafe methods must carry the session's CSRF token
+   * (double-submit); a missing or wrong one is AUTH_CSRF.
+   */
+  async fromSession(sessionId: string, unsafe: boolean, csrfHeader: string | undefined): Promise<Actor> {
+    const session = await this.#store.sessions.get(sessionId);
+    if (session === undefined)
+      throw new AccordError('AUTH_REQUIRED', 'session expired or unknown; sign in again', {});
+    if (unsafe && (csrfHeader === undefined || !sameSecret(csrfHeader, session.csrfToken))) {
+      throw new AccordError('AUTH_CSRF', 'missing or wrong X-CSRF-Token header for this session', {});
+    }
+    return { user: await this.#activeUser(session.userId), via: 'session' };
+  }
+
+  async fromToken(token: string): Promise<Actor> {
+    const stored = await this.#store.tokens.getByToken(token);
+    if (stored === undefined) throw new AccordError('AUTH_INVALID', 'unknown or revoked API token', {});
+    await this.#store.tokens.touch(stored.tokenSha256);
+    return { user: await this.#activeUser(stored.userId), via: 'token' };
+  }
+
+  async #activeUser(id: string): Promise<User> {
+    const user = await this.#store.users.getById(id);
+    if (user === undefined || user.disabled)
+      throw new AccordError('AUTH_INVALID', 'the account is disabled or gone', {});
+    return user;
+  }
+
+  /** Issues a bearer token for the user; the token is returned once and only its hash is kept. */
+  async issueToken(
+    userId: string,
+    label: string,
+  ): Promise<{ readonly token: string; readonly record: ApiToken }> {
+    const token = `${TOKEN_PREFIX}${secret()}`;
+    const record = await this.#store.tokens.create({ token, userId, label });
+    return { token, record };
+  }
+}

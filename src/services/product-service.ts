@@ -1,0 +1,602 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import Type, { type Static } from 'typebox';
+import { AccordError } from '../errors/index.js';
+import {
+  COMMON_SCHEME,
+  type MarkingRegistry,
+  nominalRank,
+  renderBanner,
+  renderPortionMark,
+} from '../markings/index.js';
+import {
+  compileArrangement,
+  type Decision,
+  type DerivedProduct,
+  decideRead,
+  decideRelease,
+} from '../policy/index.js';
+import {
+  Category,
+  DISCIPLINES,
+  type Discipline,
+  GeoJson,
+  Identifier,
+  type Product,
+  type ProductDocument,
+  parseProduct,
+  RELIABILITY,
+} from '../products/index.js';
+import type {
+  ArrangementVersion,
+  BoundingBox,
+  ProductRecord,
+  ProductState,
+  Repositories,
+  Store,
+} from '../store/index.js';
+import { type Actor, readerOf, requirePermission } from './actor.js';
+
+/** What an analyst writes; the node fills id, version, originator, author and time. */
+export const DraftInputSchema = Type.Object(
+  {
+    title: Type.String({ minLength: 1, maxLength: 500 }),
+    titleMarking: Type.String({ minLength: 1, maxLength: 512 }),
+    discipline: Type.Enum(DISCIPLINES),
+    categories: Type.Array(Category, { minItems: 1, maxItems: 32, uniqueItems: true }),
+    portions: Type.Array(
+      Type.Object(
+        {
+          id: Type.Optional(Identifier),
+          marking: Type.String({ minLength: 1, maxLength: 512 }),
+          text: Type.String({ maxLength: 100_000 }),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 200 },
+    ),
+    reliability: Type.Enum(RELIABILITY),
+    credibility: Type.Integer({ minimum: 1, maximum: 6 }),
+    geo: Type.Optional(GeoJson),
+    needToKnow: Type.Optional(
+      Type.Object(
+        {
+          communities: Type.Optional(Type.Array(Identifier, { maxItems: 64, uniqueItems: true })),
+          arrangements: Type.Optional(Type.Array(Identifier, { maxItems: 64, uniqueItems: true })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type DraftInput = Static<typeof DraftInputSchema>;
+
+/** A product as one reader may see it: torn to their access, markings rendered. */
+export interface ProductView {
+  readonly id: string;
+  readonly version: number;
+  readonly state: ProductState;
+  readonly originator: string;
+  readonly author: string;
+  readonly banner: string;
+  readonly title: string;
+  readonly titleMarking: string;
+  readonly titleWithheld: boolean;
+  readonly discipline: Discipline;
+  readonly categories: readonly string[];
+  readonly portions: readonly { readonly id: string; readonly marking: string; readonly text: string }[];
+  /** How many portions this reader may not see; never their content or labels. */
+  readonly withheldCount: number;
+  readonly reliability: string;
+  readonly credibility: number;
+  readonly createdAt: string;
+  readonly geo: Readonly<Record<string, unknown>> | null;
+}
+
+/** The outcome of a release request that the policy allowed. */
+export interface ReleaseOutcome {
+  readonly releaseId: string;
+  readonly decision: Decision;
+  readonly banner: string;
+}
+
+export interface ProductSearchInput {
+  readonly discipline?: Discipline;
+  readonly category?: string;
+  readonly classification?: string;
+  readonly originator?: string;
+  readonly from?: string;
+  readonly until?: string;
+  readonly text?: string;
+  readonly bbox?: BoundingBox;
+  readonly limit?: number;
+  readonly offset?: number;
+}
+
+export interface ProductServiceDeps {
+  readonly store: Store;
+  /** The partner this node belongs to. */
+  readonly partner: string;
+  readonly registry: MarkingRegistry;
+  readonly now: () => number;
+}
+
+const EDITABLE: readonly ProductState[] = ['draft', 'rejected'];
+const RELEASABLE: readonly ProductState[] = ['submitted', 'approved', 'released'];
+// Search reads candidates in batches and filters each by the read policy before paging.
+const SEARCH_BATCH = 200;
+
+function notFound(id: string): AccordError {
+  return new AccordError('NOT_FOUND', `no product '${id}'`, { id });
+}
+
+function bboxOf(geo: unknown): BoundingBox | null {
+  const points: [number, number][] = [];
+  const walk = (value: unknown): void => {
+    if (!Array.isArray(value)) return;
+    if (value.length >= 2 && typeof value[0] === 'number' && typeof value[1] === 'number') {
+      points.push([value[0], value[1]]);
+      return;
+    }
+    for (const v of value) walk(v);
+  };
+  const visit = (node: unknown): void => {
+    if (typeof node !== 'object' || node === null) return;
+    const n = node as Record<string, unknown>;
+    walk(n.coordinates);
+    if (n.geometry !== undefined) visit(n.geometry);
+    if (Array.isArray(n.features)) for (const f of n.features) visit(f);
+    if (Array.isArray(n.geometries)) for (const g of n.geometries) visit(g);
+  };
+  visit(geo);
+  if (points.length === 0) return null;
+  const lons = points.map((p) => p[0]);
+  const lats = points.map((p) => p[1]);
+  return {
+    minLon: Math.min(...lons),
+    minLat: Math.min(...lats),
+    maxLon: Math.max(...lons),
+    maxLat: Math.max(...lats),
+  };
+}
+
+function intersects(a: BoundingBox, b: BoundingBox): boolean {
+  return a.minLon <= b.maxLon && b.minLon <= a.maxLon && a.minLat <= b.maxLat && b.minLat <= a.maxLat;
+}
+
+/** Products: drafts, versions, the approval workflow, release under an arrangement, and policy-filtered reads. */
+export class ProductService {
+  readonly #deps: ProductServiceDeps;
+
+  constructor(deps: ProductServiceDeps) {
+    this.#deps = deps;
+  }
+
+  #rank(product: Product): { rank: number; portionRanks: Record<string, number> } {
+    const registry = this.#deps.registry;
+    const portionRanks: Record<string, number> = {};
+    for (const p of product.portions) portionRanks[p.id] = nominalRank(registry, p.label.classification) ?? 4;
+    return { rank: nominalRank(registry, product.banner.classification) ?? 4, portionRanks };
+  }
+
+  #parse(actor: Actor, doc: ProductDocument): Product {
+    const product = parseProduct(doc, this.#deps.registry);
+    // An author may not write above what they may read themselves.
+    const decision = decideRead(product, readerOf(actor.user), {
+      at: this.#deps.now(),
+      registry: this.#deps.registry,
+    });
+    if (decision.effect === 'deny' || decision.withheld.length > 0 || decision.derived?.titleWithheld) {
+      const first = decision.withheld[0];
+      const why =
+        first?.reasons[0]?.reason ??
+        decision.rules.find((r) => r.outcome !== 'pass')?.reason ??
+        'not readable';
+      throw new AccordError(
+        'PRODUCT_INVALID',
+        `product: ${actor.user.username} may not write material they could not read (${first ? `portion ${first.portionId}: ` : ''}${why})`,
+        { path: first ? `/portions` : '/titleMarking' },
+      );
+    }
+    return product;
+  }
+
+  #document(actor: Actor, input: DraftInput, id: string, version: number): ProductDocument {
+    const doc: ProductDocument = {
+      id,
+      version,
+      originator: this.#deps.partner,
+      author: actor.user.username,
+      title: input.title,
+      titleMarking: input.titleMarking,
+      discipline: input.discipline,
+      categories: input.categories,
+      portions: input.portions.map((p, i) => ({ id: p.id ?? `p${i + 1}`, marking: p.marking, text: p.text })),
+      reliability: input.reliability,
+      credibility: input.credibility,
+      createdAt: new Date(this.#deps.now()).toISOString(),
+    };
+    return {
+      ...doc,
+      ...(input.geo === undefined ? {} : { geo: input.geo }),
+      ...(input.needToKnow === undefined ? {} : { needToKnow: input.needToKnow }),
+    };
+  }
+
+  #versionInput(product: Product, document: ProductDocument) {
+    return {
+      document,
+      banner: renderBanner(product.banner, { originator: product.originator, registry: this.#deps.registry }),
+      ...this.#rank(product),
+    };
+  }
+
+  /** Creates a draft (version 1) written by the actor. */
+  async createDraft(actor: Actor, input: DraftInput): Promise<ProductView> {
+    requirePermission(actor, 'product:create');
+    const id = `${this.#deps.partner}-${new Date(this.#deps.now()).getUTCFullYear()}-${randomBytes(5).toString('hex')}`;
+    const document = this.#document(actor, input, id, 1);
+    const product = this.#parse(actor, document);
+    await this.#deps.store.products.createDraft(this.#versionInput(product, document));
+    return this.read(actor, id);
+  }
+
+  /** Writes a new version of a draft or rejected product; only its author may. */
+  async edit(actor: Actor, id: string, input: DraftInput): Promise<ProductView> {
+    requirePermission(actor, 'product:edit');
+    return this.#deps.store.transaction(async (tx) => {
+      const record = await this.#own(tx, actor, id);
+      if (!EDITABLE.includes(record.state)) {
+        throw new AccordError(
+          'PRODUCT_STATE_INVALID',
+          `product ${id} is ${record.state}; only a draft or rejected product can be edited`,
+          { state: record.state },
+        );
+      }
+      const document = this.#document(actor, input, id, record.currentVersion + 1);
+      const product = this.#parse(actor, document);
+      await tx.products.addVersion(this.#versionInput(product, document));
+      await tx.products.setState(id, 'draft');
+      return this.#view(tx, actor, id);
+    });
+  }
+
+  /** The author submits a draft for release approval. */
+  async submit(actor: Actor, id: string): Promise<ProductView> {
+    requirePermission(actor, 'product:submit');
+    return this.#deps.store.transaction(async (tx) => {
+      const record = await this.#own(tx, actor, id);
+      if (!EDITABLE.includes(record.state)) {
+        throw new AccordError(
+          'PRODUCT_STATE_INVALID',
+          `product ${id} is ${record.state}; only a draft or rejected product can be submitted`,
+          { state: record.state },
+        );
+      }
+      await tx.products.setState(id, 'submitted', { from: record.state });
+      return this.#view(tx, actor, id);
+    });
+  }
+
+  /** A release officer other than the author approves or rejects the submitted version. */
+  async decide(
+    actor: Actor,
+    id: string,
+    decision: 'approved' | 'rejected',
+    comment?: string,
+  ): Promise<ProductView> {
+    requirePermission(actor, 'product:approve');
+    return this.#deps.store.transaction(async (tx) => {
+      const { record, product } = await this.#readable(tx, actor, id);
+      if (record.state !== 'submitted') {
+        throw new AccordError(
+          'PRODUCT_STATE_INVALID',
+          `product ${id} is ${record.state}; only a submitted product can be approved or rejected`,
+          { state: record.state },
+        );
+      }
+      if (record.author === actor.user.username) {
+        throw new AccordError(
+          'FORBIDDEN',
+          `${actor.user.username} wrote product ${id} and cannot approve or reject it`,
+          { permission: 'product:approve' },
+        );
+      }
+      const read = decideRead(product, readerOf(actor.user), {
+        at: this.#deps.now(),
+        registry: this.#deps.registry,
+      });
+      if (read.withheld.length > 0 || read.derived?.titleWithheld) {
+        throw new AccordError(
+          'FORBIDDEN',
+          `${actor.user.username} cannot read all of product ${id} and so cannot decide on its release`,
+          { permission: 'product:approve' },
+        );
+      }
+      await tx.approvals.add({
+        productId: id,
+        version: record.currentVersion,
+        by: actor.user.username,
+        decision,
+        ...(comment === undefined ? {} : { comment }),
+      });
+      await tx.products.setState(id, decision === 'approved' ? 'approved' : 'rejected', {
+        from: 'submitted',
+      });
+      return this.#view(tx, actor, id);
+    });
+  }
+
+  /**
+   * Releases the current version to `recipient` under `arrangementId`. The decision is stored
+   * whatever it says; an allow also queues the derived version in the outbox in the same
+   * transaction. A deny throws POLICY_DENIED naming the rules.
+   */
+  async release(actor: Actor, id: string, recipient: string, arrangementId: string): Promise<ReleaseOutcome> {
+    requirePermission(actor, 'product:release');
+    const outcome = await this.#deps.store.transaction(async (tx) => {
+      const { record, product } = await this.#readable(tx, actor, id);
+      if (!RELEASABLE.includes(record.state)) {
+        throw new AccordError(
+          'PRODUCT_STATE_INVALID',
+          `product ${id} is ${record.state}; submit it for approval before release`,
+          { state: record.state },
+        );
+      }
+      const arrangement = await this.#arrangementFor(tx, arrangementId);
+      const compiled = compileArrangement(arrangement.document, this.#deps.registry);
+      const consents = await tx.consents.list({ productId: id, recipient });
+      const decision = decideRelease(product, compiled, recipient, {
+        at: this.#deps.now(),
+        sender: this.#deps.partner,
+        consents: consents.map((c) => ({
+          originator: c.originator,
+          recipient: c.recipient,
+          productId: c.productId,
+          grantedAt: c.grantedAt,
+          ...(c.expiresAt === null ? {} : { expiresAt: c.expiresAt }),
+        })),
+      });
+      const releaseId = randomUUID();
+      await tx.releases.add({
+        id: releaseId,
+        productId: id,
+        version: record.currentVersion,
+        recipient,
+        arrangementId: arrangement.id,
+        arrangementVersion: arrangement.version,
+        effect: decision.effect,
+        decision,
+        by: actor.user.username,
+      });
+      if (decision.effect === 'allow' && decision.derived !== null) {
+        await tx.outbox.enqueue({
+          id: randomUUID(),
+          releaseId,
+          recipient,
+          payload: {
+            kind: 'release',
+            arrangement: {
+              id: arrangement.id,
+              version: arrangement.version,
+              versionHash: arrangement.versionHash,
+            },
+            product: this.#derivedDocument(decision.derived),
+          },
+        });
+        await tx.products.setState(id, 'released');
+      }
+      return { releaseId, decision };
+    });
+    const { decision, releaseId } = outcome;
+    if (decision.effect === 'deny' || decision.derived === null) {
+      const failed = decision.rules.filter((r) => r.outcome === 'fail');
+      throw new AccordError(
+        'POLICY_DENIED',
+        `release of ${id} to ${recipient} denied: ${failed.map((r) => `${r.rule} (${r.reason})`).join('; ')}`,
+        { releaseId, deniedBy: decision.deniedBy, rules: decision.rules },
+      );
+    }
+    const derived = decision.derived;
+    return {
+      releaseId,
+      decision,
+      banner: renderBanner(derived.banner, { originator: derived.originator, registry: this.#deps.registry }),
+    };
+  }
+
+  #derivedDocument(derived: DerivedProduct): Record<string, unknown> {
+    const registry = this.#deps.registry;
+    const render = (label: Parameters<typeof renderPortionMark>[0]) =>
+      renderPortionMark(label, { originator: derived.originator, registry });
+    return {
+      id: derived.id,
+      version: derived.version,
+      derivedFrom: derived.derivedFrom,
+      originator: derived.originator,
+      title: derived.title,
+      titleMarking: render(derived.titleLabel),
+      discipline: derived.discipline,
+      categories: derived.categories,
+      portions: derived.portions.map((p) => ({ id: p.id, marking: render(p.label), text: p.text })),
+      banner: renderBanner(derived.banner, { originator: derived.originator, registry }),
+      withheldCount: derived.withheldCount,
+      reliability: derived.reliability,
+      credibility: derived.credibility,
+      createdAt: derived.createdAt,
+      ...(derived.geo === null ? {} : { geo: derived.geo }),
+    };
+  }
+
+  async #arrangementFor(tx: Repositories, arrangementId: string): Promise<ArrangementVersion> {
+    const history = await tx.arrangements.history(arrangementId);
+    // The newest version every party signed into force governs; a newer unsigned draft does not.
+    const governing = [...history].reverse().find((v) => v.status === 'active') ?? history.at(-1);
+    if (governing === undefined)
+      throw new AccordError('NOT_FOUND', `no arrangement '${arrangementId}'`, { id: arrangementId });
+    return governing;
+  }
+
+  /** The product in the actor's own hands (author only); others get NOT_FOUND, as if it did not exist. */
+  async #own(tx: Repositories, actor: Actor, id: string): Promise<ProductRecord> {
+    const record = await tx.products.get(id);
+    if (
+      record === undefined ||
+      record.author !== actor.user.username ||
+      record.originator !== this.#deps.partner
+    ) {
+      throw notFound(id);
+    }
+    return record;
+  }
+
+  /** The current version as the policy sees it, with approvals from the store. */
+  async #load(tx: Repositories, record: ProductRecord): Promise<Product> {
+    const version = await tx.products.getVersion(record.id, record.currentVersion);
+    if (version === undefined) throw notFound(record.id);
+    const approvals = await tx.approvals.list(record.id, record.currentVersion);
+    return parseProduct(
+      {
+        ...version.document,
+        approvals: approvals.map((a) => ({ by: a.by, version: a.version, at: a.at, decision: a.decision })),
+        recalled: record.state === 'recalled',
+      },
+      this.#deps.registry,
+    );
+  }
+
+  /** Drafts are their author's alone; anything else is subject to the read policy. Hidden means NOT_FOUND. */
+  async #readable(
+    tx: Repositories,
+    actor: Actor,
+    id: string,
+  ): Promise<{ record: ProductRecord; product: Product; decision: Decision }> {
+    const record = await tx.products.get(id);
+    if (record === undefined) throw notFound(id);
+    if (record.state === 'draft' && record.author !== actor.user.username) throw notFound(id);
+    const product = await this.#load(tx, record);
+    const decision = decideRead(product, readerOf(actor.user), {
+      at: this.#deps.now(),
+      registry: this.#deps.registry,
+    });
+    if (decision.effect === 'deny') throw notFound(id);
+    return { record, product, decision };
+  }
+
+  async #view(tx: Repositories, actor: Actor, id: string): Promise<ProductView> {
+    const { record, decision } = await this.#readable(tx, actor, id);
+    return this.#render(record, decision);
+  }
+
+  #render(record: ProductRecord, decision: Decision): ProductView {
+    const derived = decision.derived;
+    if (derived === null) throw notFound(record.id);
+    const registry = this.#deps.registry;
+    const options = { originator: derived.originator, registry };
+    return {
+      id: record.id,
+      version: derived.version,
+      state: record.state,
+      originator: derived.originator,
+      author: record.author,
+      banner: renderBanner(derived.banner, options),
+      title: derived.title,
+      titleMarking: renderPortionMark(derived.titleLabel, options),
+      titleWithheld: derived.titleWithheld,
+      discipline: derived.discipline,
+      categories: derived.categories,
+      portions: derived.portions.map((p) => ({
+        id: p.id,
+        marking: renderPortionMark(p.label, options),
+        text: p.text,
+      })),
+      withheldCount: derived.withheldCount,
+      reliability: derived.reliability,
+      credibility: derived.credibility,
+      createdAt: derived.createdAt,
+      geo: derived.geo,
+    };
+  }
+
+  /** The current version torn to what the actor may read; NOT_FOUND when they may read none of it. */
+  async read(actor: Actor, id: string): Promise<ProductView> {
+    requirePermission(actor, 'product:read');
+    return this.#view(this.#deps.store, actor, id);
+  }
+
+  /** Release decisions taken on a product the actor may read. */
+  async releases(actor: Actor, id: string) {
+    requirePermission(actor, 'product:read');
+    await this.#readable(this.#deps.store, actor, id);
+    return this.#deps.store.releases.list({ productId: id });
+  }
+
+  /**
+   * Search: the store narrows candidates by the filters; each is then checked by the read policy,
+   * and the text and box filters are applied again to what the reader may see, before counting
+   * and paging. So nothing the reader may not read shapes the results.
+   */
+  async search(
+    actor: Actor,
+    input: ProductSearchInput,
+  ): Promise<{ readonly items: readonly ProductView[]; readonly total: number }> {
+    requirePermission(actor, 'product:read');
+    const clearance = COMMON_SCHEME.levels.findIndex((l) => l.name === actor.user.clearance);
+    const classificationRank =
+      input.classification === undefined
+        ? undefined
+        : COMMON_SCHEME.levels.findIndex((l) => l.name === input.classification);
+    if (classificationRank === -1) {
+      throw new AccordError('INPUT_INVALID', `unknown classification '${input.classification}'`, {
+        path: '/classification',
+      });
+    }
+    const maxRank = Math.min(clearance, classificationRank ?? Number.POSITIVE_INFINITY);
+    const store = this.#deps.store;
+    const visible: ProductView[] = [];
+    if (maxRank >= 0) {
+      for (let offset = 0; ; offset += SEARCH_BATCH) {
+        const batch = await store.products.search({
+          maxRank,
+          limit: SEARCH_BATCH,
+          offset,
+          ...(input.discipline === undefined ? {} : { discipline: input.discipline }),
+          ...(input.category === undefined ? {} : { category: input.category }),
+          ...(input.originator === undefined ? {} : { originator: input.originator }),
+          ...(input.from === undefined ? {} : { from: input.from }),
+          ...(input.until === undefined ? {} : { until: input.until }),
+          ...(input.text === undefined ? {} : { text: input.text }),
+          ...(input.bbox === undefined ? {} : { bbox: input.bbox }),
+        });
+        for (const summary of batch) {
+          if (summary.state === 'draft' && summary.author !== actor.user.username) continue;
+          const product = await this.#load(store, summary);
+          const decision = decideRead(product, readerOf(actor.user), {
+            at: this.#deps.now(),
+            registry: this.#deps.registry,
+          });
+          if (decision.effect === 'deny') continue;
+          const view = this.#render(summary, decision);
+          if (input.text !== undefined && !this.#mentions(view, input.text)) continue;
+          if (input.bbox !== undefined) {
+            const box = bboxOf(view.geo);
+            if (box === null || !intersects(box, input.bbox)) continue;
+          }
+          visible.push(view);
+        }
+        if (batch.length < SEARCH_BATCH) break;
+      }
+    }
+    const offset = input.offset ?? 0;
+    const limit = input.limit ?? 50;
+    return { items: visible.slice(offset, offset + limit), total: visible.length };
+  }
+
+  #mentions(view: ProductView, text: string): boolean {
+    const needle = text.toLowerCase();
+    return (
+      view.title.toLowerCase().includes(needle) ||
+      view.portions.some((p) => p.text.toLowerCase().includes(needle))
+    );
+  }
+}
