@@ -35,7 +35,7 @@ export const ERROR_CODES = {
   STORE_NOT_FOUND: 'A row to change, or a row a write refers to, does not exist.',
   STORE_CONFIG_INVALID: 'The store configuration is malformed (connection URL, schema name, size limit).',
   STORE_MIGRATION_FAILED: 'A schema migration failed; the database stays at the last one that succeeded.',
-  STORE_TRANSACTION_MISUSE: 'Inside store.transaction() the outer store was used, not the transaction handle.',
+  STORE_TRANSACTION_MISUSE: 'Inside store.transaction() the outer store was used, not the tx handle.',
   STORE_FAILED: 'The database failed an operation for a reason other than a conflict or a missing row.',
   ATTACHMENT_TOO_LARGE: 'An attachment is larger than the configured size limit.',
   SERVICE_UNAVAILABLE: 'A required service (database, message bus, browser) cannot be reached.',

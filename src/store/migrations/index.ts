@@ -1,0 +1,47 @@
+import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { AccordError } from '../../errors/index.js';
+import type { Database } from '../schema.js';
+import type { StoreDialect } from '../store.js';
+import { initialMigration } from './0001-initial.js';
+
+/** Names of the tables where Kysely records applied migrations and holds its migration lock. */
+export const MIGRATION_TABLE = 'accord_migration';
+export const MIGRATION_LOCK_TABLE = 'accord_migration_lock';
+
+/** Every migration, keyed by a name that sorts in the order they must run. Never edit a released one. */
+export function storeMigrations(dialect: StoreDialect): Record<string, Migration> {
+  return {
+    '0001_initial': initialMigration(dialect),
+  };
+}
+
+/**
+ * Brings the schema to the latest migration. Safe to run any number of times and from several
+ * processes at once (Kysely takes a lock). Returns the names of the migrations it applied.
+ */
+export async function migrateToLatest(
+  db: Kysely<Database>,
+  dialect: StoreDialect,
+  options: { readonly schema?: string } = {},
+): Promise<readonly string[]> {
+  const provider: MigrationProvider = { getMigrations: async () => storeMigrations(dialect) };
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+    ...(options.schema === undefined ? {} : { migrationTableSchema: options.schema }),
+  });
+  const { error, results = [] } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results.find((r) => r.status === 'Error')?.migrationName;
+    const message = error instanceof Error ? error.message : String(error);
+    throw new AccordError(
+      'STORE_MIGRATION_FAILED',
+      `store migration ${failed ?? '(before any migration ran)'} failed: ${message}`,
+      failed === undefined ? {} : { migration: failed },
+      { cause: error },
+    );
+  }
+  return results.filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

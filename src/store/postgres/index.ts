@@ -1,0 +1,1 @@
+export { openPostgres, type PostgresOptions, redactUrl } from './open-postgres.js';

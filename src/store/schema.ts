@@ -1,0 +1,193 @@
+import type { StoreTable } from './store.js';
+
+// Portable column types, the same on SQLite and PostgreSQL: JSON documents and ISO 8601 UTC
+// instants are TEXT (ISO strings sort as time), booleans are INTEGER 0/1, bytes are blob/bytea.
+
+export interface PartnersTable {
+  code: string;
+  name: string;
+  endpoint: string | null;
+  keys_json: string;
+  updated_at: string;
+}
+
+export interface CommunitiesTable {
+  code: string;
+  name: string;
+  updated_at: string;
+}
+
+export interface CommunityMembersTable {
+  community_code: string;
+  partner_code: string;
+  from_day: string;
+  until_day: string | null;
+}
+
+export interface ArrangementsTable {
+  id: string;
+  version: number;
+  document_json: string;
+  status: string;
+  version_hash: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  display_name: string;
+  nationality: string;
+  clearance: string;
+  caveats_json: string;
+  communities_json: string;
+  roles_json: string;
+  password_hash: string | null;
+  disabled: number;
+  created_at: string;
+}
+
+export interface ApiTokensTable {
+  token_sha256: string;
+  user_id: string;
+  label: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+export interface SessionsTable {
+  session_sha256: string;
+  user_id: string;
+  csrf_token: string;
+  expires_at: string;
+  created_at: string;
+}
+
+export interface LoginAttemptsTable {
+  id: string;
+  username: string;
+  ip: string;
+  ok: number;
+  attempted_at: string;
+}
+
+export interface ProductsTable {
+  id: string;
+  originator: string;
+  author: string;
+  current_version: number;
+  state: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ProductVersionsTable {
+  product_id: string;
+  version: number;
+  document_json: string;
+  title: string;
+  banner: string;
+  classification_rank: number;
+  discipline: string;
+  categories_json: string;
+  search_text: string;
+  created_at: string;
+  min_lon: number | null;
+  min_lat: number | null;
+  max_lon: number | null;
+  max_lat: number | null;
+}
+
+export interface PortionsTable {
+  product_id: string;
+  version: number;
+  portion_id: string;
+  marking: string;
+  classification_rank: number;
+}
+
+export interface ApprovalsTable {
+  product_id: string;
+  version: number;
+  approver: string;
+  decision: string;
+  comment: string | null;
+  decided_at: string;
+}
+
+export interface AttachmentsTable {
+  sha256: string;
+  size: number;
+  media_type: string;
+  bytes: Uint8Array;
+  created_at: string;
+}
+
+export interface ProductAttachmentsTable {
+  product_id: string;
+  version: number;
+  sha256: string;
+  filename: string;
+}
+
+export interface ReleasesTable {
+  id: string;
+  product_id: string;
+  version: number;
+  recipient: string;
+  arrangement_id: string | null;
+  arrangement_version: number | null;
+  effect: string;
+  decision_json: string;
+  released_by: string;
+  released_at: string;
+}
+
+export interface ConsentsTable {
+  product_id: string;
+  originator: string;
+  recipient: string;
+  granted_at: string;
+  expires_at: string | null;
+  signature: string | null;
+}
+
+export interface OutboxTable {
+  id: string;
+  release_id: string;
+  recipient: string;
+  payload_json: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: string;
+  last_error: string | null;
+  created_at: string;
+  delivered_at: string | null;
+}
+
+/** The Kysely database type: one entry per table the migrations create. */
+export interface Database {
+  partners: PartnersTable;
+  communities: CommunitiesTable;
+  community_members: CommunityMembersTable;
+  arrangements: ArrangementsTable;
+  users: UsersTable;
+  api_tokens: ApiTokensTable;
+  sessions: SessionsTable;
+  login_attempts: LoginAttemptsTable;
+  products: ProductsTable;
+  product_versions: ProductVersionsTable;
+  portions: PortionsTable;
+  approvals: ApprovalsTable;
+  attachments: AttachmentsTable;
+  product_attachments: ProductAttachmentsTable;
+  releases: ReleasesTable;
+  consents: ConsentsTable;
+  outbox: OutboxTable;
+}
+
+// Compile-time check that the port's STORE_TABLES and Database name the same tables, so counts() sees all.
+type SameKeys<A, B> = [Exclude<A, B>, Exclude<B, A>] extends [never, never] ? true : false;
+const tablesMatch: SameKeys<keyof Database, StoreTable> = true;
+void tablesMatch;

@@ -1,0 +1,1 @@
+export { openSqlite, SQLITE_FILE_NAME, type SqliteOptions, sqliteFileIn } from './open-sqlite.js';

@@ -1,0 +1,50 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import { AccordError } from '../../errors/index.js';
+import type { Database } from '../schema.js';
+
+/** File name of the embedded database inside a node's data directory. */
+export const SQLITE_FILE_NAME = 'accord.sqlite';
+
+/** Path of the embedded database for a data directory. */
+export function sqliteFileIn(dataDir: string): string {
+  return join(dataDir, SQLITE_FILE_NAME);
+}
+
+export interface SqliteOptions {
+  /** How long a write waits for another process's lock before failing with SQLITE_BUSY. */
+  readonly busyTimeoutMs?: number;
+}
+
+/**
+ * Opens (creating if needed) one SQLite file through better-sqlite3 and wraps it in Kysely.
+ * WAL lets readers in other processes (the CLI beside a running server) proceed during writes;
+ * foreign keys are off by default in SQLite and must be switched on per connection.
+ */
+export function openSqlite(file: string, options: SqliteOptions = {}): Kysely<Database> {
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+    throw new AccordError('STORE_CONFIG_INVALID', 'busyTimeoutMs must be a non-negative integer', {
+      path: 'busyTimeoutMs',
+    });
+  }
+  let sqlite: BetterSqlite3.Database;
+  try {
+    if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
+    sqlite = new BetterSqlite3(file, { timeout: busyTimeoutMs });
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    // synchronous stays FULL (the default): a committed release and its outbox row survive power loss.
+  } catch (error) {
+    throw new AccordError(
+      'SERVICE_UNAVAILABLE',
+      `cannot open the SQLite database ${file}: ${error instanceof Error ? error.message : String(error)}`,
+      { file },
+      { cause: error },
+    );
+  }
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+}

@@ -1,0 +1,508 @@
+import type { ArrangementDocument, ArrangementStatus } from '../arrangements/index.js';
+import type { Discipline, ProductDocument } from '../products/index.js';
+
+/** The SQL engines a store can run on. */
+export type StoreDialect = 'sqlite' | 'postgres';
+
+/** Every table the store owns, in dependency order (a table only refers to tables before it). */
+export const STORE_TABLES = [
+  'partners',
+  'communities',
+  'community_members',
+  'arrangements',
+  'users',
+  'api_tokens',
+  'sessions',
+  'login_attempts',
+  'products',
+  'product_versions',
+  'portions',
+  'approvals',
+  'attachments',
+  'product_attachments',
+  'releases',
+  'consents',
+  'outbox',
+] as const;
+export type StoreTable = (typeof STORE_TABLES)[number];
+
+/** Row count of every table. */
+export type TableCounts = Readonly<Record<StoreTable, number>>;
+
+/** ISO 8601 instant in UTC as written by `Date#toISOString()` (`2025-01-02T03:04:05.678Z`). */
+export type IsoInstant = string;
+
+// ---------------------------------------------------------------- partners, communities
+
+export interface PartnerKey {
+  readonly use: 'signing' | 'encryption';
+  /** `sha256:<hex>` of the raw public key, as pinned in arrangements. */
+  readonly fingerprint: string;
+  readonly publicKey: string;
+}
+
+export interface PartnerInput {
+  /** ISO 3166-1 alpha-3 trigraph or agency code. */
+  readonly code: string;
+  readonly name: string;
+  /** Base URL of the partner's node, or null when it runs none we reach. */
+  readonly endpoint: string | null;
+  readonly keys: readonly PartnerKey[];
+}
+
+export interface Partner extends PartnerInput {
+  readonly updatedAt: IsoInstant;
+}
+
+export interface PartnerRepository {
+  /** Inserts the partner or replaces its name, endpoint and keys. */
+  upsert(partner: PartnerInput): Promise<Partner>;
+  get(code: string): Promise<Partner | undefined>;
+  list(): Promise<readonly Partner[]>;
+}
+
+export interface Community {
+  readonly code: string;
+  readonly name: string;
+}
+
+/** One dated membership; days are ISO 8601 dates (`2024-04-04`), `until` exclusive, as in markings. */
+export interface CommunityMember {
+  readonly community: string;
+  readonly partner: string;
+  readonly from: string;
+  readonly until: string | null;
+}
+
+export interface CommunityRepository {
+  upsert(community: Community): Promise<Community>;
+  get(code: string): Promise<Community | undefined>;
+  list(): Promise<readonly Community[]>;
+  /** Records that `partner` joined on `from`; STORE_NOT_FOUND when the community is unknown. */
+  addMember(member: {
+    readonly community: string;
+    readonly partner: string;
+    readonly from: string;
+    readonly until?: string;
+  }): Promise<CommunityMember>;
+  /** Closes the partner's open membership on `until`; STORE_NOT_FOUND when it has none. */
+  endMembership(community: string, partner: string, until: string): Promise<CommunityMember>;
+  /** Every membership of the community, or only those in force on `on` (an ISO day). */
+  members(community: string, on?: string): Promise<readonly CommunityMember[]>;
+}
+
+// ---------------------------------------------------------------- arrangements
+
+export interface ArrangementVersion {
+  readonly id: string;
+  readonly version: number;
+  readonly document: ArrangementDocument;
+  readonly status: ArrangementStatus;
+  /** `arrangementVersionHash(document)`: what every party signs. */
+  readonly versionHash: string;
+  readonly createdAt: IsoInstant;
+  readonly updatedAt: IsoInstant;
+}
+
+export interface ArrangementRepository {
+  /**
+   * Stores a version. Storing a version again is allowed only with the same terms (same version hash):
+   * it replaces the mutable state (status, suspensions, signatures). Other terms: STORE_CONFLICT.
+   */
+  putVersion(document: ArrangementDocument): Promise<ArrangementVersion>;
+  getVersion(id: string, version: number): Promise<ArrangementVersion | undefined>;
+  /** The highest version of the arrangement. */
+  latest(id: string): Promise<ArrangementVersion | undefined>;
+  /** Every stored version of the arrangement, oldest first. */
+  history(id: string): Promise<readonly ArrangementVersion[]>;
+  /** The latest version of every arrangement, by id. */
+  list(): Promise<readonly ArrangementVersion[]>;
+  /** Sets the status of one version, in its column and its document. */
+  setStatus(id: string, version: number, status: ArrangementStatus): Promise<ArrangementVersion>;
+}
+
+// ---------------------------------------------------------------- users and authentication
+
+export interface UserInput {
+  readonly id: string;
+  readonly username: string;
+  readonly displayName: string;
+  /** Trigraph of the user's nationality. */
+  readonly nationality: string;
+  /** Highest level the user is cleared for, on the common scale. */
+  readonly clearance: string;
+  readonly caveats: readonly string[];
+  readonly communities: readonly string[];
+  readonly roles: readonly string[];
+  /** Password hash (argon2id PHC string), or null for token-only users. */
+  readonly passwordHash: string | null;
+  readonly disabled?: boolean;
+}
+
+export interface User extends Omit<UserInput, 'disabled'> {
+  readonly disabled: boolean;
+  readonly createdAt: IsoInstant;
+}
+
+export interface UserRepository {
+  /** STORE_CONFLICT when the id or the username is taken (usernames compare exactly). */
+  create(user: UserInput): Promise<User>;
+  getById(id: string): Promise<User | undefined>;
+  getByUsername(username: string): Promise<User | undefined>;
+  list(): Promise<readonly User[]>;
+  setDisabled(id: string, disabled: boolean): Promise<User>;
+}
+
+/** An API token as stored: only the SHA-256 of the token, never the token itself. */
+export interface ApiToken {
+  /** Hex SHA-256 of the token; also the token's handle for listing and revoking. */
+  readonly tokenSha256: string;
+  readonly userId: string;
+  readonly label: string;
+  readonly createdAt: IsoInstant;
+  readonly lastUsedAt: IsoInstant | null;
+}
+
+export interface TokenRepository {
+  /** Stores the SHA-256 of `token` (a high-entropy secret the caller generated and shows once). */
+  create(input: {
+    readonly token: string;
+    readonly userId: string;
+    readonly label: string;
+  }): Promise<ApiToken>;
+  getByToken(token: string): Promise<ApiToken | undefined>;
+  /** Stamps last use now. */
+  touch(tokenSha256: string): Promise<void>;
+  listForUser(userId: string): Promise<readonly ApiToken[]>;
+  /** True when a token was removed. */
+  revoke(tokenSha256: string): Promise<boolean>;
+}
+
+/** A browser session as stored: only the SHA-256 of the session id. */
+export interface Session {
+  readonly sessionSha256: string;
+  readonly userId: string;
+  readonly csrfToken: string;
+  readonly expiresAt: IsoInstant;
+  readonly createdAt: IsoInstant;
+}
+
+export interface SessionRepository {
+  create(input: {
+    readonly sessionId: string;
+    readonly userId: string;
+    readonly csrfToken: string;
+    readonly expiresAt: IsoInstant;
+  }): Promise<Session>;
+  /** The session, unless it is unknown or has expired. */
+  get(sessionId: string): Promise<Session | undefined>;
+  delete(sessionId: string): Promise<void>;
+  /** Removes every expired session; returns how many. */
+  deleteExpired(): Promise<number>;
+}
+
+export interface LoginAttemptRepository {
+  record(attempt: { readonly username: string; readonly ip: string; readonly ok: boolean }): Promise<void>;
+  /** Failed attempts for the username, or from the address, at or after `since`. */
+  countRecentFailures(
+    key: { readonly username: string } | { readonly ip: string },
+    since: IsoInstant,
+  ): Promise<number>;
+}
+
+// ---------------------------------------------------------------- products
+
+export const PRODUCT_STATES = ['draft', 'submitted', 'approved', 'rejected', 'released', 'recalled'] as const;
+export type ProductState = (typeof PRODUCT_STATES)[number];
+
+export interface ProductRecord {
+  readonly id: string;
+  readonly originator: string;
+  readonly author: string;
+  readonly currentVersion: number;
+  readonly state: ProductState;
+  readonly createdAt: IsoInstant;
+  readonly updatedAt: IsoInstant;
+}
+
+/** A longitude/latitude box in WGS 84 degrees. */
+export interface BoundingBox {
+  readonly minLon: number;
+  readonly minLat: number;
+  readonly maxLon: number;
+  readonly maxLat: number;
+}
+
+/** A version to store, with what the caller derived from its markings (the store parses none). */
+export interface ProductVersionInput {
+  readonly document: ProductDocument;
+  /** Rendered banner, e.g. `SECRET//REL TO USA, GBR`. */
+  readonly banner: string;
+  /** Rank of the banner's classification on the common scale (UNCLASSIFIED = 0). */
+  readonly rank: number;
+  /** Rank of each portion's classification, by portion id; every portion needs one. */
+  readonly portionRanks: Readonly<Record<string, number>>;
+}
+
+export interface ProductVersion {
+  readonly productId: string;
+  readonly version: number;
+  readonly document: ProductDocument;
+  readonly title: string;
+  readonly banner: string;
+  readonly rank: number;
+  readonly discipline: Discipline;
+  readonly categories: readonly string[];
+  /** The document's `createdAt`, normalised to UTC. */
+  readonly createdAt: IsoInstant;
+  /** Box around the document's GeoJSON, or null when it has none. */
+  readonly bbox: BoundingBox | null;
+}
+
+export interface PortionRecord {
+  readonly productId: string;
+  readonly version: number;
+  readonly portionId: string;
+  readonly marking: string;
+  readonly rank: number;
+}
+
+/** A product with what search shows of its current version. */
+export interface ProductSummary extends ProductRecord {
+  readonly title: string;
+  readonly banner: string;
+  readonly rank: number;
+  readonly discipline: Discipline;
+  readonly categories: readonly string[];
+  readonly versionCreatedAt: IsoInstant;
+  readonly bbox: BoundingBox | null;
+}
+
+/** Filters over each product's current version; all given filters must hold. */
+export interface ProductSearch {
+  readonly discipline?: Discipline;
+  readonly category?: string;
+  /** Only versions whose banner rank is at most this. */
+  readonly maxRank?: number;
+  readonly originator?: string;
+  readonly states?: readonly ProductState[];
+  /** Version `createdAt` at or after this instant. */
+  readonly from?: IsoInstant;
+  /** Version `createdAt` before this instant. */
+  readonly until?: IsoInstant;
+  /** Case-insensitive substring of the title or the portion text. */
+  readonly text?: string;
+  /** Only versions whose box intersects this one. */
+  readonly bbox?: BoundingBox;
+  /** 1 to 500; 50 when omitted. */
+  readonly limit?: number;
+  readonly offset?: number;
+}
+
+export interface Page {
+  readonly limit?: number;
+  readonly offset?: number;
+}
+
+export interface ProductRepository {
+  /** Creates the product in state `draft` with its first stored version; STORE_CONFLICT if the id exists. */
+  createDraft(input: ProductVersionInput): Promise<ProductRecord>;
+  /** Adds a version above the current one and makes it current; the state is left as it was. */
+  addVersion(input: ProductVersionInput): Promise<ProductRecord>;
+  get(id: string): Promise<ProductRecord | undefined>;
+  /** One version, or the current one when `version` is omitted. */
+  getVersion(id: string, version?: number): Promise<ProductVersion | undefined>;
+  portions(id: string, version: number): Promise<readonly PortionRecord[]>;
+  /** Products, most recently updated first. */
+  list(page?: Page): Promise<readonly ProductRecord[]>;
+  /** Sets the state; with `from`, only if the product is in that state now (else STORE_CONFLICT). */
+  setState(
+    id: string,
+    state: ProductState,
+    options?: { readonly from?: ProductState },
+  ): Promise<ProductRecord>;
+  /** Current versions matching the filters, newest first. Callers still apply read policy per result. */
+  search(filters: ProductSearch): Promise<readonly ProductSummary[]>;
+}
+
+export interface ApprovalRecord {
+  readonly productId: string;
+  readonly version: number;
+  readonly by: string;
+  readonly decision: 'approved' | 'rejected';
+  readonly comment: string | null;
+  readonly at: IsoInstant;
+}
+
+export interface ApprovalRepository {
+  /** One decision per person per version: a second is STORE_CONFLICT. */
+  add(
+    approval: Omit<ApprovalRecord, 'at' | 'comment'> & { readonly comment?: string },
+  ): Promise<ApprovalRecord>;
+  /** Decisions on the product (one version, or all), oldest first. */
+  list(productId: string, version?: number): Promise<readonly ApprovalRecord[]>;
+}
+
+// ---------------------------------------------------------------- attachments
+
+export interface AttachmentMeta {
+  /** Hex SHA-256 of the bytes: the attachment's identity. */
+  readonly sha256: string;
+  readonly size: number;
+  readonly mediaType: string;
+  readonly createdAt: IsoInstant;
+}
+
+export interface Attachment extends AttachmentMeta {
+  readonly bytes: Uint8Array;
+}
+
+export interface ProductAttachment {
+  readonly productId: string;
+  readonly version: number;
+  readonly sha256: string;
+  readonly filename: string;
+  readonly size: number;
+  readonly mediaType: string;
+}
+
+export interface AttachmentRepository {
+  /**
+   * Stores bytes under their SHA-256; storing the same bytes again returns the existing row
+   * (keeping its first media type). ATTACHMENT_TOO_LARGE above the store's limit.
+   */
+  put(input: { readonly bytes: Uint8Array; readonly mediaType: string }): Promise<AttachmentMeta>;
+  get(sha256: string): Promise<Attachment | undefined>;
+  /** Attaches stored bytes to a product version under a file name (unique per version). */
+  link(input: {
+    readonly productId: string;
+    readonly version: number;
+    readonly sha256: string;
+    readonly filename: string;
+  }): Promise<ProductAttachment>;
+  listForProduct(productId: string, version: number): Promise<readonly ProductAttachment[]>;
+}
+
+// ---------------------------------------------------------------- releases, consents, outbox
+
+export interface ReleaseRecord {
+  readonly id: string;
+  readonly productId: string;
+  readonly version: number;
+  readonly recipient: string;
+  /** The arrangement the decision was taken under, or null when none applied. */
+  readonly arrangementId: string | null;
+  readonly arrangementVersion: number | null;
+  readonly effect: 'allow' | 'deny';
+  /** The policy Decision, stored as JSON and returned parsed. */
+  readonly decision: unknown;
+  readonly by: string;
+  readonly at: IsoInstant;
+}
+
+export interface ReleaseRepository {
+  add(release: Omit<ReleaseRecord, 'at'>): Promise<ReleaseRecord>;
+  get(id: string): Promise<ReleaseRecord | undefined>;
+  /** Releases, oldest first, optionally of one product and/or to one recipient. */
+  list(filter?: {
+    readonly productId?: string;
+    readonly recipient?: string;
+  }): Promise<readonly ReleaseRecord[]>;
+}
+
+/** An originator's consent for a product it originated to be passed on to a recipient (third-party rule). */
+export interface ConsentRecord {
+  readonly productId: string;
+  readonly originator: string;
+  readonly recipient: string;
+  readonly grantedAt: IsoInstant;
+  readonly expiresAt: IsoInstant | null;
+  readonly signature: string | null;
+}
+
+export interface ConsentRepository {
+  add(consent: {
+    readonly productId: string;
+    readonly originator: string;
+    readonly recipient: string;
+    readonly grantedAt: IsoInstant;
+    readonly expiresAt?: IsoInstant;
+    readonly signature?: string;
+  }): Promise<ConsentRecord>;
+  /** Consents, oldest first, optionally of one product and/or to one recipient. */
+  list(filter?: {
+    readonly productId?: string;
+    readonly recipient?: string;
+  }): Promise<readonly ConsentRecord[]>;
+}
+
+export const OUTBOX_STATUSES = ['pending', 'delivered', 'failed'] as const;
+export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
+
+export interface OutboxMessage {
+  readonly id: string;
+  readonly releaseId: string;
+  readonly recipient: string;
+  /** The envelope to deliver, stored as JSON and returned parsed. */
+  readonly payload: unknown;
+  readonly status: OutboxStatus;
+  readonly attempts: number;
+  readonly nextAttemptAt: IsoInstant;
+  readonly lastError: string | null;
+  readonly createdAt: IsoInstant;
+  readonly deliveredAt: IsoInstant | null;
+}
+
+export interface OutboxRepository {
+  /** Queues a message as pending, due at `nextAttemptAt` (now when omitted). Write it in the release's transaction. */
+  enqueue(message: {
+    readonly id: string;
+    readonly releaseId: string;
+    readonly recipient: string;
+    readonly payload: unknown;
+    readonly nextAttemptAt?: IsoInstant;
+  }): Promise<OutboxMessage>;
+  get(id: string): Promise<OutboxMessage | undefined>;
+  /** Pending messages due now, earliest first. */
+  listPending(options?: { readonly limit?: number }): Promise<readonly OutboxMessage[]>;
+  markDelivered(id: string): Promise<OutboxMessage>;
+  /** Counts a failed attempt; retries at `nextAttemptAt`, or gives up (status `failed`) when it is null. */
+  markFailed(
+    id: string,
+    failure: { readonly error: string; readonly nextAttemptAt: IsoInstant | null },
+  ): Promise<OutboxMessage>;
+}
+
+// ---------------------------------------------------------------- the store
+
+/** Every repository; what a transaction callback receives. */
+export interface Repositories {
+  readonly partners: PartnerRepository;
+  readonly communities: CommunityRepository;
+  readonly arrangements: ArrangementRepository;
+  readonly users: UserRepository;
+  readonly tokens: TokenRepository;
+  readonly sessions: SessionRepository;
+  readonly loginAttempts: LoginAttemptRepository;
+  readonly products: ProductRepository;
+  readonly approvals: ApprovalRepository;
+  readonly attachments: AttachmentRepository;
+  readonly releases: ReleaseRepository;
+  readonly consents: ConsentRepository;
+  readonly outbox: OutboxRepository;
+  counts(): Promise<TableCounts>;
+}
+
+/** Accord's persistence port: typed repositories over one database, plus transactions. */
+export interface Store extends Repositories {
+  readonly dialect: StoreDialect;
+  /**
+   * Runs `work` in one database transaction: committed when it resolves, rolled back when it throws.
+   * Inside, use only `tx`: touching the outer store there throws STORE_TRANSACTION_MISUSE
+   * (on SQLite it would wait for the transaction forever; on PostgreSQL it would escape the rollback).
+   */
+  transaction<T>(work: (tx: Repositories) => Promise<T>): Promise<T>;
+  /** Applies pending migrations; returns the names applied (none when up to date). */
+  migrate(): Promise<readonly string[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,1057 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { afterEach, assert, beforeEach, describe, expect, it } from 'vitest';
+import { type ArrangementDocument, arrangementVersionHash } from '../../src/arrangements/index.js';
+import { type AccordError, type ErrorCode, isAccordError } from '../../src/errors/index.js';
+import type { ProductDocument } from '../../src/products/index.js';
+import {
+  openStore,
+  type ProductVersionInput,
+  STORE_TABLES,
+  type Store,
+  type StoreConfig,
+  type StoreDialect,
+} from '../../src/store/index.js';
+import {
+  dropPgSchema,
+  freshPgSchemaName,
+  PG_TEST_URL,
+  POSTGRES_SERVICE,
+  pgAvailable,
+  requireOrSkip,
+} from '../fixtures/services.js';
+
+// ---------------------------------------------------------------- the dialect matrix
+
+const runPostgres = requireOrSkip(POSTGRES_SERVICE, await pgAvailable());
+
+/** A place a store can live; each test gets a new one and removes it afterwards. */
+interface Location {
+  readonly config: StoreConfig;
+  dispose(): Promise<void>;
+}
+
+interface Target {
+  readonly dialect: StoreDialect;
+  readonly enabled: boolean;
+  newLocation(maxAttachmentBytes: number): Location;
+}
+
+const TARGETS: readonly Target[] = [
+  {
+    dialect: 'sqlite',
+    enabled: true,
+    newLocation(maxAttachmentBytes) {
+      const dir = mkdtempSync(join(tmpdir(), 'accord-store-'));
+      return {
+        config: { kind: 'sqlite', file: join(dir, 'data', 'accord.sqlite'), maxAttachmentBytes },
+        dispose: async () => rmSync(dir, { recursive: true, force: true }),
+      };
+    },
+  },
+  {
+    dialect: 'postgres',
+    enabled: runPostgres,
+    newLocation(maxAttachmentBytes) {
+      const schema = freshPgSchemaName();
+      return {
+        config: { kind: 'postgres', url: PG_TEST_URL, schema, maxAttachmentBytes },
+        dispose: () => dropPgSchema(schema),
+      };
+    },
+  },
+];
+
+const ATTACHMENT_LIMIT = 64 * 1024;
+
+// ---------------------------------------------------------------- builders and helpers
+
+interface TestClock {
+  readonly now: () => Date;
+  advance(ms: number): void;
+}
+
+function makeClock(start: string): TestClock {
+  let time = Date.parse(start);
+  return {
+    now: () => new Date(time),
+    advance: (ms) => {
+      time += ms;
+    },
+  };
+}
+
+const MINUTE = 60_000;
+const T0 = '2025-06-01T00:00:00.000Z';
+
+function makeProduct(overrides: Partial<ProductDocument> = {}): ProductDocument {
+  return {
+    id: 'prod-1',
+    version: 1,
+    originator: 'GBR',
+    author: 'analyst-1',
+    title: 'Port activity at Sevastopol',
+    titleMarking: 'U',
+    discipline: 'IMINT',
+    categories: ['military'],
+    portions: [
+      { id: 'p1', marking: 'S//REL TO USA, GBR', text: 'Two frigates alongside the northern quay.' },
+      { id: 'p2', marking: 'U', text: 'Weather was clear.' },
+    ],
+    reliability: 'B',
+    credibility: 2,
+    createdAt: '2025-03-01T10:00:00Z',
+    ...overrides,
+  };
+}
+
+function versionInput(document: ProductDocument, rank = 3): ProductVersionInput {
+  return {
+    document,
+    banner: rank >= 3 ? 'SECRET//REL TO USA, GBR' : 'UNCLASSIFIED',
+    rank,
+    portionRanks: Object.fromEntries(document.portions.map((p, i) => [p.id, i === 0 ? rank : 0])),
+  };
+}
+
+function fingerprint(seed: string): string {
+  return `sha256:${createHash('sha256').update(seed).digest('hex')}`;
+}
+
+function makeArrangement(overrides: Partial<ArrangementDocument> = {}): ArrangementDocument {
+  return {
+    id: 'arr-gbr-usa-ct',
+    version: 1,
+    title: 'GBR-USA counterterrorism sharing',
+    type: 'bilateral',
+    legalBasis: 'Memorandum of understanding of 2024',
+    parties: [
+      { partner: 'GBR', role: 'lead', nodeKeys: [{ use: 'signing', fingerprint: fingerprint('gbr') }] },
+      { partner: 'USA', role: 'party', nodeKeys: [{ use: 'signing', fingerprint: fingerprint('usa') }] },
+    ],
+    scope: {
+      disciplines: ['SIGINT', 'IMINT'],
+      categories: ['counterterrorism'],
+      ceiling: 'SECRET',
+      caveats: [],
+      controls: [],
+    },
+    equivalences: { GBR: { SECRET: 'SECRET' }, USA: { SECRET: 'SECRET' } },
+    effective: '2025-01-01T00:00:00Z',
+    expires: '2027-01-01T00:00:00Z',
+    review: '2026-01-01T00:00:00Z',
+    thirdPartyRule: true,
+    releaseApproval: { fromLevel: 'SECRET', approvals: 1 },
+    oversight: { body: 'Joint oversight board' },
+    breachProtocol: { notifyWithinHours: 24, autoSuspendOnConfirmedBreach: true, recall: true },
+    status: 'draft',
+    signatures: [],
+    ...overrides,
+  };
+}
+
+/** Awaits a promise that must reject with an AccordError of `code`, and returns that error. */
+async function rejection(promise: Promise<unknown>, code: ErrorCode): Promise<AccordError> {
+  const outcome = await promise.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  assert(!outcome.ok, `expected a rejection with ${code}, but it resolved`);
+  assert(isAccordError(outcome.error), `expected an AccordError ${code}, got ${String(outcome.error)}`);
+  expect(outcome.error.code).toBe(code);
+  return outcome.error;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+// ---------------------------------------------------------------- the suite, once per dialect
+
+describe.each(TARGETS)('store on $dialect', (target) => {
+  let location: Location;
+  let clock: TestClock;
+  let store: Store;
+
+  beforeEach(async (context) => {
+    if (!target.enabled) {
+      context.skip();
+      return;
+    }
+    location = target.newLocation(ATTACHMENT_LIMIT);
+    clock = makeClock(T0);
+    store = await openStore(location.config, { now: clock.now });
+  });
+
+  afterEach(async () => {
+    if (!target.enabled) return;
+    await store.close();
+    await location.dispose();
+  });
+
+  async function seedUser(id = 'u-1', username = 'alice'): Promise<void> {
+    await store.users.create({
+      id,
+      username,
+      displayName: 'Alice Analyst',
+      nationality: 'GBR',
+      clearance: 'SECRET',
+      caveats: ['SI'],
+      communities: ['FVEY'],
+      roles: ['analyst'],
+      passwordHash: '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA',
+    });
+  }
+
+  describe('migrations', () => {
+    it('creates every table on open and applies nothing when run again', async () => {
+      expect(store.dialect).toBe(target.dialect);
+      const counts = await store.counts();
+      expect(Object.keys(counts).sort()).toEqual([...STORE_TABLES].sort());
+      expect(Object.values(counts).every((n) => n === 0)).toBe(true);
+      expect(await store.migrate()).toEqual([]);
+      expect(await store.migrate()).toEqual([]);
+    });
+
+    it('reopens an existing database without migrating again and keeps its rows', async () => {
+      await store.partners.upsert({ code: 'GBR', name: 'United Kingdom', endpoint: null, keys: [] });
+      await store.close();
+      store = await openStore(location.config, { now: clock.now });
+      expect(await store.migrate()).toEqual([]);
+      expect((await store.partners.get('GBR'))?.name).toBe('United Kingdom');
+    });
+  });
+
+  describe('partners and communities', () => {
+    it('round-trips a partner and replaces its details on upsert', async () => {
+      const keys = [
+        { use: 'signing' as const, fingerprint: fingerprint('usa-sign'), publicKey: 'MCowBQYDK2VwAyEA' },
+        { use: 'encryption' as const, fingerprint: fingerprint('usa-enc'), publicKey: 'MCowBQYDK2VuAyEA' },
+      ];
+      await store.partners.upsert({ code: 'USA', name: 'United States', endpoint: 'https://usa.node', keys });
+      clock.advance(MINUTE);
+      await store.partners.upsert({ code: 'USA', name: 'United States of America', endpoint: null, keys });
+      await store.partners.upsert({ code: 'CAN', name: 'Canada', endpoint: 'https://can.node', keys: [] });
+
+      expect(await store.partners.get('USA')).toEqual({
+        code: 'USA',
+        name: 'United States of America',
+        endpoint: null,
+        keys,
+        updatedAt: '2025-06-01T00:01:00.000Z',
+      });
+      expect((await store.partners.list()).map((p) => p.code)).toEqual(['CAN', 'USA']);
+      expect(await store.partners.get('FRA')).toBeUndefined();
+    });
+
+    it('keeps dated membership and answers who was a member on a given day', async () => {
+      await store.communities.upsert({ code: 'JTF', name: 'Joint task force' });
+      await store.communities.addMember({ community: 'JTF', partner: 'GBR', from: '2020-01-01' });
+      await store.communities.addMember({
+        community: 'JTF',
+        partner: 'FRA',
+        from: '2021-01-01',
+        until: '2022-01-01',
+      });
+
+      const on = async (day: string) => (await store.communities.members('JTF', day)).map((m) => m.partner);
+      expect(await on('2019-12-31')).toEqual([]);
+      expect(await on('2021-06-01')).toEqual(['FRA', 'GBR']);
+      expect(await on('2022-01-01')).toEqual(['GBR']);
+
+      const ended = await store.communities.endMembership('JTF', 'GBR', '2024-01-01');
+      expect(ended).toEqual({ community: 'JTF', partner: 'GBR', from: '2020-01-01', until: '2024-01-01' });
+      expect(await on('2024-06-01')).toEqual([]);
+      expect(await store.communities.members('JTF')).toHaveLength(2);
+      expect(await store.communities.list()).toEqual([{ code: 'JTF', name: 'Joint task force' }]);
+
+      await rejection(store.communities.endMembership('JTF', 'GBR', '2025-01-01'), 'STORE_NOT_FOUND');
+      await rejection(
+        store.communities.addMember({ community: 'NOPE', partner: 'GBR', from: '2020-01-01' }),
+        'STORE_NOT_FOUND',
+      );
+      await rejection(store.communities.members('JTF', 'yesterday'), 'INPUT_INVALID');
+    });
+  });
+
+  describe('arrangements', () => {
+    it('keeps every version and returns the latest', async () => {
+      const v1 = makeArrangement();
+      const v2 = makeArrangement({ version: 2, title: 'GBR-USA counterterrorism sharing, amended' });
+      const v3 = makeArrangement({ version: 3, review: '2026-06-01T00:00:00Z' });
+      for (const doc of [v1, v3, v2]) await store.arrangements.putVersion(doc);
+
+      const history = await store.arrangements.history(v1.id);
+      expect(history.map((a) => a.version)).toEqual([1, 2, 3]);
+      expect(history.map((a) => a.versionHash)).toEqual([v1, v2, v3].map(arrangementVersionHash));
+      expect((await store.arrangements.getVersion(v1.id, 1))?.document).toEqual(v1);
+      expect((await store.arrangements.getVersion(v1.id, 2))?.document.title).toBe(v2.title);
+
+      const latest = await store.arrangements.latest(v1.id);
+      expect(latest?.version).toBe(3);
+      expect(latest?.document).toEqual(v3);
+      expect(await store.arrangements.latest('arr-unknown')).toBeUndefined();
+      expect(await store.arrangements.getVersion(v1.id, 4)).toBeUndefined();
+    });
+
+    it('records signatures on a stored version but refuses changed terms', async () => {
+      const draft = makeArrangement();
+      await store.arrangements.putVersion(draft);
+      const hash = arrangementVersionHash(draft);
+      const signed = makeArrangement({
+        status: 'active',
+        signatures: (['GBR', 'USA'] as const).map((partner) => ({
+          partner,
+          fingerprint: fingerprint(partner.toLowerCase()),
+          versionHash: hash,
+          signedAt: '2025-02-01T00:00:00Z',
+          signature: 'c2lnbmF0dXJl',
+        })),
+      });
+      clock.advance(MINUTE);
+      const stored = await store.arrangements.putVersion(signed);
+      expect(stored.status).toBe('active');
+      expect(stored.document.signatures).toHaveLength(2);
+      expect(stored.versionHash).toBe(hash);
+      expect(stored.createdAt).toBe(T0);
+      expect(stored.updatedAt).toBe('2025-06-01T00:01:00.000Z');
+      expect(await store.arrangements.history(draft.id)).toHaveLength(1);
+
+      const error = await rejection(
+        store.arrangements.putVersion(makeArrangement({ legalBasis: 'Something else' })),
+        'STORE_CONFLICT',
+      );
+      expect(error.details).toMatchObject({ id: draft.id, version: 1 });
+      expect((await store.arrangements.latest(draft.id))?.document.legalBasis).toBe(draft.legalBasis);
+    });
+
+    it('sets the status in both the column and the document, and lists the latest of each', async () => {
+      await store.arrangements.putVersion(makeArrangement());
+      await store.arrangements.putVersion(makeArrangement({ version: 2 }));
+      await store.arrangements.putVersion(makeArrangement({ id: 'arr-nato-cyber', title: 'NATO cyber' }));
+
+      const suspended = await store.arrangements.setStatus('arr-gbr-usa-ct', 2, 'suspended');
+      expect(suspended.status).toBe('suspended');
+      expect(suspended.document.status).toBe('suspended');
+      expect((await store.arrangements.getVersion('arr-gbr-usa-ct', 2))?.document.status).toBe('suspended');
+      expect((await store.arrangements.getVersion('arr-gbr-usa-ct', 1))?.status).toBe('draft');
+
+      const list = await store.arrangements.list();
+      expect(list.map((a) => [a.id, a.version, a.status])).toEqual([
+        ['arr-gbr-usa-ct', 2, 'suspended'],
+        ['arr-nato-cyber', 1, 'draft'],
+      ]);
+      await rejection(store.arrangements.setStatus('arr-gbr-usa-ct', 9, 'active'), 'STORE_NOT_FOUND');
+    });
+  });
+
+  describe('users and authentication', () => {
+    it('round-trips a user and disables it', async () => {
+      await seedUser();
+      const user = await store.users.getByUsername('alice');
+      expect(user).toEqual({
+        id: 'u-1',
+        username: 'alice',
+        displayName: 'Alice Analyst',
+        nationality: 'GBR',
+        clearance: 'SECRET',
+        caveats: ['SI'],
+        communities: ['FVEY'],
+        roles: ['analyst'],
+        passwordHash: '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA',
+        disabled: false,
+        createdAt: T0,
+      });
+      expect(await store.users.getById('u-1')).toEqual(user);
+      expect((await store.users.setDisabled('u-1', true)).disabled).toBe(true);
+      expect((await store.users.list()).map((u) => u.username)).toEqual(['alice']);
+      expect(await store.users.getByUsername('mallory')).toBeUndefined();
+      await rejection(store.users.setDisabled('u-404', true), 'STORE_NOT_FOUND');
+    });
+
+    it('refuses a taken username with STORE_CONFLICT', async () => {
+      await seedUser('u-1', 'alice');
+      const error = await rejection(seedUser('u-2', 'alice'), 'STORE_CONFLICT');
+      expect(error.details.operation).toBe('users.create');
+      expect(await store.users.getById('u-2')).toBeUndefined();
+      expect((await store.counts()).users).toBe(1);
+    });
+
+    it('stores only the SHA-256 of an API token and finds it by the token', async () => {
+      await seedUser();
+      const token = 'acc_4f1c9a7e0d2b4c6a8e1f3b5d7c9e2a4f';
+      const created = await store.tokens.create({ token, userId: 'u-1', label: 'ci' });
+      expect(created.tokenSha256).toBe(createHash('sha256').update(token).digest('hex'));
+      expect(JSON.stringify(await store.tokens.listForUser('u-1'))).not.toContain(token);
+
+      expect((await store.tokens.getByToken(token))?.lastUsedAt).toBeNull();
+      clock.advance(MINUTE);
+      await store.tokens.touch(created.tokenSha256);
+      expect((await store.tokens.getByToken(token))?.lastUsedAt).toBe('2025-06-01T00:01:00.000Z');
+      expect(await store.tokens.getByToken(`${token}x`)).toBeUndefined();
+
+      expect(await store.tokens.revoke(created.tokenSha256)).toBe(true);
+      expect(await store.tokens.revoke(created.tokenSha256)).toBe(false);
+      expect(await store.tokens.getByToken(token)).toBeUndefined();
+      await rejection(store.tokens.create({ token, userId: 'u-404', label: 'x' }), 'STORE_NOT_FOUND');
+    });
+
+    it('returns a session until it expires', async () => {
+      await seedUser();
+      const session = await store.sessions.create({
+        sessionId: 'sess-secret-1',
+        userId: 'u-1',
+        csrfToken: 'csrf-1',
+        expiresAt: '2025-06-01T00:30:00Z',
+      });
+      expect(session.sessionSha256).toBe(createHash('sha256').update('sess-secret-1').digest('hex'));
+      expect(session.expiresAt).toBe('2025-06-01T00:30:00.000Z');
+      expect((await store.sessions.get('sess-secret-1'))?.csrfToken).toBe('csrf-1');
+      expect(await store.sessions.get('sess-secret-2')).toBeUndefined();
+
+      clock.advance(30 * MINUTE);
+      expect(await store.sessions.get('sess-secret-1')).toBeUndefined();
+      expect(await store.sessions.deleteExpired()).toBe(1);
+      expect((await store.counts()).sessions).toBe(0);
+
+      await store.sessions.create({
+        sessionId: 's2',
+        userId: 'u-1',
+        csrfToken: 'c',
+        expiresAt: '2030-01-01T00:00:00Z',
+      });
+      await store.sessions.delete('s2');
+      expect(await store.sessions.get('s2')).toBeUndefined();
+    });
+
+    it('counts recent failed logins per username and per address', async () => {
+      await store.loginAttempts.record({ username: 'alice', ip: '10.0.0.1', ok: false });
+      clock.advance(MINUTE);
+      await store.loginAttempts.record({ username: 'alice', ip: '10.0.0.2', ok: false });
+      await store.loginAttempts.record({ username: 'alice', ip: '10.0.0.2', ok: true });
+      await store.loginAttempts.record({ username: 'bob', ip: '10.0.0.2', ok: false });
+
+      expect(await store.loginAttempts.countRecentFailures({ username: 'alice' }, T0)).toBe(2);
+      expect(
+        await store.loginAttempts.countRecentFailures({ username: 'alice' }, '2025-06-01T00:00:30Z'),
+      ).toBe(1);
+      expect(await store.loginAttempts.countRecentFailures({ ip: '10.0.0.2' }, T0)).toBe(2);
+      expect(await store.loginAttempts.countRecentFailures({ ip: '10.0.0.9' }, T0)).toBe(0);
+    });
+  });
+
+  describe('products', () => {
+    it('creates a draft, adds versions and keeps each one', async () => {
+      const v1 = makeProduct();
+      const created = await store.products.createDraft(versionInput(v1));
+      expect(created).toEqual({
+        id: 'prod-1',
+        originator: 'GBR',
+        author: 'analyst-1',
+        currentVersion: 1,
+        state: 'draft',
+        createdAt: T0,
+        updatedAt: T0,
+      });
+
+      const v2 = makeProduct({ version: 2, title: 'Port activity at Sevastopol (update)' });
+      clock.advance(MINUTE);
+      const updated = await store.products.addVersion(versionInput(v2, 1));
+      expect(updated.currentVersion).toBe(2);
+      expect(updated.updatedAt).toBe('2025-06-01T00:01:00.000Z');
+
+      const current = await store.products.getVersion('prod-1');
+      expect(current?.version).toBe(2);
+      expect(current?.document).toEqual(v2);
+      expect(current?.rank).toBe(1);
+      expect(current?.createdAt).toBe('2025-03-01T10:00:00.000Z');
+      expect((await store.products.getVersion('prod-1', 1))?.document).toEqual(v1);
+      expect((await store.products.getVersion('prod-1', 1))?.banner).toBe('SECRET//REL TO USA, GBR');
+      expect(await store.products.getVersion('prod-1', 3)).toBeUndefined();
+      expect(await store.products.getVersion('prod-404')).toBeUndefined();
+
+      expect(await store.products.portions('prod-1', 1)).toEqual([
+        { productId: 'prod-1', version: 1, portionId: 'p1', marking: 'S//REL TO USA, GBR', rank: 3 },
+        { productId: 'prod-1', version: 1, portionId: 'p2', marking: 'U', rank: 0 },
+      ]);
+      expect((await store.products.list()).map((p) => p.id)).toEqual(['prod-1']);
+      expect(await store.counts()).toMatchObject({ products: 1, product_versions: 2, portions: 4 });
+    });
+
+    it('refuses a duplicate product, a version not above the current one and a missing portion rank', async () => {
+      await store.products.createDraft(versionInput(makeProduct()));
+      await rejection(store.products.createDraft(versionInput(makeProduct())), 'STORE_CONFLICT');
+      await rejection(store.products.addVersion(versionInput(makeProduct({ version: 1 }))), 'STORE_CONFLICT');
+      await rejection(
+        store.products.addVersion(versionInput(makeProduct({ version: 2, originator: 'FRA' }))),
+        'STORE_CONFLICT',
+      );
+      await rejection(
+        store.products.addVersion(versionInput(makeProduct({ id: 'prod-404' }))),
+        'STORE_NOT_FOUND',
+      );
+      await rejection(
+        store.products.addVersion({ ...versionInput(makeProduct({ version: 2 })), portionRanks: { p1: 3 } }),
+        'INPUT_INVALID',
+      );
+      expect(await store.counts()).toMatchObject({ products: 1, product_versions: 1, portions: 2 });
+    });
+
+    it('changes state, and only from the expected state when one is given', async () => {
+      await store.products.createDraft(versionInput(makeProduct()));
+      expect((await store.products.setState('prod-1', 'submitted', { from: 'draft' })).state).toBe(
+        'submitted',
+      );
+      const error = await rejection(
+        store.products.setState('prod-1', 'approved', { from: 'draft' }),
+        'STORE_CONFLICT',
+      );
+      expect(error.details.state).toBe('submitted');
+      expect((await store.products.setState('prod-1', 'approved')).state).toBe('approved');
+      await rejection(store.products.setState('prod-404', 'approved'), 'STORE_NOT_FOUND');
+    });
+
+    it('records one approval decision per person per version', async () => {
+      await store.products.createDraft(versionInput(makeProduct()));
+      await store.approvals.add({ productId: 'prod-1', version: 1, by: 'officer-1', decision: 'approved' });
+      clock.advance(MINUTE);
+      await store.approvals.add({
+        productId: 'prod-1',
+        version: 1,
+        by: 'officer-2',
+        decision: 'rejected',
+        comment: 'Source too sensitive',
+      });
+      await rejection(
+        store.approvals.add({ productId: 'prod-1', version: 1, by: 'officer-1', decision: 'approved' }),
+        'STORE_CONFLICT',
+      );
+      await rejection(
+        store.approvals.add({ productId: 'prod-1', version: 7, by: 'officer-1', decision: 'approved' }),
+        'STORE_NOT_FOUND',
+      );
+      expect(await store.approvals.list('prod-1', 1)).toEqual([
+        { productId: 'prod-1', version: 1, by: 'officer-1', decision: 'approved', comment: null, at: T0 },
+        {
+          productId: 'prod-1',
+          version: 1,
+          by: 'officer-2',
+          decision: 'rejected',
+          comment: 'Source too sensitive',
+          at: '2025-06-01T00:01:00.000Z',
+        },
+      ]);
+    });
+  });
+
+  describe('attachments', () => {
+    it('stores the same bytes once, under their SHA-256, and returns them intact', async () => {
+      const bytes = new Uint8Array(1000).map((_, i) => (i * 7) % 256);
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      const first = await store.attachments.put({ bytes, mediaType: 'image/png' });
+      clock.advance(MINUTE);
+      const again = await store.attachments.put({
+        bytes: Uint8Array.from(bytes),
+        mediaType: 'application/octet-stream',
+      });
+      expect(first).toEqual({ sha256, size: 1000, mediaType: 'image/png', createdAt: T0 });
+      expect(again).toEqual(first);
+      expect((await store.counts()).attachments).toBe(1);
+
+      const stored = await store.attachments.get(sha256);
+      expect(stored?.bytes).toEqual(bytes);
+      expect(await store.attachments.get('0'.repeat(64))).toBeUndefined();
+      expect(await store.attachments.get('not-a-hash')).toBeUndefined();
+
+      await store.products.createDraft(versionInput(makeProduct()));
+      await store.attachments.link({ productId: 'prod-1', version: 1, sha256, filename: 'quay.png' });
+      await store.attachments.link({ productId: 'prod-1', version: 1, sha256, filename: 'copy.png' });
+      expect((await store.attachments.listForProduct('prod-1', 1)).map((a) => [a.filename, a.size])).toEqual([
+        ['copy.png', 1000],
+        ['quay.png', 1000],
+      ]);
+      await rejection(
+        store.attachments.link({
+          productId: 'prod-1',
+          version: 1,
+          sha256: 'f'.repeat(64),
+          filename: 'x.bin',
+        }),
+        'STORE_NOT_FOUND',
+      );
+    });
+
+    it('refuses an attachment over the size limit and writes nothing', async () => {
+      await store.attachments.put({ bytes: new Uint8Array(ATTACHMENT_LIMIT), mediaType: 'application/pdf' });
+      const error = await rejection(
+        store.attachments.put({
+          bytes: new Uint8Array(ATTACHMENT_LIMIT + 1).fill(1),
+          mediaType: 'application/pdf',
+        }),
+        'ATTACHMENT_TOO_LARGE',
+      );
+      expect(error.details).toMatchObject({ size: ATTACHMENT_LIMIT + 1, limit: ATTACHMENT_LIMIT });
+      expect((await store.counts()).attachments).toBe(1);
+    });
+  });
+
+  describe('releases, consents and the outbox', () => {
+    async function seedRelease(id = 'rel-1'): Promise<void> {
+      if ((await store.products.get('prod-1')) === undefined) {
+        await store.products.createDraft(versionInput(makeProduct()));
+        await store.arrangements.putVersion(makeArrangement());
+      }
+      await store.releases.add({
+        id,
+        productId: 'prod-1',
+        version: 1,
+        recipient: 'USA',
+        arrangementId: 'arr-gbr-usa-ct',
+        arrangementVersion: 1,
+        effect: 'allow',
+        decision: { effect: 'allow', rules: [{ rule: 'ceiling', outcome: 'pass' }] },
+        by: 'officer-1',
+      });
+    }
+
+    it('records releases with their decision and the arrangement they were taken under', async () => {
+      await seedRelease();
+      await store.releases.add({
+        id: 'rel-2',
+        productId: 'prod-1',
+        version: 1,
+        recipient: 'FRA',
+        arrangementId: null,
+        arrangementVersion: null,
+        effect: 'deny',
+        decision: {
+          effect: 'deny',
+          rules: [{ rule: 'arrangement', outcome: 'fail', reason: 'none applies' }],
+        },
+        by: 'officer-1',
+      });
+      expect(await store.releases.get('rel-1')).toEqual({
+        id: 'rel-1',
+        productId: 'prod-1',
+        version: 1,
+        recipient: 'USA',
+        arrangementId: 'arr-gbr-usa-ct',
+        arrangementVersion: 1,
+        effect: 'allow',
+        decision: { effect: 'allow', rules: [{ rule: 'ceiling', outcome: 'pass' }] },
+        by: 'officer-1',
+        at: T0,
+      });
+      expect((await store.releases.list({ recipient: 'FRA' })).map((r) => r.effect)).toEqual(['deny']);
+      expect(await store.releases.list({ productId: 'prod-1' })).toHaveLength(2);
+      await rejection(
+        store.releases.add({
+          id: 'rel-3',
+          productId: 'prod-1',
+          version: 1,
+          recipient: 'USA',
+          arrangementId: 'arr-gbr-usa-ct',
+          arrangementVersion: 5,
+          effect: 'allow',
+          decision: {},
+          by: 'officer-1',
+        }),
+        'STORE_NOT_FOUND',
+      );
+    });
+
+    it('lists consents by product and recipient', async () => {
+      await store.consents.add({
+        productId: 'usa-prod-9',
+        originator: 'USA',
+        recipient: 'CAN',
+        grantedAt: '2025-05-01T00:00:00Z',
+        expiresAt: '2025-12-31T00:00:00Z',
+        signature: 'c2ln',
+      });
+      await store.consents.add({
+        productId: 'usa-prod-9',
+        originator: 'USA',
+        recipient: 'AUS',
+        grantedAt: '2025-05-02T00:00:00Z',
+      });
+      expect(await store.consents.list({ productId: 'usa-prod-9', recipient: 'CAN' })).toEqual([
+        {
+          productId: 'usa-prod-9',
+          originator: 'USA',
+          recipient: 'CAN',
+          grantedAt: '2025-05-01T00:00:00.000Z',
+          expiresAt: '2025-12-31T00:00:00.000Z',
+          signature: 'c2ln',
+        },
+      ]);
+      expect((await store.consents.list()).map((c) => c.recipient)).toEqual(['CAN', 'AUS']);
+    });
+
+    it('hands out pending messages when due and records attempts and delivery', async () => {
+      await seedRelease();
+      await store.outbox.enqueue({
+        id: 'msg-1',
+        releaseId: 'rel-1',
+        recipient: 'USA',
+        payload: { envelope: 'a' },
+      });
+      await store.outbox.enqueue({
+        id: 'msg-2',
+        releaseId: 'rel-1',
+        recipient: 'USA',
+        payload: { envelope: 'b' },
+        nextAttemptAt: '2025-06-01T00:05:00Z',
+      });
+      expect((await store.outbox.listPending()).map((m) => m.id)).toEqual(['msg-1']);
+
+      const failed = await store.outbox.markFailed('msg-1', {
+        error: 'connect ECONNREFUSED',
+        nextAttemptAt: '2025-06-01T00:02:00Z',
+      });
+      expect(failed).toMatchObject({ status: 'pending', attempts: 1, lastError: 'connect ECONNREFUSED' });
+      expect(await store.outbox.listPending()).toEqual([]);
+
+      clock.advance(10 * MINUTE);
+      expect((await store.outbox.listPending()).map((m) => m.id)).toEqual(['msg-1', 'msg-2']);
+      expect((await store.outbox.listPending({ limit: 1 })).map((m) => m.id)).toEqual(['msg-1']);
+
+      const delivered = await store.outbox.markDelivered('msg-1');
+      expect(delivered).toMatchObject({
+        status: 'delivered',
+        deliveredAt: '2025-06-01T00:10:00.000Z',
+        lastError: null,
+      });
+      clock.advance(MINUTE);
+      expect((await store.outbox.markDelivered('msg-1')).deliveredAt).toBe('2025-06-01T00:10:00.000Z');
+
+      const gaveUp = await store.outbox.markFailed('msg-2', {
+        error: 'recipient key unknown',
+        nextAttemptAt: null,
+      });
+      expect(gaveUp).toMatchObject({ status: 'failed', attempts: 1 });
+      expect(await store.outbox.listPending()).toEqual([]);
+      expect((await store.outbox.get('msg-2'))?.payload).toEqual({ envelope: 'b' });
+      await rejection(
+        store.outbox.markFailed('msg-2', { error: 'x', nextAttemptAt: null }),
+        'STORE_NOT_FOUND',
+      );
+      await rejection(
+        store.outbox.enqueue({ id: 'msg-3', releaseId: 'rel-404', recipient: 'USA', payload: {} }),
+        'STORE_NOT_FOUND',
+      );
+    });
+  });
+
+  describe('transactions', () => {
+    it('commits every write when the callback resolves', async () => {
+      const result = await store.transaction(async (tx) => {
+        await tx.partners.upsert({ code: 'GBR', name: 'United Kingdom', endpoint: null, keys: [] });
+        await tx.products.createDraft(versionInput(makeProduct()));
+        return (await tx.products.get('prod-1'))?.state;
+      });
+      expect(result).toBe('draft');
+      expect(await store.counts()).toMatchObject({
+        partners: 1,
+        products: 1,
+        product_versions: 1,
+        portions: 2,
+      });
+    });
+
+    it('writes nothing when the callback throws', async () => {
+      await seedUser();
+      const before = await store.counts();
+      const failure = new Error('policy check failed after the writes');
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.partners.upsert({ code: 'USA', name: 'United States', endpoint: null, keys: [] });
+          await tx.products.createDraft(versionInput(makeProduct()));
+          await tx.arrangements.putVersion(makeArrangement());
+          await tx.releases.add({
+            id: 'rel-1',
+            productId: 'prod-1',
+            version: 1,
+            recipient: 'USA',
+            arrangementId: 'arr-gbr-usa-ct',
+            arrangementVersion: 1,
+            effect: 'allow',
+            decision: {},
+            by: 'u-1',
+          });
+          await tx.outbox.enqueue({ id: 'msg-1', releaseId: 'rel-1', recipient: 'USA', payload: {} });
+          await tx.attachments.put({ bytes: new Uint8Array([1, 2, 3]), mediaType: 'text/plain' });
+          await tx.users.setDisabled('u-1', true);
+          expect((await tx.counts()).outbox).toBe(1);
+          throw failure;
+        }),
+      ).rejects.toBe(failure);
+      expect(await store.counts()).toEqual(before);
+      expect((await store.users.getById('u-1'))?.disabled).toBe(false);
+    });
+
+    it('writes nothing when a write inside fails, and reports that write', async () => {
+      await seedUser('u-1', 'alice');
+      const before = await store.counts();
+      const error = await rejection(
+        store.transaction(async (tx) => {
+          await tx.partners.upsert({ code: 'USA', name: 'United States', endpoint: null, keys: [] });
+          await tx.users.create({
+            id: 'u-2',
+            username: 'alice',
+            displayName: 'Another Alice',
+            nationality: 'USA',
+            clearance: 'SECRET',
+            caveats: [],
+            communities: [],
+            roles: [],
+            passwordHash: null,
+          });
+        }),
+        'STORE_CONFLICT',
+      );
+      expect(error.details.operation).toBe('users.create');
+      expect(await store.counts()).toEqual(before);
+    });
+
+    it('refuses the outer store inside a transaction', async () => {
+      await rejection(
+        store.transaction(async () => {
+          await store.partners.list();
+        }),
+        'STORE_TRANSACTION_MISUSE',
+      );
+      await rejection(
+        store.transaction(() => store.transaction(async () => undefined)),
+        'STORE_TRANSACTION_MISUSE',
+      );
+      // Once the transaction is over, work it started may use the store again.
+      let later: Promise<unknown> = Promise.resolve();
+      await store.transaction(async () => {
+        later = sleep(5).then(() => store.partners.list());
+      });
+      await expect(later).resolves.toEqual([]);
+    });
+
+    it('keeps concurrent transactions apart: a rollback never undoes another one', async () => {
+      const failing = store.transaction(async (tx) => {
+        await tx.partners.upsert({ code: 'AAA', name: 'first', endpoint: null, keys: [] });
+        await sleep(30);
+        await tx.partners.upsert({ code: 'BBB', name: 'second', endpoint: null, keys: [] });
+        throw new Error('abort');
+      });
+      const succeeding = (async () => {
+        await sleep(5);
+        return store.transaction(async (tx) => {
+          await tx.partners.upsert({ code: 'CCC', name: 'third', endpoint: null, keys: [] });
+          return (await tx.partners.list()).map((p) => p.code);
+        });
+      })();
+      const [first, second] = await Promise.allSettled([failing, succeeding]);
+      expect(first.status).toBe('rejected');
+      // The second transaction never sees the first one's uncommitted rows.
+      expect(second).toEqual({ status: 'fulfilled', value: ['CCC'] });
+      expect((await store.partners.list()).map((p) => p.code)).toEqual(['CCC']);
+    });
+  });
+
+  describe('product search', () => {
+    const point = (lon: number, lat: number) => ({ type: 'Point', coordinates: [lon, lat] });
+    const blackSeaFeature = {
+      type: 'Feature',
+      properties: {},
+      geometry: {
+        type: 'Polygon',
+        coordinates: [
+          [
+            [30, 43],
+            [36, 43],
+            [36, 46],
+            [30, 46],
+            [30, 43],
+          ],
+        ],
+      },
+    };
+
+    beforeEach(async (context) => {
+      if (!target.enabled) {
+        context.skip();
+        return;
+      }
+      const seeds: [ProductDocument, number][] = [
+        [
+          makeProduct({
+            id: 'sig',
+            originator: 'GBR',
+            discipline: 'SIGINT',
+            categories: ['counterterrorism'],
+            title: 'Courier network',
+            portions: [{ id: 'a', marking: 'S', text: 'Intercepted courier chatter near Paris.' }],
+            createdAt: '2025-01-10T00:00:00Z',
+            geo: point(2.35, 48.85),
+          }),
+          3,
+        ],
+        [
+          makeProduct({
+            id: 'img',
+            originator: 'USA',
+            discipline: 'IMINT',
+            categories: ['military'],
+            title: 'Black Sea fleet',
+            portions: [{ id: 'a', marking: 'C', text: 'Two FRIGATES alongside.' }],
+            createdAt: '2025-02-10T00:00:00Z',
+            geo: blackSeaFeature,
+          }),
+          2,
+        ],
+        [
+          makeProduct({
+            id: 'cyb',
+            originator: 'GBR',
+            discipline: 'CYBINT',
+            categories: ['cyber', 'organised-crime'],
+            title: 'Ransomware wave',
+            portions: [{ id: 'a', marking: 'U', text: 'Files were 100% encrypted.' }],
+            createdAt: '2025-03-10T00:00:00Z',
+          }),
+          0,
+        ],
+        [
+          makeProduct({
+            id: 'osi',
+            originator: 'FRA',
+            discipline: 'OSINT',
+            categories: ['disaster-response'],
+            title: 'Flood report',
+            portions: [{ id: 'a', marking: 'U', text: 'River levels rising.' }],
+            createdAt: '2025-04-10T00:00:00+02:00',
+            geo: point(90.4, 23.8),
+          }),
+          1,
+        ],
+      ];
+      for (const [doc, rank] of seeds) await store.products.createDraft(versionInput(doc, rank));
+      await store.products.setState('img', 'released');
+    });
+
+    const ids = async (filters: Parameters<Store['products']['search']>[0]) =>
+      (await store.products.search(filters)).map((p) => p.id);
+
+    it('returns every current version, newest first, with its summary', async () => {
+      expect(await ids({})).toEqual(['osi', 'cyb', 'img', 'sig']);
+      const [osi] = await store.products.search({ originator: 'FRA' });
+      expect(osi).toMatchObject({
+        id: 'osi',
+        state: 'draft',
+        title: 'Flood report',
+        rank: 1,
+        discipline: 'OSINT',
+        categories: ['disaster-response'],
+        versionCreatedAt: '2025-04-09T22:00:00.000Z',
+        bbox: { minLon: 90.4, minLat: 23.8, maxLon: 90.4, maxLat: 23.8 },
+      });
+    });
+
+    it('narrows by discipline, category, rank, originator and state', async () => {
+      expect(await ids({ discipline: 'SIGINT' })).toEqual(['sig']);
+      expect(await ids({ category: 'cyber' })).toEqual(['cyb']);
+      expect(await ids({ category: 'organised-crime' })).toEqual(['cyb']);
+      expect(await ids({ category: 'crime' })).toEqual([]);
+      expect(await ids({ maxRank: 1 })).toEqual(['osi', 'cyb']);
+      expect(await ids({ maxRank: 0 })).toEqual(['cyb']);
+      expect(await ids({ originator: 'GBR' })).toEqual(['cyb', 'sig']);
+      expect(await ids({ states: ['released'] })).toEqual(['img']);
+      expect(await ids({ states: [] })).toEqual([]);
+      expect(await ids({ originator: 'GBR', maxRank: 2 })).toEqual(['cyb']);
+    });
+
+    it('narrows by time range, from inclusive and until exclusive', async () => {
+      expect(await ids({ from: '2025-02-10T00:00:00Z', until: '2025-03-10T00:00:00Z' })).toEqual(['img']);
+      expect(await ids({ from: '2025-03-01T00:00:00Z' })).toEqual(['osi', 'cyb']);
+      expect(await ids({ until: '2025-01-10T00:00:01Z' })).toEqual(['sig']);
+      await rejection(store.products.search({ from: 'last week' }), 'INPUT_INVALID');
+    });
+
+    it('narrows by text in the title or portions, case-insensitively and with wildcards taken literally', async () => {
+      expect(await ids({ text: 'frigates' })).toEqual(['img']);
+      expect(await ids({ text: 'FLOOD' })).toEqual(['osi']);
+      expect(await ids({ text: '100%' })).toEqual(['cyb']);
+      expect(await ids({ text: '%' })).toEqual(['cyb']);
+      expect(await ids({ text: '_' })).toEqual([]);
+      expect(await ids({ text: 'nowhere' })).toEqual([]);
+    });
+
+    it('narrows to footprints intersecting a box', async () => {
+      const europe = { minLon: -10, minLat: 35, maxLon: 40, maxLat: 60 };
+      expect(await ids({ bbox: europe })).toEqual(['img', 'sig']);
+      expect(await ids({ bbox: { minLon: 35, minLat: 45, maxLon: 50, maxLat: 50 } })).toEqual(['img']);
+      expect(await ids({ bbox: { minLon: 80, minLat: 10, maxLon: 100, maxLat: 30 } })).toEqual(['osi']);
+      expect(await ids({ bbox: { minLon: -80, minLat: -60, maxLon: -30, maxLat: 0 } })).toEqual([]);
+    });
+
+    it('searches current versions only and pages the results', async () => {
+      await store.products.addVersion(
+        versionInput(
+          makeProduct({
+            id: 'cyb',
+            version: 2,
+            discipline: 'CYBINT',
+            categories: ['cyber'],
+            createdAt: '2025-03-11T00:00:00Z',
+          }),
+          0,
+        ),
+      );
+      expect(await ids({ category: 'organised-crime' })).toEqual([]);
+      expect(await ids({ limit: 2 })).toEqual(['osi', 'cyb']);
+      expect(await ids({ limit: 2, offset: 2 })).toEqual(['img', 'sig']);
+      await rejection(store.products.search({ limit: 0 }), 'INPUT_INVALID');
+      await rejection(store.products.search({ limit: 501 }), 'INPUT_INVALID');
+    });
+  });
+});
+
+// ---------------------------------------------------------------- dialect-specific setup
+
+describe('openStore', () => {
+  it('creates the SQLite data directory and leaves the file in WAL mode with foreign keys enforced', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'accord-store-'));
+    try {
+      const file = join(dir, 'nested', 'data', 'accord.sqlite');
+      const store = await openStore({ kind: 'sqlite', file });
+      await rejection(store.tokens.create({ token: 't', userId: 'nobody', label: 'x' }), 'STORE_NOT_FOUND');
+      await store.close();
+      const raw = new BetterSqlite3(file, { readonly: true });
+      try {
+        expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+      } finally {
+        raw.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects a malformed configuration before connecting', async () => {
+    await rejection(
+      openStore({ kind: 'postgres', url: PG_TEST_URL, schema: 'Robert"); drop table users;--' }),
+      'STORE_CONFIG_INVALID',
+    );
+    await rejection(openStore({ kind: 'postgres', url: 'mysql://localhost/db' }), 'STORE_CONFIG_INVALID');
+    await rejection(
+      openStore({ kind: 'sqlite', file: ':memory:', maxAttachmentBytes: 0 }),
+      'STORE_CONFIG_INVALID',
+    );
+  });
+
+  it('reports an unreachable PostgreSQL server as SERVICE_UNAVAILABLE without echoing the password', async () => {
+    const error = await rejection(
+      openStore({ kind: 'postgres', url: 'postgres://accord:hunter2@127.0.0.1:1/none' }),
+      'SERVICE_UNAVAILABLE',
+    );
+    expect(error.message).not.toContain('hunter2');
+  });
+});
