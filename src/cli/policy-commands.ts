@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { parseArrangement } from '../arrangements/index.js';
-import { AccordError, isAccordError } from '../errors/index.js';
 import { DEFAULT_REGISTRY, renderBanner, renderPortionMark } from '../markings/index.js';
 import {
   type CompiledArrangement,
@@ -14,32 +13,16 @@ import { type Product, parseProduct } from '../products/index.js';
 import { type CliIo, colorsFor, printable, writeJson, writeLine } from './cli-io.js';
 import { parseInstantOption, parsePartnerOption } from './option-values.js';
 import { parseReader } from './parse-reader.js';
-import { readJsonFile } from './read-json-file.js';
+import { readDocument } from './read-json-file.js';
 
 const registry = DEFAULT_REGISTRY;
 
-/** Runs `parse` on a file's JSON, prefixing any AccordError with the file so the user knows which one. */
-async function loadFile<T>(file: string, io: CliIo, what: string, parse: (input: unknown) => T): Promise<T> {
-  const input = await readJsonFile(file, io.cwd, what);
-  try {
-    return parse(input);
-  } catch (error) {
-    if (!isAccordError(error)) throw error;
-    throw new AccordError(
-      error.code,
-      `${file}: ${error.message}`,
-      { ...error.details, file },
-      { cause: error },
-    );
-  }
-}
-
 function loadProduct(file: string, io: CliIo): Promise<Product> {
-  return loadFile(file, io, 'product', (input) => parseProduct(input, registry));
+  return readDocument(file, io.cwd, 'product', (input) => parseProduct(input, registry));
 }
 
 function loadArrangement(file: string, io: CliIo): Promise<CompiledArrangement> {
-  return loadFile(file, io, 'arrangement', (input) =>
+  return readDocument(file, io.cwd, 'arrangement', (input) =>
     compileArrangement(parseArrangement(input, registry), registry),
   );
 }
@@ -201,7 +184,9 @@ export function registerPolicyCommands(program: Command, io: CliIo): void {
     .action(async (options: ReadOptions) => {
       const at = instant(options.at, io);
       const product = await loadProduct(options.product, io);
-      const reader = await loadFile(options.user, io, 'user', (input) => parseReader(input, registry));
+      const reader = await readDocument(options.user, io.cwd, 'user', (input) =>
+        parseReader(input, registry),
+      );
       const arrangement =
         options.arrangement === undefined ? undefined : await loadArrangement(options.arrangement, io);
       const decision = decideRead(product, reader, {

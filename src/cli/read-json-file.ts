@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { AccordError } from '../errors/index.js';
+import { AccordError, isAccordError } from '../errors/index.js';
 
 /** Largest JSON document the CLI reads; a product at its schema limits stays well below this. */
 export const MAX_JSON_FILE_BYTES = 64 * 1024 * 1024;
@@ -64,6 +64,27 @@ export async function readJsonFile(file: string, cwd: string, what: string): Pro
       'INPUT_INVALID',
       `${what} file '${oneLine(file)}' is not valid JSON: ${detail}`,
       { file },
+      { cause: error },
+    );
+  }
+}
+
+/** Reads a JSON file and runs `parse` on it, prefixing any AccordError with the file so the user knows which one. */
+export async function readDocument<T>(
+  file: string,
+  cwd: string,
+  what: string,
+  parse: (input: unknown) => T,
+): Promise<T> {
+  const input = await readJsonFile(file, cwd, what);
+  try {
+    return parse(input);
+  } catch (error) {
+    if (!isAccordError(error)) throw error;
+    throw new AccordError(
+      error.code,
+      `${file}: ${error.message}`,
+      { ...error.details, file },
       { cause: error },
     );
   }

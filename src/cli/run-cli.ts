@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { isAccordError } from '../errors/index.js';
 import { type CliIo, printable, writeLine } from './cli-io.js';
+import { registerDemoCommand } from './demo-command.js';
 import { registerMarkingCommands } from './marking-commands.js';
+import { registerNodeCommands } from './node-commands.js';
 import { registerPolicyCommands } from './policy-commands.js';
 
 export type { CliIo, CliStream } from './cli-io.js';
@@ -37,6 +39,8 @@ function buildProgram(io: CliIo): Command {
     });
   registerMarkingCommands(program, io);
   registerPolicyCommands(program, io);
+  registerNodeCommands(program, io);
+  registerDemoCommand(program, io);
   return program;
 }
 

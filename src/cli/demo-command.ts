@@ -1,0 +1,85 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
+import { buildNode } from '../app/node.js';
+import { seedDemo } from '../demo/seed.js';
+import { demoUsers } from '../demo/seed-data.js';
+import { AccordError } from '../errors/index.js';
+import { type CliIo, writeLine } from './cli-io.js';
+import { CONFIG_FILE, dataDirOf, loadNodeConfig, writeNodeConfig } from './local-node.js';
+import { waitForSignal } from './node-commands.js';
+
+const DEMO_PRODUCTS = 56;
+
+/** Registers `accord demo`: a seeded node on an embedded SQLite store, stopped by Ctrl-C. */
+export function registerDemoCommand(program: Command, io: CliIo): void {
+  program
+    .command('demo')
+    .description('start a demo node (USA) on SQLite with a seeded FVEY alliance; Ctrl-C stops it')
+    .option('--dir <dir>', 'data directory', '.accord-demo')
+    .option('--port <port>', 'HTTP port', '7401')
+    .option('--no-wait', 'seed and check, then stop instead of serving (for scripts)')
+    .action(async (options: { dir: string; port: string; wait: boolean }) => {
+      if (!/^\d{1,5}$/.test(options.port))
+        throw new AccordError('INPUT_INVALID', `--port: '${options.port}' is not a port number`, {});
+      const dataDir = dataDirOf(io, options.dir);
+      if (!existsSync(join(dataDir, CONFIG_FILE))) {
+        await writeNodeConfig(dataDir, { partner: 'USA', nodeName: 'accord-demo-usa' });
+      }
+      const config = await loadNodeConfig(io, dataDir, {
+        http: { port: Number(options.port) },
+        log: { level: io.env.ACCORD_LOG_LEVEL ?? 'warn' },
+      });
+      writeLine(io.stderr, `accord demo: ${config.partner} node, data in ${dataDir}`);
+      const node = await buildNode(config);
+      try {
+        const bar = new SingleBar({
+          format: 'seeding {bar} {value}/{total} {step}',
+          stream: io.stderr as NodeJS.WritableStream,
+          noTTYOutput: true,
+          notTTYSchedule: 1000,
+        });
+        let started = false;
+        const result = await seedDemo(node, {
+          productCount: DEMO_PRODUCTS,
+          onProgress: (p) => {
+            if (!started) {
+              bar.start(p.total, 0, { step: p.step });
+              started = true;
+            }
+            bar.update(p.done, { step: p.step });
+          },
+        });
+        if (started) bar.stop();
+        writeLine(
+          io.stderr,
+          result.seeded
+            ? `seeded ${result.products} products, ${result.releases} releases (${result.denied} denied by policy, with reasons stored)`
+            : 'already seeded; reusing the existing data (delete the data directory to start afresh)',
+        );
+        const address = await node.server.listen({ host: config.http.host, port: config.http.port });
+        writeLine(io.stdout, `Accord demo running at ${address}`);
+        writeLine(io.stdout, `  API docs  ${address}/api/v1/docs`);
+        writeLine(io.stdout, '  logins (username / password):');
+        for (const user of demoUsers(config.partner)) {
+          writeLine(
+            io.stdout,
+            `    ${user.username.padEnd(9)} ${user.password.padEnd(22)} ${user.roles.join(', ')}, ${user.nationality} ${user.clearance}`,
+          );
+        }
+        writeLine(
+          io.stdout,
+          `  try: curl -s -c /tmp/accord.jar -H 'content-type: application/json' -d '{"username":"analyst","password":"analyst-usa-demo"}' ${address}/api/v1/auth/login`,
+        );
+        writeLine(io.stdout, `       curl -s -b /tmp/accord.jar '${address}/api/v1/products?limit=5'`);
+        if (options.wait) {
+          writeLine(io.stdout, 'Ctrl-C stops the demo.');
+          await waitForSignal();
+        }
+      } finally {
+        await node.close();
+        writeLine(io.stderr, 'accord demo stopped');
+      }
+    });
+}

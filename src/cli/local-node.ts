@@ -1,0 +1,94 @@
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { type AccordNode, buildNode } from '../app/node.js';
+import { type Config, loadConfig } from '../config/index.js';
+import { AccordError } from '../errors/index.js';
+import type { Actor } from '../services/actor.js';
+import type { CliIo } from './cli-io.js';
+import { readJsonFile } from './read-json-file.js';
+
+/** The config file `accord init` writes into the data directory. */
+export const CONFIG_FILE = 'accord.json';
+export const DEFAULT_DATA_DIR = 'accord-data';
+
+/** The data directory: `--dir`, else ACCORD_DATA_DIR, else ./accord-data; absolute. */
+export function dataDirOf(io: CliIo, dir: string | undefined): string {
+  return resolve(io.cwd, dir ?? io.env.ACCORD_DATA_DIR ?? DEFAULT_DATA_DIR);
+}
+
+/** Loads the node config: defaults < <dir>/accord.json < ACCORD_* env < flags. */
+export async function loadNodeConfig(
+  io: CliIo,
+  dir: string | undefined,
+  flags: Record<string, unknown> = {},
+): Promise<Readonly<Config>> {
+  const dataDir = dataDirOf(io, dir);
+  const file = join(dataDir, CONFIG_FILE);
+  if (!existsSync(file)) {
+    throw new AccordError(
+      'INPUT_INVALID',
+      `no Accord node in ${dataDir}: run 'accord init --dir ${dataDir}' first`,
+      {
+        path: file,
+      },
+    );
+  }
+  const fromFile = await readJsonFile(file, io.cwd, 'config');
+  return loadConfig({ file: fromFile, env: io.env, flags: { ...flags, dataDir } });
+}
+
+/** Writes a new config file; refuses to overwrite an existing node. */
+export async function writeNodeConfig(dataDir: string, config: Record<string, unknown>): Promise<void> {
+  const file = join(dataDir, CONFIG_FILE);
+  if (existsSync(file)) {
+    throw new AccordError(
+      'INPUT_INVALID',
+      `${dataDir} already holds an Accord node (${CONFIG_FILE} exists)`,
+      { path: file },
+    );
+  }
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await writeFile(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+}
+
+/** Opens the node of a data directory (store migrated, server built but not listening). */
+export async function openLocalNode(
+  io: CliIo,
+  dir: string | undefined,
+  flags: Record<string, unknown> = {},
+): Promise<AccordNode> {
+  // Commands run quietly; `serve` and `demo` raise the log level themselves.
+  return buildNode(
+    await loadNodeConfig(io, dir, { log: { level: 'warn' }, ...flags }),
+    io.now ? { now: io.now } : {},
+  );
+}
+
+/** Runs `work` on the node of a data directory and closes it afterwards. */
+export async function withLocalNode<T>(
+  io: CliIo,
+  dir: string | undefined,
+  work: (node: AccordNode) => Promise<T>,
+): Promise<T> {
+  const node = await openLocalNode(io, dir);
+  try {
+    return await work(node);
+  } finally {
+    await node.close();
+  }
+}
+
+/**
+ * The user a local command acts as (`--as`). Whoever runs the CLI on the data directory is the
+ * node's operator, but the user's roles and clearance still decide what the command may do.
+ */
+export async function actorFor(node: AccordNode, username: string): Promise<Actor> {
+  const user = await node.store.users.getByUsername(username);
+  if (user === undefined || user.disabled) {
+    throw new AccordError('INPUT_INVALID', `--as: no active user '${username}' on this node`, {
+      token: username,
+    });
+  }
+  return { user, via: 'local' };
+}

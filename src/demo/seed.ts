@@ -1,0 +1,103 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { AccordNode } from '../app/node.js';
+import { isAccordError } from '../errors/index.js';
+import type { Actor } from '../services/actor.js';
+import { DEMO_PARTNERS, demoProducts, demoUsers } from './seed-data.js';
+
+/** How far seeding has got, for a progress bar. */
+export interface SeedProgress {
+  readonly done: number;
+  readonly total: number;
+  readonly step: string;
+}
+
+export interface SeedResult {
+  readonly seeded: boolean;
+  readonly products: number;
+  readonly releases: number;
+  readonly denied: number;
+}
+
+const EXAMPLES = fileURLToPath(new URL('../../examples/arrangements/', import.meta.url));
+
+// Releases the demo makes: recipient and arrangement per discipline, round-robin over partners.
+const RECIPIENTS = ['GBR', 'CAN', 'AUS', 'NZL'] as const;
+
+async function actor(node: AccordNode, username: string): Promise<Actor> {
+  const user = await node.store.users.getByUsername(username);
+  if (user === undefined) throw new Error(`demo user ${username} missing`);
+  return { user, via: 'local' };
+}
+
+/**
+ * Seeds a node with the demo alliance: the five FVEY partners, the three example arrangements,
+ * one login per role and `productCount` products through the whole workflow (draft, submitted,
+ * approved, released). Does nothing when the node is already seeded, so re-running is safe.
+ */
+export async function seedDemo(
+  node: AccordNode,
+  options: { readonly productCount: number; readonly onProgress?: (p: SeedProgress) => void },
+): Promise<SeedResult> {
+  const { services, store, config } = node;
+  if ((await store.users.getByUsername('analyst')) !== undefined) {
+    return { seeded: false, products: 0, releases: 0, denied: 0 };
+  }
+  const users = demoUsers(config.partner);
+  const files = readdirSync(EXAMPLES)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
+  const drafts = demoProducts(options.productCount);
+  const total = DEMO_PARTNERS.length + users.length + files.length + drafts.length;
+  let done = 0;
+  const tick = (step: string) => options.onProgress?.({ done: ++done, total, step });
+
+  for (const user of users) {
+    await services.directory.createUser(null, user);
+    tick(`user ${user.username}`);
+  }
+  for (const partner of DEMO_PARTNERS) {
+    await services.directory.upsertPartner(null, {
+      code: partner.code,
+      name: partner.name,
+      endpoint: `http://127.0.0.1:${partner.port}`,
+    });
+    tick(`partner ${partner.code}`);
+  }
+  const admin = await actor(node, 'admin');
+  for (const file of files) {
+    await services.arrangements.create(admin, JSON.parse(readFileSync(`${EXAMPLES}${file}`, 'utf8')));
+    tick(`arrangement ${file}`);
+  }
+
+  const analyst = await actor(node, 'analyst');
+  const officer = await actor(node, 'officer');
+  let releases = 0;
+  let denied = 0;
+  for (const [i, draft] of drafts.entries()) {
+    const view = await services.products.createDraft(analyst, draft);
+    // Most products go through the workflow; every eighth stays a draft, every seventh awaits approval.
+    if (i % 8 !== 7) await services.products.submit(analyst, view.id);
+    if (i % 8 !== 7 && i % 7 !== 6) {
+      await services.products.decide(officer, view.id, 'approved', 'demo: approved for release');
+      const recipient = RECIPIENTS[i % RECIPIENTS.length]!;
+      const under =
+        draft.discipline === 'SIGINT' && recipient === 'GBR' ? 'usa-gbr-sigint' : 'fvey-multilateral';
+      const attempts: [string, string][] = [[recipient, under]];
+      // Some products are also offered to the counter-terrorism task force, whose scope is narrower.
+      if (i % 5 === 2) attempts.push(['AUS', 'ct-task-force']);
+      for (const [to, arrangement] of attempts) {
+        try {
+          await services.products.release(officer, view.id, to, arrangement);
+          releases++;
+        } catch (error) {
+          // A denied release is part of the demo: its decision is stored with the rule that denied it.
+          if (!isAccordError(error) || error.code !== 'POLICY_DENIED') throw error;
+          denied++;
+        }
+      }
+    }
+    tick(`product ${i + 1}/${drafts.length}`);
+  }
+  return { seeded: true, products: drafts.length, releases, denied };
+}
