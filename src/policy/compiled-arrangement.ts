@@ -44,7 +44,14 @@ export function compileArrangement(
   const status = signatureStatus(doc);
   const equivalences = new Map<string, Map<string, number>>();
   for (const [partner, table] of Object.entries(doc.equivalences)) {
-    equivalences.set(partner, new Map(Object.entries(table).map(([level, common]) => [level, commonRank(common)])));
+    // Validation accepts a level by full name or abbreviation (`UK S`); labels carry the full
+    // name, so key by it. Where both spellings appear, the higher mapping holds (deny-leaning).
+    const ranks = new Map<string, number>();
+    for (const [level, common] of Object.entries(table)) {
+      const name = registry.levels.get(level)?.classification.level ?? level;
+      ranks.set(name, Math.max(ranks.get(name) ?? -1, commonRank(common)));
+    }
+    equivalences.set(partner, ranks);
   }
   return {
     doc,

@@ -206,7 +206,11 @@ export function decideRelease(
   );
 
   const derived = kept.length > 0 ? tearProduct(product, kept, titleProblems === null, a.registry, at) : null;
-  rules.push(approvalRule(a, product, derived === null ? product.banner : derived.banner));
+  const released =
+    derived === null
+      ? [product.titleLabel, ...product.portions.map((p) => p.label)]
+      : [...(titleProblems === null ? [product.titleLabel] : []), ...kept.map((p) => p.label)];
+  rules.push(approvalRule(a, product, released, derived === null ? product.banner : derived.banner));
 
   const deniedBy = rules.filter((r) => r.outcome === 'fail').map((r) => r.rule);
   return {
@@ -218,10 +222,22 @@ export function decideRelease(
   };
 }
 
-function approvalRule(a: CompiledArrangement, product: Product, banner: Label): RuleResult {
+function approvalRule(
+  a: CompiledArrangement,
+  product: Product,
+  released: readonly Label[],
+  banner: Label,
+): RuleResult {
+  // The level of the release is the highest of what is released, each label ranked through the
+  // originator's equivalence table. Not the banner's rank: the join ranks nominally (and restates
+  // mixed schemes on the common scale), so it can sit below a portion the table maps higher.
   // An unknown level counts as the highest: it needs approval.
-  const bannerRank = rankUnder(a, product.originator, banner.classification, a.registry) ?? Number.POSITIVE_INFINITY;
-  if (a.approvalsRequired === 0 || bannerRank < a.approvalFromRank) {
+  let releaseRank = Number.NEGATIVE_INFINITY;
+  for (const label of released) {
+    const rank = rankUnder(a, product.originator, label.classification, a.registry) ?? Number.POSITIVE_INFINITY;
+    releaseRank = Math.max(releaseRank, rank);
+  }
+  if (a.approvalsRequired === 0 || releaseRank < a.approvalFromRank) {
     return result(
       'release-approval',
       true,

@@ -28,13 +28,13 @@ export function tearProduct(
 ): DerivedProduct {
   const whole = titleKept && kept.length === product.portions.length;
   const titleLabel = titleKept ? product.titleLabel : NEUTRAL_TITLE_LABEL;
-  const banner = whole
-    ? product.banner
-    : bannerOf(
-        titleKept ? [product.titleLabel, ...kept.map((p) => p.label)] : kept.map((p) => p.label),
-        registry,
-        at,
-      );
+  // Always joined afresh, even when nothing is torn out: the product's own banner reads
+  // communities as they were when it was written, and membership may have changed since.
+  const banner = bannerOf(
+    titleKept ? [product.titleLabel, ...kept.map((p) => p.label)] : kept.map((p) => p.label),
+    registry,
+    at,
+  );
   return {
     id: product.id,
     version: product.version,
