@@ -43,7 +43,11 @@ export function installAuthentication(app: FastifyInstance, auth: AuthService): 
       throw new Error(`route ${route.method} ${route.url} declares no access; every route must`);
     }
   });
-  app.addHook('preHandler', async (request) => {
+  // onRequest, the first stage: the caller is known and authorised before the body is read, parsed
+  // or validated, so an anonymous or unpermitted caller learns nothing from a 400 or 413, and is not
+  // served by the parser at all. @fastify/cookie parses cookies in its own onRequest hook, registered
+  // before this one.
+  app.addHook('onRequest', async (request) => {
     const access: RouteAccess = request.routeOptions.config.access ?? { public: true };
     if ('public' in access) return;
     const header = request.headers.authorization;

@@ -524,11 +524,20 @@ export class ProductService {
     return this.#view(this.#deps.store, actor, id);
   }
 
-  /** Release decisions taken on a product the actor may read. */
+  /**
+   * Release decisions taken on a product the actor may read, without the released content: a
+   * stored decision carries the derived product given to the recipient, which may hold portions
+   * this reader is not cleared for (a GBR reader below SECRET would see what GBR was sent).
+   */
   async releases(actor: Actor, id: string) {
     requirePermission(actor, 'product:read');
     await this.#readable(this.#deps.store, actor, id);
-    return this.#deps.store.releases.list({ productId: id });
+    const records = await this.#deps.store.releases.list({ productId: id });
+    return records.map((record) => {
+      if (typeof record.decision !== 'object' || record.decision === null) return record;
+      const { derived: _content, ...decision } = record.decision as Record<string, unknown>;
+      return { ...record, decision };
+    });
   }
 
   /**
@@ -541,7 +550,6 @@ export class ProductService {
     input: ProductSearchInput,
   ): Promise<{ readonly items: readonly ProductView[]; readonly total: number }> {
     requirePermission(actor, 'product:read');
-    const clearance = COMMON_SCHEME.levels.findIndex((l) => l.name === actor.user.clearance);
     const classificationRank =
       input.classification === undefined
         ? undefined
@@ -551,41 +559,47 @@ export class ProductService {
         path: '/classification',
       });
     }
-    const maxRank = Math.min(clearance, classificationRank ?? Number.POSITIVE_INFINITY);
+    // No store filter on rank: a product bannered above the reader's clearance may still hold
+    // portions they may read (read() shows it to them, torn), and the classification filter must
+    // judge what the reader sees, not the whole banner, which would tell them the level of what is
+    // withheld. The read policy below decides each candidate.
     const store = this.#deps.store;
     const visible: ProductView[] = [];
-    if (maxRank >= 0) {
-      for (let offset = 0; ; offset += SEARCH_BATCH) {
-        const batch = await store.products.search({
-          maxRank,
-          limit: SEARCH_BATCH,
-          offset,
-          ...(input.discipline === undefined ? {} : { discipline: input.discipline }),
-          ...(input.category === undefined ? {} : { category: input.category }),
-          ...(input.originator === undefined ? {} : { originator: input.originator }),
-          ...(input.from === undefined ? {} : { from: input.from }),
-          ...(input.until === undefined ? {} : { until: input.until }),
-          ...(input.text === undefined ? {} : { text: input.text }),
-          ...(input.bbox === undefined ? {} : { bbox: input.bbox }),
+    for (let offset = 0; ; offset += SEARCH_BATCH) {
+      const batch = await store.products.search({
+        limit: SEARCH_BATCH,
+        offset,
+        ...(input.discipline === undefined ? {} : { discipline: input.discipline }),
+        ...(input.category === undefined ? {} : { category: input.category }),
+        ...(input.originator === undefined ? {} : { originator: input.originator }),
+        ...(input.from === undefined ? {} : { from: input.from }),
+        ...(input.until === undefined ? {} : { until: input.until }),
+        ...(input.text === undefined ? {} : { text: input.text }),
+        ...(input.bbox === undefined ? {} : { bbox: input.bbox }),
+      });
+      for (const summary of batch) {
+        if (summary.state === 'draft' && summary.author !== actor.user.username) continue;
+        const product = await this.#load(store, summary);
+        const decision = decideRead(product, readerOf(actor.user), {
+          at: this.#deps.now(),
+          registry: this.#deps.registry,
         });
-        for (const summary of batch) {
-          if (summary.state === 'draft' && summary.author !== actor.user.username) continue;
-          const product = await this.#load(store, summary);
-          const decision = decideRead(product, readerOf(actor.user), {
-            at: this.#deps.now(),
-            registry: this.#deps.registry,
-          });
-          if (decision.effect === 'deny') continue;
-          const view = this.#render(summary, decision);
-          if (input.text !== undefined && !this.#mentions(view, input.text)) continue;
-          if (input.bbox !== undefined) {
-            const box = bboxOf(view.geo);
-            if (box === null || !intersects(box, input.bbox)) continue;
-          }
-          visible.push(view);
+        if (decision.effect === 'deny' || decision.derived === null) continue;
+        if (
+          classificationRank !== undefined &&
+          (nominalRank(this.#deps.registry, decision.derived.banner.classification) ?? 4) > classificationRank
+        ) {
+          continue;
         }
-        if (batch.length < SEARCH_BATCH) break;
+        const view = this.#render(summary, decision);
+        if (input.text !== undefined && !this.#mentions(view, input.text)) continue;
+        if (input.bbox !== undefined) {
+          const box = bboxOf(view.geo);
+          if (box === null || !intersects(box, input.bbox)) continue;
+        }
+        visible.push(view);
       }
+      if (batch.length < SEARCH_BATCH) break;
     }
     const offset = input.offset ?? 0;
     const limit = input.limit ?? 50;

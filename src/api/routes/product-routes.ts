@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { AccordError } from '../../errors/index.js';
 import { DISCIPLINES, PartnerCode } from '../../products/index.js';
@@ -11,6 +11,11 @@ const CommentBody = Type.Object(
   { comment: Type.Optional(Type.String({ maxLength: 2000 })) },
   { additionalProperties: false },
 );
+// Fastify validates an absent body against the object schema and refuses it ("body must be
+// object"); the comment is optional, so an approval or rejection sent without a body has none.
+async function absentBodyAsEmpty(request: FastifyRequest): Promise<void> {
+  request.body ??= {};
+}
 const ReleaseBody = Type.Object(
   { to: PartnerCode, arrangement: Type.String({ minLength: 1, maxLength: 128 }) },
   { additionalProperties: false },
@@ -119,6 +124,7 @@ export function registerProductRoutes(root: FastifyInstance, products: ProductSe
     '/api/v1/products/:id/approve',
     {
       config: { access: { permission: 'product:approve' } },
+      preValidation: absentBodyAsEmpty,
       schema: {
         tags,
         summary: 'Approve the submitted version (not its author)',
@@ -134,6 +140,7 @@ export function registerProductRoutes(root: FastifyInstance, products: ProductSe
     '/api/v1/products/:id/reject',
     {
       config: { access: { permission: 'product:approve' } },
+      preValidation: absentBodyAsEmpty,
       schema: {
         tags,
         summary: 'Reject the submitted version',

@@ -1,0 +1,298 @@
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { RouteAccess } from '../../src/api/authenticate.js';
+import { grantsOf, PERMISSIONS, ROLES, type Role } from '../../src/auth/roles.js';
+import { type AuthHeaders, makeDraft, readExample, startTestNode, type TestUser, USERS } from './harness.js';
+
+// The route × role matrix: every route the running server registers, called by every role (with a
+// bearer token and with a session cookie) and by an anonymous caller, must answer as the
+// permission table in src/auth/roles.ts says. Routes are read from the router itself, so a route
+// added later is in the matrix without anyone listing it here.
+
+interface Route {
+  readonly method: string;
+  readonly url: string;
+}
+
+const keyOf = (route: Route) => `${route.method} ${route.url}`;
+
+/**
+ * Every method and path in Fastify's radix tree (`printRoutes`), flattened. The default, shared-prefix
+ * form is the tree itself; the `commonPrefix: false` form misplaces wildcard routes.
+ */
+function listRoutes(server: FastifyInstance): readonly Route[] {
+  const routes: Route[] = [];
+  const path: string[] = [];
+  for (const line of server.printRoutes().split('\n')) {
+    if (line.trim() === '') continue;
+    // Each level of the tree indents by four characters: "│   " or "    ", then "├── " or "└── ".
+    const match = /^((?:[│ ] {3})*)[├└]── (.*?)(?: \(([A-Z, ]+)\))?$/.exec(line);
+    if (match === null) throw new Error(`cannot read route tree line: ${line}`);
+    const depth = match[1]!.length / 4;
+    path.length = depth;
+    path.push(match[2]!);
+    for (const method of match[3]?.split(', ') ?? []) routes.push({ method, url: path.join('') });
+  }
+  return routes.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
+}
+
+// ---------------------------------------------------------------- requests that pass validation
+
+const PARAMS: Readonly<Record<string, string>> = {
+  id: 'no-such-id',
+  version: '1',
+  code: 'GBR',
+};
+
+/** Marks a write route that takes no body. */
+const NO_BODY = Symbol('no body');
+
+let userSerial = 0;
+
+// A body that passes each write route's schema, so a permitted caller reaches the handler (and is
+// answered by it: 2xx, or 404/409 for the made-up ids) rather than by validation.
+const BODIES: Readonly<Record<string, () => unknown>> = {
+  'POST /api/v1/auth/login': () => ({ username: USERS.analyst.username, password: USERS.analyst.password }),
+  'POST /api/v1/auth/logout': () => NO_BODY,
+  'POST /api/v1/auth/tokens': () => ({ label: 'matrix' }),
+  'POST /api/v1/arrangements': () => readExample('arrangements/ct-task-force.json'),
+  'POST /api/v1/arrangements/:id/versions': () => ({ changes: { title: 'Amended title' } }),
+  'POST /api/v1/arrangements/:id/versions/:version/signatures': () => ({
+    partner: 'GBR',
+    fingerprint: `sha256:${'0'.repeat(64)}`,
+    signedAt: '2026-01-01T00:00:00Z',
+    signature: 'c2lnbmF0dXJl',
+  }),
+  'POST /api/v1/arrangements/:id/versions/:version/status': () => ({ status: 'suspended' }),
+  'POST /api/v1/arrangements/:id/versions/:version/suspensions': () => ({ partner: 'GBR', suspended: true }),
+  'PUT /api/v1/partners/:code': () => ({ name: 'United Kingdom', endpoint: null }),
+  'POST /api/v1/users': () => ({
+    username: `matrix-${++userSerial}`,
+    displayName: 'Matrix user',
+    nationality: 'USA',
+    clearance: 'SECRET',
+    caveats: [],
+    communities: [],
+    roles: ['analyst'],
+  }),
+  'POST /api/v1/products': () => makeDraft(),
+  'PUT /api/v1/products/:id': () => makeDraft(),
+  'POST /api/v1/products/:id/submit': () => NO_BODY,
+  'POST /api/v1/products/:id/approve': () => ({ comment: 'matrix' }),
+  'POST /api/v1/products/:id/reject': () => ({ comment: 'matrix' }),
+  'POST /api/v1/products/:id/releases': () => ({ to: 'GBR', arrangement: 'fvey-multilateral' }),
+};
+
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+function concreteUrl(route: Route): string {
+  return route.url
+    .replace(/:([A-Za-z]+)/g, (_whole, name: string) => {
+      const value = PARAMS[name];
+      if (value === undefined)
+        throw new Error(`no sample value for path parameter :${name} (${keyOf(route)})`);
+      return value;
+    })
+    .replace('*', 'swagger-ui.css');
+}
+
+function requestFor(route: Route, headers: AuthHeaders): InjectOptions {
+  const options: InjectOptions = {
+    method: route.method as NonNullable<InjectOptions['method']>,
+    url: concreteUrl(route),
+    headers: { ...headers },
+  };
+  if (!WRITES.has(route.method)) return options;
+  const body = BODIES[keyOf(route)]?.();
+  if (body === undefined) throw new Error(`no sample body for ${keyOf(route)}; add one to BODIES`);
+  return body === NO_BODY ? options : { ...options, payload: body as NonNullable<InjectOptions['payload']> };
+}
+
+// ---------------------------------------------------------------- the node and its callers
+
+const t = await startTestNode();
+afterAll(() => t.close());
+
+const ROUTES = listRoutes(t.server);
+
+function userWithRole(role: Role): TestUser {
+  const user = Object.values(USERS).find((u) => u.roles.length === 1 && u.roles[0] === role);
+  if (user === undefined) throw new Error(`the harness has no user holding only the role ${role}`);
+  return user;
+}
+
+type Mode = 'bearer' | 'session';
+const sessions = new Map<string, AuthHeaders>();
+const tokens = new Map<string, AuthHeaders>();
+
+async function headersFor(role: Role, mode: Mode): Promise<AuthHeaders> {
+  const { username } = userWithRole(role);
+  const cache = mode === 'bearer' ? tokens : sessions;
+  let headers = cache.get(username);
+  if (headers === undefined) {
+    headers = mode === 'bearer' ? await t.tokenFor(username) : await t.login(username);
+    cache.set(username, headers);
+  }
+  return headers;
+}
+
+async function send(route: Route, headers: AuthHeaders): Promise<LightMyRequestResponse> {
+  return t.server.inject(requestFor(route, headers));
+}
+
+// Swagger UI's own routes are the only ones registered without `config.access`; the hook treats them as public.
+const isDocsRoute = (route: Route) => route.url.startsWith('/api/v1/docs');
+
+// Routes that need no permission. Deny by default: a new route that is public or open to anyone
+// signed in must be added here on purpose, or the matrix fails.
+const PUBLIC_URLS = new Set([
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/api/v1/openapi.json',
+  '/api/v1/auth/login',
+]);
+const SIGNED_IN_URLS = new Set(['/api/v1/auth/me', '/api/v1/auth/logout', '/api/v1/auth/tokens']);
+
+/** The access a route declared, read from the route's own config after one anonymous request. */
+async function accessOf(route: Route): Promise<RouteAccess | undefined> {
+  if (!t.routeAccess.has(keyOf(route))) await send(route, {});
+  if (t.routeAccess.has(keyOf(route))) return t.routeAccess.get(keyOf(route));
+  // Swagger UI answers `/api/v1/docs/` through its `/api/v1/docs` route; nothing else may go unrecorded.
+  if (isDocsRoute(route)) return undefined;
+  throw new Error(`${keyOf(route)} recorded no access`);
+}
+
+function expectProblem(response: LightMyRequestResponse, route: Route, status: number, code: string): void {
+  expect(response.statusCode, `${keyOf(route)}: ${response.body}`).toBe(status);
+  if (route.method === 'HEAD') return;
+  expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+  const body = JSON.parse(response.body) as Record<string, unknown>;
+  expect(body.code).toBe(code);
+  expect(body.status).toBe(status);
+  expect(typeof body.detail).toBe('string');
+}
+
+function expectAnswered(response: LightMyRequestResponse, route: Route): void {
+  const why = `${keyOf(route)} answered ${response.statusCode}: ${response.body}`;
+  expect([401, 403], why).not.toContain(response.statusCode);
+  expect(response.statusCode, why).toBeLessThan(500);
+  // A sample body that fails validation would hide what the handler does; keep BODIES valid.
+  if (route.method !== 'HEAD' && response.headers['content-type']?.toString().includes('problem+json')) {
+    expect((JSON.parse(response.body) as { code: string }).code, why).not.toBe('INPUT_INVALID');
+  }
+}
+
+// ---------------------------------------------------------------- the tests
+
+describe('the route list', () => {
+  it('reads every route of the server, including every documented path', async () => {
+    const keys = new Set(ROUTES.map(keyOf));
+    expect(keys.size).toBe(ROUTES.length);
+    for (const known of ['GET /healthz', 'POST /api/v1/products', 'POST /api/v1/products/:id/releases']) {
+      expect(keys).toContain(known);
+    }
+    // Cross-check the tree parser against the OpenAPI document: nothing documented is missed.
+    const spec = JSON.parse((await t.server.inject({ method: 'GET', url: '/api/v1/openapi.json' })).body) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    for (const [path, operations] of Object.entries(spec.paths)) {
+      for (const method of Object.keys(operations)) {
+        expect(keys).toContain(`${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`);
+      }
+    }
+  });
+
+  it('has a sample body for every write route and no stale samples', () => {
+    const writes = ROUTES.filter((r) => WRITES.has(r.method)).map(keyOf);
+    expect(Object.keys(BODIES).sort()).toEqual([...writes].sort());
+  });
+
+  it.each(ROUTES.map((r) => [keyOf(r), r] as const))('%s declares its access', async (_key, route) => {
+    const access = await accessOf(route);
+    if (access === undefined) {
+      expect(isDocsRoute(route), `${keyOf(route)} declares no access`).toBe(true);
+    } else if ('permission' in access) {
+      expect(PERMISSIONS).toContain(access.permission);
+    } else if ('public' in access) {
+      expect(PUBLIC_URLS.has(route.url) || isDocsRoute(route), `${keyOf(route)} is public`).toBe(true);
+    } else {
+      expect(SIGNED_IN_URLS.has(route.url), `${keyOf(route)} is open to anyone signed in`).toBe(true);
+    }
+  });
+});
+
+const CALLERS = [
+  ...ROLES.flatMap((role) => (['bearer', 'session'] as const).map((mode) => ({ role, mode }))),
+  { role: null, mode: 'anonymous' as const },
+];
+
+describe.each(ROUTES.map((r) => [keyOf(r), r] as const))('%s', (_key, route) => {
+  it.each(CALLERS.map((c) => [c.role ?? 'anonymous', c.mode, c] as const))(
+    'answers %s (%s) as the permission table says',
+    async (_label, _mode, caller) => {
+      const access = (await accessOf(route)) ?? { public: true as const };
+      const headers = caller.role === null ? {} : await headersFor(caller.role, caller.mode);
+      const response = await send(route, headers);
+      if (caller.mode === 'session' && keyOf(route) === 'POST /api/v1/auth/logout' && caller.role !== null) {
+        sessions.delete(userWithRole(caller.role).username);
+      }
+
+      if ('public' in access) {
+        expectAnswered(response, route);
+      } else if (caller.role === null) {
+        expectProblem(response, route, 401, 'AUTH_REQUIRED');
+      } else if ('signedIn' in access || grantsOf(caller.role).includes(access.permission)) {
+        expectAnswered(response, route);
+      } else {
+        expectProblem(response, route, 403, 'FORBIDDEN');
+      }
+    },
+  );
+});
+
+describe('authentication before validation', () => {
+  const guarded = async () => {
+    const out: Route[] = [];
+    for (const route of ROUTES) {
+      const access = await accessOf(route);
+      if (access !== undefined && !('public' in access)) out.push(route);
+    }
+    return out;
+  };
+
+  it('answers an anonymous caller 401 whatever the body, before parsing or validating it', async () => {
+    for (const route of await guarded()) {
+      const base = { method: route.method as NonNullable<InjectOptions['method']>, url: concreteUrl(route) };
+      if (WRITES.has(route.method)) {
+        // attacker-controlled: a body that fails the schema, and one that is not JSON at all
+        const invalid = await t.server.inject({ ...base, payload: { unexpected: 1 } });
+        expectProblem(invalid, route, 401, 'AUTH_REQUIRED');
+        const malformed = await t.server.inject({
+          ...base,
+          headers: { 'content-type': 'application/json' },
+          payload: '{"title": ',
+        });
+        expectProblem(malformed, route, 401, 'AUTH_REQUIRED');
+      } else {
+        const badQuery = await t.server.inject({ ...base, url: `${base.url}?limit=many&unknown=1` });
+        expectProblem(badQuery, route, 401, 'AUTH_REQUIRED');
+      }
+    }
+  });
+
+  it('answers a signed-in caller without the permission 403 whatever the body', async () => {
+    for (const route of await guarded()) {
+      const access = await accessOf(route);
+      if (access === undefined || !('permission' in access)) continue;
+      const role = ROLES.find((r) => !grantsOf(r).includes(access.permission));
+      if (role === undefined) continue;
+      const headers = { ...(await headersFor(role, 'bearer')) };
+      const base = { method: route.method as NonNullable<InjectOptions['method']>, url: concreteUrl(route) };
+      const response = WRITES.has(route.method)
+        ? await t.server.inject({ ...base, headers, payload: { unexpected: 1 } })
+        : await t.server.inject({ ...base, headers, url: `${base.url}?limit=many&unknown=1` });
+      expectProblem(response, route, 403, 'FORBIDDEN');
+    }
+  });
+});
