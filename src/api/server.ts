@@ -1,6 +1,8 @@
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Services } from '../app/services.js';
 import { installAuthentication } from './authenticate.js';
@@ -10,6 +12,9 @@ import { registerAuthRoutes } from './routes/auth-routes.js';
 import { registerDirectoryRoutes } from './routes/directory-routes.js';
 import { registerOpsRoutes } from './routes/ops-routes.js';
 import { registerProductRoutes } from './routes/product-routes.js';
+
+// ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 export interface ServerOptions {
   readonly bodyLimitBytes: number;
@@ -24,10 +29,19 @@ export async function buildServer(services: Services, options: ServerOptions): P
   const app = Fastify({
     bodyLimit: options.bodyLimitBytes,
     logger: { level: options.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
-    // Unknown fields are rejected, not silently dropped; query strings still coerce to numbers.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
     return503OnClosing: true,
   });
+  // Unknown fields are rejected, not silently dropped. Query strings and path parameters arrive
+  // as text and are coerced to the declared types; JSON bodies must have the right types already.
+  const body = addFormats(
+    new Ajv({ removeAdditional: false, coerceTypes: false, useDefaults: true, strict: false }),
+  );
+  const text = addFormats(
+    new Ajv({ removeAdditional: false, coerceTypes: 'array', useDefaults: true, strict: false }),
+  );
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema));
+  // JSON only: a text/plain body is refused with 415 rather than parsed.
+  app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error, request, reply) => sendProblem(error, request, reply));
   app.setNotFoundHandler((request, reply) =>
     reply

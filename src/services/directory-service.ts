@@ -3,7 +3,7 @@ import Type, { type Static } from 'typebox';
 import { hashPassword } from '../auth/passwords.js';
 import { ROLES } from '../auth/roles.js';
 import { AccordError } from '../errors/index.js';
-import { isCommunityCode, isCountryCode, type MarkingRegistry } from '../markings/index.js';
+import { isCountryCode, type MarkingRegistry } from '../markings/index.js';
 import { Identifier, PartnerCode } from '../products/index.js';
 import type { Partner, PartnerInput, Store, User } from '../store/index.js';
 import { type Actor, requirePermission } from './actor.js';
@@ -20,7 +20,11 @@ export const UserInputSchema = Type.Object(
       maxItems: 64,
       uniqueItems: true,
     }),
-    communities: Type.Array(Identifier, { maxItems: 64, uniqueItems: true }),
+    communities: Type.Array(Identifier, {
+      maxItems: 64,
+      uniqueItems: true,
+      description: 'communities of interest for need-to-know (any identifier, e.g. FVEY or ct-fusion-cell)',
+    }),
     roles: Type.Array(Type.Enum(ROLES), { minItems: 1, uniqueItems: true }),
     password: Type.Optional(Type.String({ minLength: 12, maxLength: 256 })),
   },
@@ -67,13 +71,6 @@ export class DirectoryService {
       if (!this.#registry.caveats.has(c.split('-')[0] ?? c)) {
         throw new AccordError('INPUT_INVALID', `user /caveats/${i}: unknown caveat '${c}'`, {
           path: `/caveats/${i}`,
-        });
-      }
-    });
-    input.communities.forEach((c, i) => {
-      if (!isCommunityCode(this.#registry, c)) {
-        throw new AccordError('INPUT_INVALID', `user /communities/${i}: unknown community '${c}'`, {
-          path: `/communities/${i}`,
         });
       }
     });

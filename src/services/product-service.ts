@@ -335,7 +335,14 @@ export class ProductService {
   async release(actor: Actor, id: string, recipient: string, arrangementId: string): Promise<ReleaseOutcome> {
     requirePermission(actor, 'product:release');
     const outcome = await this.#deps.store.transaction(async (tx) => {
-      const { record, product } = await this.#readable(tx, actor, id);
+      const { record, product, decision: read } = await this.#readable(tx, actor, id);
+      if (read.withheld.length > 0 || read.derived?.titleWithheld) {
+        throw new AccordError(
+          'FORBIDDEN',
+          `${actor.user.username} cannot read all of product ${id} and so cannot release it`,
+          { permission: 'product:release' },
+        );
+      }
       if (!RELEASABLE.includes(record.state)) {
         throw new AccordError(
           'PRODUCT_STATE_INVALID',
@@ -531,12 +538,16 @@ export class ProductService {
    */
   async releases(actor: Actor, id: string) {
     requirePermission(actor, 'product:read');
-    await this.#readable(this.#deps.store, actor, id);
+    const { decision: read } = await this.#readable(this.#deps.store, actor, id);
+    // The decisions' reasons describe every portion's label; only a reader of the whole product
+    // may see them. Others learn who received what and whether it was allowed, nothing more.
+    const seesAll = read.withheld.length === 0 && read.derived?.titleWithheld === false;
     const records = await this.#deps.store.releases.list({ productId: id });
     return records.map((record) => {
       if (typeof record.decision !== 'object' || record.decision === null) return record;
       const { derived: _content, ...decision } = record.decision as Record<string, unknown>;
-      return { ...record, decision };
+      if (seesAll) return { ...record, decision };
+      return { ...record, decision: { effect: decision.effect, deniedBy: decision.deniedBy } };
     });
   }
 

@@ -135,16 +135,29 @@ describe('request bodies', () => {
     }
   });
 
-  it('refuses a JSON document sent as text/plain as not an object', async () => {
-    // Fastify parses text/plain by default, so this fails validation rather than content negotiation.
+  it('refuses a JSON document sent as text/plain as an unsupported media type', async () => {
+    // The API speaks JSON only: the text/plain parser Fastify has by default is removed.
     await expectRefused(
       {
         ...post('/api/v1/products', analyst),
         headers: { ...analyst, 'content-type': 'text/plain' },
         payload: JSON.stringify(makeDraft()),
       },
-      { status: 400, code: 'INPUT_INVALID', detail: /body must be object/, members: { field: 'body' } },
+      { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', detail: /Unsupported Media Type/ },
     );
+  });
+
+  it('refuses a value of the wrong type in a JSON body instead of coercing it', async () => {
+    await expectRefused(post('/api/v1/products', analyst, { ...makeDraft(), credibility: '2' }), {
+      status: 400,
+      code: 'INPUT_INVALID',
+      detail: /credibility/,
+    });
+    await expectRefused(post('/api/v1/products', analyst, { ...makeDraft(), categories: 'cyber' }), {
+      status: 400,
+      code: 'INPUT_INVALID',
+      detail: /categories/,
+    });
   });
 
   it('refuses an unknown field, naming it', async () => {

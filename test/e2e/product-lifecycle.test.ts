@@ -261,6 +261,25 @@ describe.each(DIALECTS)('the product lifecycle over $dialect', ({ dialect, enabl
       }
     });
 
+    it('shows a partial reader who received the product and whether it was allowed, but no reasons', async () => {
+      const full = JSON.parse((await get('officer', `/api/v1/products/${ids.sigint}/releases`)).body) as {
+        decision: Record<string, unknown>;
+      }[];
+      expect(full[0]?.decision.rules).toBeDefined();
+      const partial = JSON.parse(
+        (await get('gbrAnalyst', `/api/v1/products/${ids.sigint}/releases`)).body,
+      ) as {
+        recipient: string;
+        decision: Record<string, unknown>;
+      }[];
+      expect(partial.map((r) => r.recipient)).toEqual(['GBR', 'FRA']);
+      for (const release of partial) {
+        expect(Object.keys(release.decision).sort()).toEqual(['deniedBy', 'effect']);
+      }
+      // The reasons of the withheld NOFORN portion name its marking; a partial reader must not learn it.
+      expect(JSON.stringify(partial)).not.toContain('NOFORN');
+    });
+
     it('answers a product the reader may read none of exactly like one that does not exist', async () => {
       // The NOFORN product is readable in full by USA staff.
       expect((await get('analyst2', `/api/v1/products/${ids.noforn}`)).statusCode).toBe(200);
