@@ -7,7 +7,7 @@ import { seedDemo } from '../demo/seed.js';
 import { demoUsers } from '../demo/seed-data.js';
 import { AccordError } from '../errors/index.js';
 import { type CliIo, writeLine } from './cli-io.js';
-import { CONFIG_FILE, dataDirOf, loadNodeConfig, writeNodeConfig } from './local-node.js';
+import { CONFIG_FILE, dataDirOf, listenNode, loadNodeConfig, writeNodeConfig } from './local-node.js';
 import { waitForSignal } from './node-commands.js';
 
 const DEMO_PRODUCTS = 56;
@@ -58,7 +58,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
             ? `seeded ${result.products} products, ${result.releases} releases (${result.denied} denied by policy, with reasons stored)`
             : 'already seeded; reusing the existing data (delete the data directory to start afresh)',
         );
-        const address = await node.server.listen({ host: config.http.host, port: config.http.port });
+        const address = await listenNode(node);
         writeLine(io.stdout, `Accord demo running at ${address}`);
         writeLine(io.stdout, `  API docs  ${address}/api/v1/docs`);
         writeLine(io.stdout, '  logins (username / password):');

@@ -79,6 +79,35 @@ export async function withLocalNode<T>(
   }
 }
 
+// Why a server could not listen: the machine or the configured address, not a bug in Accord.
+const LISTEN_FAILURES: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the address is already in use',
+  EADDRNOTAVAIL: 'the address is not available on this machine',
+  EACCES: 'permission denied',
+  ENOTFOUND: 'the host name does not resolve',
+};
+
+/**
+ * Starts the node's HTTP server on its configured host and port and resolves to its address. A
+ * port in use or an unusable host is CONFIG_INVALID (exit 2) naming the address, not an internal error.
+ */
+export async function listenNode(node: AccordNode): Promise<string> {
+  const { host, port } = node.config.http;
+  try {
+    return await node.server.listen({ host, port });
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    const reason = typeof code === 'string' ? LISTEN_FAILURES[code] : undefined;
+    if (reason === undefined) throw error;
+    throw new AccordError(
+      'CONFIG_INVALID',
+      `http: cannot listen on ${host}:${port}: ${reason} (${code})`,
+      { path: 'http', host, port },
+      { cause: error },
+    );
+  }
+}
+
 /**
  * The user a local command acts as (`--as`). Whoever runs the CLI on the data directory is the
  * node's operator, but the user's roles and clearance still decide what the command may do.

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
+import { buildNode } from '../app/node.js';
 import { ROLES } from '../auth/roles.js';
 import { AccordError } from '../errors/index.js';
 import { DEFAULT_REGISTRY } from '../markings/index.js';
@@ -13,7 +14,14 @@ import {
 } from '../services/product-service.js';
 import { createValidator } from '../validation/index.js';
 import { type CliIo, printable, writeJson, writeLine } from './cli-io.js';
-import { actorFor, dataDirOf, openLocalNode, withLocalNode, writeNodeConfig } from './local-node.js';
+import {
+  actorFor,
+  dataDirOf,
+  listenNode,
+  loadNodeConfig,
+  withLocalNode,
+  writeNodeConfig,
+} from './local-node.js';
 import { parsePartnerOption } from './option-values.js';
 import { readDocument } from './read-json-file.js';
 
@@ -107,18 +115,20 @@ export function registerNodeCommands(program: Command, io: CliIo): void {
           throw new AccordError('INPUT_INVALID', `--port: '${options.port}' is not a port number`, {});
         http.port = Number(options.port);
       }
-      const node = await openLocalNode(io, options.dir, {
-        http,
-        log: { level: io.env.ACCORD_LOG_LEVEL ?? 'info' },
-      });
-      const address = await node.server.listen({ host: node.config.http.host, port: node.config.http.port });
-      writeLine(
-        io.stdout,
-        `accord ${node.config.partner} node listening on ${address}  (API docs: ${address}/api/v1/docs)`,
-      );
-      await waitForSignal();
-      writeLine(io.stdout, 'stopping…');
-      await node.close();
+      // Not openLocalNode: that quietens the log with a flag, which would hide the file's log.level.
+      const config = await loadNodeConfig(io, options.dir, { http });
+      const node = await buildNode(config, io.now ? { now: io.now } : {});
+      try {
+        const address = await listenNode(node);
+        writeLine(
+          io.stdout,
+          `accord ${config.partner} node listening on ${address}  (API docs: ${address}/api/v1/docs)`,
+        );
+        await waitForSignal();
+        writeLine(io.stdout, 'stopping…');
+      } finally {
+        await node.close();
+      }
     });
 
   const user = program.command('user').description('manage users of a node');

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { AccordNode } from '../app/node.js';
-import { isAccordError } from '../errors/index.js';
+import { AccordError, isAccordError } from '../errors/index.js';
 import type { Actor } from '../services/actor.js';
 import { DEMO_PARTNERS, demoProducts, demoUsers } from './seed-data.js';
 
@@ -42,6 +42,15 @@ export async function seedDemo(
   const { services, store, config } = node;
   if ((await store.users.getByUsername('analyst')) !== undefined) {
     return { seeded: false, products: 0, releases: 0, denied: 0 };
+  }
+  // A node made by `accord init` already has an admin: seeding it would stop half-way on that
+  // username, and the half-seeded node would then count as seeded on every later run.
+  if ((await store.users.list()).length > 0) {
+    throw new AccordError(
+      'INPUT_INVALID',
+      `${config.dataDir} holds a node with its own users; the demo seeds only a new data directory`,
+      { dataDir: config.dataDir },
+    );
   }
   const users = demoUsers(config.partner);
   const files = readdirSync(EXAMPLES)

@@ -1,0 +1,147 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type AccordNode, buildNode } from '../app/node.js';
+import { runCaptured } from '../cli/captured-run.js';
+import { loadConfig } from '../config/index.js';
+import { type SeedProgress, seedDemo } from './seed.js';
+import { DEMO_PARTNERS, demoUsers } from './seed-data.js';
+
+const dirs: string[] = [];
+const nodes: AccordNode[] = [];
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'accord-seed-'));
+  dirs.push(dir);
+  return dir;
+}
+
+/** A fresh USA node on SQLite in its own temp directory, closed after the test. */
+async function freshNode(): Promise<AccordNode> {
+  const config = loadConfig({ flags: { dataDir: tempDir(), partner: 'USA', log: { level: 'silent' } } });
+  const node = await buildNode(config);
+  nodes.push(node);
+  return node;
+}
+
+afterEach(async () => {
+  for (const node of nodes.splice(0)) await node.close();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('seedDemo', () => {
+  it('seeds users, the five partners, three arrangements, the products and some releases', async () => {
+    const node = await freshNode();
+    const progress: SeedProgress[] = [];
+    const result = await seedDemo(node, { productCount: 12, onProgress: (p) => progress.push(p) });
+
+    expect(result).toMatchObject({ seeded: true, products: 12 });
+    expect(result.releases).toBeGreaterThan(0);
+    const counts = await node.store.counts();
+    expect(counts).toMatchObject({
+      users: demoUsers('USA').length,
+      partners: DEMO_PARTNERS.length,
+      arrangements: 3,
+      products: 12,
+      // Denied releases are stored too, each with the rule that denied it.
+      releases: result.releases + result.denied,
+      outbox: result.releases,
+    });
+    expect((await node.store.partners.list()).map((p) => p.code).sort()).toEqual(
+      ['AUS', 'CAN', 'GBR', 'NZL', 'USA'].sort(),
+    );
+    expect((await node.store.arrangements.list()).map((a) => a.id).sort()).toEqual([
+      'ct-task-force',
+      'fvey-multilateral',
+      'usa-gbr-sigint',
+    ]);
+
+    // One tick per user, partner, arrangement and product: 1, 2, … up to the same total.
+    const total = demoUsers('USA').length + DEMO_PARTNERS.length + 3 + 12;
+    expect(progress.map((p) => p.done)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    expect(new Set(progress.map((p) => p.total))).toEqual(new Set([total]));
+    expect(progress.at(-1)?.step).toBe('product 12/12');
+  });
+
+  it('gives logins that work with the passwords the demo prints', async () => {
+    const node = await freshNode();
+    await seedDemo(node, { productCount: 1 });
+    for (const user of demoUsers('USA')) {
+      const session = await node.services.auth.login(user.username, user.password, '127.0.0.1');
+      expect(session.user).toMatchObject({ username: user.username, roles: user.roles });
+    }
+  });
+
+  it('does nothing on a node it has seeded already', async () => {
+    const node = await freshNode();
+    await seedDemo(node, { productCount: 12 });
+    const before = await node.store.counts();
+
+    const progress: SeedProgress[] = [];
+    const again = await seedDemo(node, { productCount: 12, onProgress: (p) => progress.push(p) });
+    expect(again).toEqual({ seeded: false, products: 0, releases: 0, denied: 0 });
+    expect(progress).toEqual([]);
+    expect(await node.store.counts()).toEqual(before);
+  });
+
+  it('refuses a node that has its own users instead of seeding it half-way', async () => {
+    const node = await freshNode();
+    // What `accord init` leaves: an administrator with its own password.
+    await node.services.directory.createUser(null, {
+      username: 'admin',
+      displayName: 'USA node administrator',
+      nationality: 'USA',
+      clearance: 'SECRET',
+      caveats: [],
+      communities: [],
+      roles: ['administrator'],
+      password: 'an operator password',
+    });
+    const before = await node.store.counts();
+
+    await expect(seedDemo(node, { productCount: 3 })).rejects.toMatchObject({
+      code: 'INPUT_INVALID',
+      message: expect.stringMatching(/holds a node with its own users/),
+    });
+    expect(await node.store.counts()).toEqual(before);
+    // A second attempt refuses again rather than reporting the node as seeded.
+    await expect(seedDemo(node, { productCount: 3 })).rejects.toMatchObject({ code: 'INPUT_INVALID' });
+  });
+});
+
+describe('accord demo', () => {
+  it('seeds a new directory, prints the logins and stops with --no-wait; a second run reuses the data', async () => {
+    const dir = join(tempDir(), 'demo');
+    const first = await runCaptured(['demo', '--dir', dir, '--port', '0', '--no-wait']);
+    expect(first.code).toBe(0);
+    const address = /^Accord demo running at (http:\/\/127\.0\.0\.1:\d+)$/m.exec(first.stdout)?.[1];
+    expect(address).toBeDefined();
+    for (const user of demoUsers('USA')) {
+      expect(first.stdout).toMatch(new RegExp(`^ {4}${user.username} +${user.password} `, 'm'));
+    }
+    expect(first.stderr).toMatch(/^seeded \d+ products, \d+ releases \(\d+ denied by policy/m);
+    expect(first.stderrLines.at(-1)).toBe('accord demo stopped');
+    // --no-wait stops the server before returning.
+    await expect(fetch(`${address}/healthz`)).rejects.toThrow();
+
+    const second = await runCaptured(['demo', '--dir', dir, '--port', '0', '--no-wait']);
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain('already seeded; reusing the existing data');
+    expect(second.stderr).not.toMatch(/^seeded /m);
+    expect(second.stdout).toContain('analyst   analyst-usa-demo');
+  });
+
+  it('refuses a directory made by accord init, leaving it unseeded', async () => {
+    const dir = tempDir();
+    expect((await runCaptured(['init', '--dir', dir])).code).toBe(0);
+    for (let run = 0; run < 2; run++) {
+      const demo = await runCaptured(['demo', '--dir', dir, '--port', '0', '--no-wait']);
+      expect(demo.code).toBe(2);
+      expect(demo.stdout).toBe('');
+      expect(demo.stderrLines.at(-1)).toMatch(
+        /^accord: .* holds a node with its own users; the demo seeds only a new data directory \[INPUT_INVALID\]$/,
+      );
+    }
+  });
+});
