@@ -108,6 +108,23 @@ describe('seedDemo', () => {
     // A second attempt refuses again rather than reporting the node as seeded.
     await expect(seedDemo(node, { productCount: 3 })).rejects.toMatchObject({ code: 'INPUT_INVALID' });
   });
+
+  it('refuses a seeding that was cut short rather than reporting it as seeded', async () => {
+    const node = await freshNode();
+    let ticks = 0;
+    const interrupted = seedDemo(node, {
+      productCount: 6,
+      onProgress: () => {
+        // Stands in for Ctrl-C half-way through the products.
+        if (++ticks === 16) throw new Error('interrupted');
+      },
+    });
+    await expect(interrupted).rejects.toThrow('interrupted');
+    await expect(seedDemo(node, { productCount: 6 })).rejects.toMatchObject({
+      code: 'INPUT_INVALID',
+      message: expect.stringMatching(/was interrupted; delete that directory/),
+    });
+  });
 });
 
 describe('accord demo', () => {

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AccordNode } from '../app/node.js';
 import { AccordError, isAccordError } from '../errors/index.js';
@@ -19,6 +20,9 @@ export interface SeedResult {
   readonly denied: number;
 }
 
+/** File in the data directory that records a completed seeding. */
+export const SEEDED_MARKER = 'demo-seeded';
+
 const EXAMPLES = fileURLToPath(new URL('../../examples/arrangements/', import.meta.url));
 
 // Releases the demo makes: recipient and arrangement per discipline, round-robin over partners.
@@ -26,7 +30,8 @@ const RECIPIENTS = ['GBR', 'CAN', 'AUS', 'NZL'] as const;
 
 async function actor(node: AccordNode, username: string): Promise<Actor> {
   const user = await node.store.users.getByUsername(username);
-  if (user === undefined) throw new Error(`demo user ${username} missing`);
+  if (user === undefined)
+    throw new AccordError('STORE_NOT_FOUND', `demo user ${username} is missing`, { username });
   return { user, via: 'local' };
 }
 
@@ -40,8 +45,15 @@ export async function seedDemo(
   options: { readonly productCount: number; readonly onProgress?: (p: SeedProgress) => void },
 ): Promise<SeedResult> {
   const { services, store, config } = node;
+  // Written last: a seed cut short (Ctrl-C, a crash) leaves users but no marker.
+  const marker = join(config.dataDir, SEEDED_MARKER);
   if ((await store.users.getByUsername('analyst')) !== undefined) {
-    return { seeded: false, products: 0, releases: 0, denied: 0 };
+    if (existsSync(marker)) return { seeded: false, products: 0, releases: 0, denied: 0 };
+    throw new AccordError(
+      'INPUT_INVALID',
+      `an earlier demo seeding of ${config.dataDir} was interrupted; delete that directory and run the demo again`,
+      { dataDir: config.dataDir },
+    );
   }
   // A node made by `accord init` already has an admin: seeding it would stop half-way on that
   // username, and the half-seeded node would then count as seeded on every later run.
@@ -108,5 +120,6 @@ export async function seedDemo(
     }
     tick(`product ${i + 1}/${drafts.length}`);
   }
+  writeFileSync(marker, `${new Date().toISOString()}\n`);
   return { seeded: true, products: drafts.length, releases, denied };
 }
