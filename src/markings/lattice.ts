@@ -1,6 +1,7 @@
 import { AccordError } from '../errors/index.js';
 import {
   type Classification,
+  CONTROLS,
   type Control,
   type Label,
   PAP_LEVELS,
@@ -8,7 +9,6 @@ import {
   TLP_LEVELS,
   type Tlp,
 } from './model.js';
-import { sortControls, sortRelTo } from './parse.js';
 import {
   DEFAULT_REGISTRY,
   hasTrigraphMembers,
@@ -77,25 +77,30 @@ function expand(codes: Iterable<string>, registry: MarkingRegistry, at: number):
  */
 function compress(
   partners: ReadonlySet<string>,
-  named: Iterable<string>,
+  namedA: Iterable<string>,
+  namedB: Iterable<string>,
   registry: MarkingRegistry,
   at: number,
 ): Set<string> {
   const codes = new Set<string>();
-  const covered = new Set<string>();
-  for (const code of named) {
-    if (code.length === 3) {
-      if (partners.has(code)) codes.add(code);
-      continue;
-    }
-    if (codes.has(code)) continue;
-    const members = membersDuring(registry, code, at);
-    if (members.length > 0 && members.every((m) => partners.has(m))) {
-      codes.add(code);
-      for (const m of members) covered.add(m);
+  let covered: Set<string> | null = null;
+  for (const named of [namedA, namedB]) {
+    for (const code of named) {
+      if (code.length === 3) {
+        if (partners.has(code)) codes.add(code);
+        continue;
+      }
+      if (codes.has(code)) continue;
+      const members = membersDuring(registry, code, at);
+      // Members are distinct, so more of them than partners cannot all be partners.
+      if (members.length > 0 && members.length <= partners.size && members.every((m) => partners.has(m))) {
+        codes.add(code);
+        covered ??= new Set<string>();
+        for (const m of members) covered.add(m);
+      }
     }
   }
-  for (const partner of partners) if (!covered.has(partner)) codes.add(partner);
+  for (const partner of partners) if (covered === null || !covered.has(partner)) codes.add(partner);
   return codes;
 }
 
@@ -115,7 +120,7 @@ function combine(a: Label, b: Label, ops: ReleasabilityOps, both: boolean): Rele
     partners = ra === 'ALL' || rb === 'ALL' ? 'ALL' : new Set([...ra, ...rb]);
   }
   if (partners === 'ALL' || ops.at === undefined) return partners;
-  return compress(partners, [...(a.relTo ?? []), ...(b.relTo ?? [])], ops.registry, ops.at);
+  return compress(partners, a.relTo ?? [], b.relTo ?? [], ops.registry, ops.at);
 }
 
 function pickClassification(
@@ -150,7 +155,7 @@ interface Parts {
   readonly classification: Classification;
   readonly rank: number;
   readonly releasability: Releasability;
-  readonly caveats: Iterable<string>;
+  readonly caveats: readonly string[];
   readonly restrictive: Iterable<Control>;
   readonly relido: boolean;
   /** Whether an empty releasability came from explicit markings (then NOFORN is written out). */
@@ -168,12 +173,33 @@ function assemble(parts: Parts): Label {
   if (parts.relido && !empty) controls.add('RELIDO');
   return {
     classification: parts.classification,
-    relTo: r === 'ALL' || empty ? null : sortRelTo(r),
-    caveats: [...new Set(parts.caveats)].sort(),
-    controls: sortControls(controls),
+    relTo: r === 'ALL' || empty ? null : sortedRelTo(r),
+    caveats: parts.caveats.length === 0 ? [] : [...new Set(parts.caveats)].sort(),
+    controls: CONTROLS.filter((c) => controls.has(c)),
     tlp: parts.tlp,
     pap: parts.pap,
   };
+}
+
+/**
+ * `sortRelTo` (parse.ts) of a set, which has no repeats to drop: trigraphs, then communities, each
+ * alphabetical. Every label a join writes goes through here, and the lists are short, so an
+ * insertion sort does it without the copies and comparator calls of the general one.
+ */
+function sortedRelTo(codes: ReadonlySet<string>): string[] {
+  const sorted: string[] = [];
+  for (const code of codes) {
+    const trigraph = code.length === 3;
+    let i = sorted.length;
+    for (; i > 0; i--) {
+      const prev = sorted[i - 1]!;
+      const prevTrigraph = prev.length === 3;
+      if (prevTrigraph === trigraph ? prev < code : prevTrigraph) break;
+      sorted[i] = prev;
+    }
+    sorted[i] = code;
+  }
+  return sorted;
 }
 
 function restrictiveOf(label: Label): Control[] {
@@ -261,11 +287,13 @@ function covers(
   registry: MarkingRegistry,
   at: number | undefined,
 ): boolean {
+  const relTo = label.relTo;
+  if (relTo === null) return rank === 0 && !label.controls.includes('NOFORN');
   if (label.controls.includes('NOFORN')) return false;
-  if (label.relTo === null) return rank === 0;
-  for (const code of label.relTo) {
-    if (at === undefined || code.length === 3 ? code === partner : isMemberAt(registry, code, partner, at))
-      return true;
+  for (let i = 0; i < relTo.length; i++) {
+    const code = relTo[i]!;
+    if (code === partner) return true;
+    if (at !== undefined && code.length !== 3 && isMemberAt(registry, code, partner, at)) return true;
   }
   return false;
 }
@@ -290,12 +318,16 @@ function foldJoins(labels: readonly Label[], registry: MarkingRegistry, at: numb
   const first = labels[0]!;
   let classification = first.classification;
   let rank = rankOf(first, registry);
-  let partners: 'ALL' | Set<string> = releasabilityOf(first, registry, at) as 'ALL' | Set<string>;
-  // The REL TO codes of the label joined so far: the first label's own, then each join's rewrite.
-  let codes: ReadonlySet<string> | readonly string[] = first.relTo ?? [];
-  let rewritten = false;
-  const caveats = new Set(first.caveats);
-  const restrictive = new Set(restrictiveOf(first));
+  let partners = releasabilityOf(first, registry, at) as 'ALL' | Set<string>;
+  // The REL TO codes of the label joined so far: the first label's own (`named`) until a join at
+  // the instant writes them (`codes`).
+  const named: readonly string[] = first.relTo ?? [];
+  let codes: Set<string> | null = null;
+  // Codes named so far that were not written: the partners only ever shrink, so they never will be.
+  const unwritten = new Set<string>();
+  // Unions with repeats: assemble removes them.
+  const caveats = [...first.caveats];
+  const restrictive = restrictiveOf(first);
   let relido = first.controls.includes('RELIDO');
   let explicit = isExplicit(first);
   let tlp = first.tlp;
@@ -303,7 +335,8 @@ function foldJoins(labels: readonly Label[], registry: MarkingRegistry, at: numb
 
   for (let i = 1; i < labels.length; i++) {
     const label = labels[i]!;
-    const labelRank = rankOf(label, registry);
+    // Parsed labels share the registry's classification objects: the same one has the same rank.
+    const labelRank = label.classification === classification ? rank : rankOf(label, registry);
     const top = Math.max(rank, labelRank);
     if (classification.scheme === label.classification.scheme) {
       if (top !== rank) classification = label.classification;
@@ -316,7 +349,7 @@ function foldJoins(labels: readonly Label[], registry: MarkingRegistry, at: numb
     if (partners === 'ALL') {
       partners = releasabilityOf(label, registry, at) as 'ALL' | Set<string>;
       narrowed = partners !== 'ALL';
-    } else {
+    } else if (partners.size > 0) {
       for (const partner of partners) {
         if (!covers(label, labelRank, partner, registry, at)) {
           partners.delete(partner);
@@ -324,28 +357,29 @@ function foldJoins(labels: readonly Label[], registry: MarkingRegistry, at: numb
         }
       }
     }
-    if (at !== undefined) {
-      if (partners === 'ALL') codes = [];
-      else if (narrowed || !rewritten) {
-        codes = compress(partners, [...codes, ...(label.relTo ?? [])], registry, at);
-        rewritten = true;
-      } else {
-        codes = addStillNamed(partners, codes as Set<string>, label.relTo ?? [], registry, at);
+    // While every partner is allowed, the label joined so far has no REL TO (nor had the first).
+    if (at !== undefined && partners !== 'ALL') {
+      if (narrowed || codes === null) {
+        codes = compress(partners, codes ?? named, label.relTo ?? [], registry, at);
+      } else if (label.relTo !== null) {
+        addStillNamed(partners, codes, unwritten, label.relTo, registry, at);
       }
     }
 
-    for (const caveat of label.caveats) caveats.add(caveat);
-    for (const control of label.controls) if (RESTRICTIVE.includes(control)) restrictive.add(control);
+    for (const caveat of label.caveats) caveats.push(caveat);
+    for (const control of label.controls) if (RESTRICTIVE.includes(control)) restrictive.push(control);
     relido &&= label.controls.includes('RELIDO');
     explicit ||= isExplicit(label);
-    tlp = maxOf(TLP_LEVELS, tlp, label.tlp);
-    pap = maxOf(PAP_LEVELS, pap, label.pap);
+    // A missing TLP or PAP never raises the maximum.
+    if (label.tlp !== null) tlp = maxOf(TLP_LEVELS, tlp, label.tlp);
+    if (label.pap !== null) pap = maxOf(PAP_LEVELS, pap, label.pap);
   }
 
   return assemble({
     classification,
     rank,
-    releasability: partners === 'ALL' || at === undefined ? partners : new Set(codes),
+    // With an instant, a non-empty set of partners has been written back as codes by now.
+    releasability: partners === 'ALL' || at === undefined ? partners : (codes ?? partners),
     caveats,
     restrictive,
     relido,
@@ -356,27 +390,31 @@ function foldJoins(labels: readonly Label[], registry: MarkingRegistry, at: numb
 }
 
 /**
- * {@link compress} of unchanged partners whose codes were already written by it: the codes so far
- * stay, plus the newly named trigraphs among the partners and the newly named communities whose
- * members are all among them.
+ * {@link compress} of unchanged partners whose codes were already written by it, in place: the
+ * codes so far stay, plus the newly named trigraphs among the partners and the newly named
+ * communities whose members are all among them. Codes found not to hold go in `unwritten` and are
+ * not looked at again.
  */
 function addStillNamed(
   partners: ReadonlySet<string>,
   codes: Set<string>,
+  unwritten: Set<string>,
   named: readonly string[],
   registry: MarkingRegistry,
   at: number,
-): Set<string> {
+): void {
   for (const code of named) {
-    if (codes.has(code)) continue;
-    if (code.length === 3) {
-      if (partners.has(code)) codes.add(code);
-      continue;
+    if (codes.has(code) || unwritten.has(code)) continue;
+    let holds: boolean;
+    if (code.length === 3) holds = partners.has(code);
+    else {
+      const members = membersDuring(registry, code, at);
+      // Members are distinct, so more of them than partners cannot all be partners.
+      holds = members.length > 0 && members.length <= partners.size && members.every((m) => partners.has(m));
     }
-    const members = membersDuring(registry, code, at);
-    if (members.length > 0 && members.every((m) => partners.has(m))) codes.add(code);
+    if (holds) codes.add(code);
+    else unwritten.add(code);
   }
-  return codes;
 }
 
 function subset(a: Iterable<string>, b: readonly string[] | ReadonlySet<string>): boolean {

@@ -152,8 +152,8 @@ interface MembersWindow {
 const membersCache = new WeakMap<MarkingRegistry['membership'], Map<string, MembersWindow>>();
 
 /**
- * {@link membersAt} as a shared, frozen array (do not copy it to mutate): the same array is
- * returned for every instant in the window where the community's membership is unchanged.
+ * {@link membersAt} as a shared, frozen array: the same array is returned for every instant in
+ * the window where the community's membership is unchanged.
  */
 export function membersDuring(registry: MarkingRegistry, community: string, atMs: number): readonly string[] {
   let windows = membersCache.get(registry.membership);

@@ -113,17 +113,19 @@ function controlsProblem(label: Label, a: CompiledArrangement): string | null {
   return outside === null ? null : `control ${outside.join(', ')} not allowed under ${a.id}`;
 }
 
-/** Every portion rule this label fails for the recipient, or null when it may go. */
+/**
+ * Every portion rule this label fails for the recipient, or null when it may go. `rank` is the
+ * label's rank under the arrangement ({@link rankUnder}), worked out once by the caller.
+ */
 function portionProblems(
   label: Label,
-  originator: string,
+  rank: number | undefined,
   recipient: string,
   a: CompiledArrangement,
   at: number,
 ): { rule: PortionRule; reason: string }[] | null {
   const registry = a.registry;
   let problems: { rule: PortionRule; reason: string }[] | null = null;
-  const rank = rankUnder(a, originator, label.classification, registry);
   if (rank === undefined) {
     (problems ??= []).push({ rule: 'portion.ceiling', reason: `no equivalence for ${label.classification.level}` });
   } else if (rank > a.ceilingRank) {
@@ -143,10 +145,43 @@ function portionProblems(
   return problems;
 }
 
-function summarise(rule: RuleId, withheld: readonly WithheldPortion[], total: number, passText: string): RuleResult {
-  const hits = withheld.filter((w) => w.reasons.some((r) => r.rule === rule)).map((w) => w.portionId);
-  if (hits.length === 0) return { rule, outcome: 'pass', reason: passText };
-  return { rule, outcome: 'withhold', reason: `withholds ${hits.length} of ${total} portions: ${hits.join(', ')}` };
+function passText(rule: PortionRule, a: CompiledArrangement, recipient: string): string {
+  switch (rule) {
+    case 'portion.ceiling':
+      return `every portion is at or below ${a.ceiling}`;
+    case 'portion.releasability':
+      return `every portion's label allows ${recipient}`;
+    case 'portion.caveats':
+      return 'every caveat is allowed';
+    case 'portion.controls':
+      return 'every control is allowed';
+  }
+}
+
+// Runs once per portion rule on every decision: plain loops, and the pass sentence is only
+// written when the rule passes.
+function summarise(
+  rule: PortionRule,
+  withheld: readonly WithheldPortion[],
+  total: number,
+  a: CompiledArrangement,
+  recipient: string,
+): RuleResult {
+  const hits: string[] = [];
+  for (const w of withheld) {
+    for (const r of w.reasons) {
+      if (r.rule === rule) {
+        hits.push(w.portionId);
+        break;
+      }
+    }
+  }
+  if (hits.length === 0) return { rule, outcome: 'pass', reason: passText(rule, a, recipient) };
+  return {
+    rule,
+    outcome: 'withhold',
+    reason: `withholds ${hits.length} of ${total} portions: ${hits.join(', ')}`,
+  };
 }
 
 /**
@@ -171,24 +206,26 @@ export function decideRelease(
     thirdPartyRule(a, product, recipient, context),
   ];
 
+  // Each label is ranked once, for its portion rules and for release-approval (where an unknown
+  // level counts as the highest): the highest rank of the kept portions, and of all of them.
   const kept: Portion[] = [];
   const withheld: WithheldPortion[] = [];
+  let keptRank = Number.NEGATIVE_INFINITY;
+  let allRank = Number.NEGATIVE_INFINITY;
   for (const portion of product.portions) {
-    const problems = portionProblems(portion.label, product.originator, recipient, a, at);
-    if (problems === null) kept.push(portion);
-    else withheld.push({ portionId: portion.id, reasons: problems });
+    const rank = rankUnder(a, product.originator, portion.label.classification, a.registry);
+    const problems = portionProblems(portion.label, rank, recipient, a, at);
+    allRank = Math.max(allRank, rank ?? Number.POSITIVE_INFINITY);
+    if (problems === null) {
+      kept.push(portion);
+      keptRank = Math.max(keptRank, rank ?? Number.POSITIVE_INFINITY);
+    } else withheld.push({ portionId: portion.id, reasons: problems });
   }
   const total = product.portions.length;
-  const recipientText = `every portion's label allows ${recipient}`;
-  const passTexts: Record<PortionRule, string> = {
-    'portion.ceiling': `every portion is at or below ${a.ceiling}`,
-    'portion.releasability': recipientText,
-    'portion.caveats': 'every caveat is allowed',
-    'portion.controls': 'every control is allowed',
-  };
-  for (const rule of PORTION_RULES) rules.push(summarise(rule, withheld, total, passTexts[rule]));
+  for (const rule of PORTION_RULES) rules.push(summarise(rule, withheld, total, a, recipient));
 
-  const titleProblems = portionProblems(product.titleLabel, product.originator, recipient, a, at);
+  const titleRank = rankUnder(a, product.originator, product.titleLabel.classification, a.registry);
+  const titleProblems = portionProblems(product.titleLabel, titleRank, recipient, a, at);
   rules.push(
     titleProblems === null
       ? { rule: 'title.releasable', outcome: 'pass', reason: 'the title may go as written' }
@@ -206,13 +243,17 @@ export function decideRelease(
   );
 
   const derived = kept.length > 0 ? tearProduct(product, kept, titleProblems === null, a.registry, at) : null;
-  const released =
-    derived === null
-      ? [product.titleLabel, ...product.portions.map((p) => p.label)]
-      : [...(titleProblems === null ? [product.titleLabel] : []), ...kept.map((p) => p.label)];
-  rules.push(approvalRule(a, product, released, derived === null ? product.banner : derived.banner));
+  // Released: on deny the product as it stands, else the title when kept and the kept portions.
+  const releaseRank = Math.max(
+    derived === null || titleProblems === null
+      ? (titleRank ?? Number.POSITIVE_INFINITY)
+      : Number.NEGATIVE_INFINITY,
+    derived === null ? allRank : keptRank,
+  );
+  rules.push(approvalRule(a, product, releaseRank, derived === null ? product.banner : derived.banner));
 
-  const deniedBy = rules.filter((r) => r.outcome === 'fail').map((r) => r.rule);
+  const deniedBy: RuleId[] = [];
+  for (const r of rules) if (r.outcome === 'fail') deniedBy.push(r.rule);
   return {
     effect: deniedBy.length === 0 ? 'allow' : 'deny',
     rules,
@@ -225,18 +266,13 @@ export function decideRelease(
 function approvalRule(
   a: CompiledArrangement,
   product: Product,
-  released: readonly Label[],
+  releaseRank: number,
   banner: Label,
 ): RuleResult {
   // The level of the release is the highest of what is released, each label ranked through the
   // originator's equivalence table. Not the banner's rank: the join ranks nominally (and restates
   // mixed schemes on the common scale), so it can sit below a portion the table maps higher.
   // An unknown level counts as the highest: it needs approval.
-  let releaseRank = Number.NEGATIVE_INFINITY;
-  for (const label of released) {
-    const rank = rankUnder(a, product.originator, label.classification, a.registry) ?? Number.POSITIVE_INFINITY;
-    releaseRank = Math.max(releaseRank, rank);
-  }
   if (a.approvalsRequired === 0 || releaseRank < a.approvalFromRank) {
     return result(
       'release-approval',
