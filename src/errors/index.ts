@@ -5,14 +5,16 @@
 export const ERROR_CODES = {
   // markings
   MARKING_SYNTAX: 'A marking string is malformed (empty segment, stray separator, unbalanced parentheses).',
-  MARKING_UNKNOWN_TOKEN: 'A marking names a level, country, community, caveat or control that is not registered.',
+  MARKING_UNKNOWN_TOKEN:
+    'A marking names a level, country, community, caveat or control that is not registered.',
   MARKING_CONTRADICTION: 'A marking combines tokens that exclude each other, such as REL TO with NOFORN.',
   MARKING_DUPLICATE: 'A marking gives the same level, list or token twice.',
   MARKING_EMPTY_REL_TO: 'A REL TO list names no country or community.',
   // arrangements
   ARRANGEMENT_INVALID: 'An arrangement document does not match the arrangement schema or its own rules.',
   ARRANGEMENT_TRANSITION_INVALID: 'An arrangement status change is not an allowed transition.',
-  ARRANGEMENT_NOT_SIGNED: 'An arrangement cannot become active until every party has signed its current version.',
+  ARRANGEMENT_NOT_SIGNED:
+    'An arrangement cannot become active until every party has signed its current version.',
   // products
   PRODUCT_INVALID: 'A product document does not match the product schema.',
   // authentication and authorisation

@@ -61,13 +61,24 @@ export function releasabilityProblem(
 }
 
 /** Caveats of `label` not covered by `held` (an entry `SI` covers `SI` and its compartments `SI-…`), or null. */
-export function missingCaveats(label: Label, held: ReadonlySet<string>, coverCompartments: boolean): string[] | null {
+export function missingCaveats(
+  label: Label,
+  held: ReadonlySet<string>,
+  coverCompartments: boolean,
+): string[] | null {
   let missing: string[] | null = null;
   for (const caveat of label.caveats) {
     if (held.has(caveat)) continue;
     const dash = caveat.indexOf('-');
     if (coverCompartments && dash > 0 && held.has(caveat.slice(0, dash))) continue;
-    (missing ??= []).push(caveat);
+    missing = appendTo(missing, caveat);
   }
   return missing;
+}
+
+/** Appends to a list created on first use, so passing checks allocate nothing. */
+export function appendTo<T>(list: T[] | null, item: T): T[] {
+  if (list === null) return [item];
+  list.push(item);
+  return list;
 }

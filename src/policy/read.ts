@@ -2,7 +2,7 @@ import { COMMON_SCHEME, DEFAULT_REGISTRY, type Label, type MarkingRegistry } fro
 import type { Portion, Product } from '../products/index.js';
 import { type CompiledArrangement, rankUnder } from './compiled-arrangement.js';
 import type { Decision, RuleId, RuleResult, WithheldPortion } from './decision.js';
-import { levelName, missingCaveats, releasabilityProblem } from './portion-checks.js';
+import { appendTo, levelName, missingCaveats, releasabilityProblem } from './portion-checks.js';
 import { tearProduct } from './tear-line.js';
 
 /** The person reading: what they are cleared for and who they are. */
@@ -40,18 +40,28 @@ function readProblems(
   let problems: { rule: ReadPortionRule; reason: string }[] | null = null;
   const rank = rankUnder(context.arrangement, product.originator, label.classification, registry);
   if (rank === undefined || rank > clearanceRank) {
-    (problems ??= []).push({
+    problems = appendTo(problems, {
       rule: 'portion.clearance',
       reason: `${label.classification.level} is above the clearance ${levelName(clearanceRank)}`,
     });
   }
   // Nationals of the originator may read their own partner's material whatever its REL TO.
   if (reader.nationality !== product.originator) {
-    const problem = releasabilityProblem(label, rank ?? Number.POSITIVE_INFINITY, reader.nationality, context.at, registry);
-    if (problem !== null) (problems ??= []).push({ rule: 'portion.nationality', reason: problem });
+    const problem = releasabilityProblem(
+      label,
+      rank ?? Number.POSITIVE_INFINITY,
+      reader.nationality,
+      context.at,
+      registry,
+    );
+    if (problem !== null) problems = appendTo(problems, { rule: 'portion.nationality', reason: problem });
   }
   const caveats = missingCaveats(label, held, false);
-  if (caveats !== null) (problems ??= []).push({ rule: 'portion.caveats', reason: `caveat ${caveats.join(', ')} not held` });
+  if (caveats !== null)
+    problems = appendTo(problems, {
+      rule: 'portion.caveats',
+      reason: `caveat ${caveats.join(', ')} not held`,
+    });
   return problems;
 }
 
@@ -82,7 +92,11 @@ export function decideRead(product: Product, reader: Reader, context: ReadContex
   const held = new Set(reader.caveats);
   const rules: RuleResult[] = [
     product.recalled
-      ? { rule: 'product.recalled', outcome: 'fail', reason: `${product.id} v${product.version} was recalled by its originator` }
+      ? {
+          rule: 'product.recalled',
+          outcome: 'fail',
+          reason: `${product.id} v${product.version} was recalled by its originator`,
+        }
       : { rule: 'product.recalled', outcome: 'pass', reason: 'not recalled' },
     needToKnow(product, reader),
   ];
@@ -94,23 +108,47 @@ export function decideRead(product: Product, reader: Reader, context: ReadContex
     else withheld.push({ portionId: portion.id, reasons: problems });
   }
   const total = product.portions.length;
-  for (const rule of ['portion.clearance', 'portion.nationality', 'portion.caveats'] as const satisfies readonly RuleId[]) {
+  for (const rule of [
+    'portion.clearance',
+    'portion.nationality',
+    'portion.caveats',
+  ] as const satisfies readonly RuleId[]) {
     const hits = withheld.filter((w) => w.reasons.some((r) => r.rule === rule)).map((w) => w.portionId);
     rules.push(
       hits.length === 0
         ? { rule, outcome: 'pass', reason: `every portion passes ${rule}` }
-        : { rule, outcome: 'withhold', reason: `withholds ${hits.length} of ${total} portions: ${hits.join(', ')}` },
+        : {
+            rule,
+            outcome: 'withhold',
+            reason: `withholds ${hits.length} of ${total} portions: ${hits.join(', ')}`,
+          },
     );
   }
-  const titleProblems = readProblems(product.titleLabel, product, reader, clearanceRank, held, context, registry);
+  const titleProblems = readProblems(
+    product.titleLabel,
+    product,
+    reader,
+    clearanceRank,
+    held,
+    context,
+    registry,
+  );
   rules.push(
     titleProblems === null
       ? { rule: 'title.releasable', outcome: 'pass', reason: 'the title may be shown' }
-      : { rule: 'title.releasable', outcome: 'withhold', reason: `title replaced: ${titleProblems.map((p) => p.reason).join('; ')}` },
+      : {
+          rule: 'title.releasable',
+          outcome: 'withhold',
+          reason: `title replaced: ${titleProblems.map((p) => p.reason).join('; ')}`,
+        },
   );
   rules.push(
     kept.length > 0
-      ? { rule: 'tear-line.nonempty', outcome: 'pass', reason: `${kept.length} of ${total} portions readable` }
+      ? {
+          rule: 'tear-line.nonempty',
+          outcome: 'pass',
+          reason: `${kept.length} of ${total} portions readable`,
+        }
       : { rule: 'tear-line.nonempty', outcome: 'fail', reason: 'no portion is readable' },
   );
   const deniedBy = rules.filter((r) => r.outcome === 'fail').map((r) => r.rule);
@@ -118,7 +156,8 @@ export function decideRead(product: Product, reader: Reader, context: ReadContex
     effect: deniedBy.length === 0 ? 'allow' : 'deny',
     rules,
     deniedBy,
-    derived: deniedBy.length === 0 ? tearProduct(product, kept, titleProblems === null, registry, context.at) : null,
+    derived:
+      deniedBy.length === 0 ? tearProduct(product, kept, titleProblems === null, registry, context.at) : null,
     withheld,
   };
 }

@@ -2,7 +2,7 @@ import { type Label, renderBanner } from '../markings/index.js';
 import type { Consent, Portion, Product } from '../products/index.js';
 import { type CompiledArrangement, rankUnder } from './compiled-arrangement.js';
 import type { Decision, RuleId, RuleResult, WithheldPortion } from './decision.js';
-import { dayOf, levelName, missingCaveats, releasabilityProblem } from './portion-checks.js';
+import { appendTo, dayOf, levelName, missingCaveats, releasabilityProblem } from './portion-checks.js';
 import { tearProduct } from './tear-line.js';
 
 /** Facts about the release that are not in the product or the arrangement. */
@@ -29,7 +29,8 @@ function result(rule: RuleId, ok: boolean, reason: string): RuleResult {
 
 function activeRule(a: CompiledArrangement, at: number): RuleResult {
   const name = `${a.id} v${a.version}`;
-  if (a.doc.status !== 'active') return result('arrangement.active', false, `arrangement ${name} is ${a.doc.status}`);
+  if (a.doc.status !== 'active')
+    return result('arrangement.active', false, `arrangement ${name} is ${a.doc.status}`);
   if (a.unsignedParties.length > 0) {
     return result(
       'arrangement.active',
@@ -40,14 +41,19 @@ function activeRule(a: CompiledArrangement, at: number): RuleResult {
   if (at < a.effectiveMs) {
     return result('arrangement.active', false, `arrangement ${name} takes effect on ${dayOf(a.effectiveMs)}`);
   }
-  if (at >= a.expiresMs) return result('arrangement.active', false, `arrangement ${name} expired on ${dayOf(a.expiresMs)}`);
+  if (at >= a.expiresMs)
+    return result('arrangement.active', false, `arrangement ${name} expired on ${dayOf(a.expiresMs)}`);
   return result('arrangement.active', true, `arrangement ${name} is active and signed by every party`);
 }
 
 function partiesRule(a: CompiledArrangement, sender: string, recipient: string): RuleResult {
   const missing = [sender, recipient].filter((p) => !a.parties.has(p));
   if (missing.length > 0) {
-    return result('arrangement.parties', false, `${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not party to ${a.id}`);
+    return result(
+      'arrangement.parties',
+      false,
+      `${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not party to ${a.id}`,
+    );
   }
   if (sender === recipient) return result('arrangement.parties', false, `${sender} cannot release to itself`);
   return result('arrangement.parties', true, `${sender} and ${recipient} are both parties to ${a.id}`);
@@ -73,7 +79,11 @@ function disciplineRule(a: CompiledArrangement, product: Product): RuleResult {
 function categoriesRule(a: CompiledArrangement, product: Product): RuleResult {
   const outside = product.categories.filter((c) => !a.categories.has(c));
   if (outside.length > 0) {
-    return result('scope.categories', false, `categories outside the scope of ${a.id}: ${outside.join(', ')}`);
+    return result(
+      'scope.categories',
+      false,
+      `categories outside the scope of ${a.id}: ${outside.join(', ')}`,
+    );
   }
   return result('scope.categories', true, `categories ${product.categories.join(', ')} are in scope`);
 }
@@ -90,7 +100,11 @@ function thirdPartyRule(
   }
   // An originator that signed an arrangement waiving the rule has consented through it.
   if (!a.thirdPartyRule && a.parties.has(originator)) {
-    return result('third-party-rule', true, `${a.id}, signed by the originator ${originator}, waives the third-party rule`);
+    return result(
+      'third-party-rule',
+      true,
+      `${a.id}, signed by the originator ${originator}, waives the third-party rule`,
+    );
   }
   const matches = (c: Consent): boolean =>
     c.originator === originator &&
@@ -101,14 +115,18 @@ function thirdPartyRule(
   const consented = product.consents.some(matches) || (context.consents ?? []).some(matches);
   return consented
     ? result('third-party-rule', true, `${originator} consented to release to ${recipient}`)
-    : result('third-party-rule', false, `${originator} originated the product and has not consented to its release to ${recipient}`);
+    : result(
+        'third-party-rule',
+        false,
+        `${originator} originated the product and has not consented to its release to ${recipient}`,
+      );
 }
 
 function controlsProblem(label: Label, a: CompiledArrangement): string | null {
   let outside: string[] | null = null;
   for (const control of label.controls) {
     // NOFORN is a releasability statement, judged by portion.releasability.
-    if (control !== 'NOFORN' && !a.controls.has(control)) (outside ??= []).push(control);
+    if (control !== 'NOFORN' && !a.controls.has(control)) outside = appendTo(outside, control);
   }
   return outside === null ? null : `control ${outside.join(', ')} not allowed under ${a.id}`;
 }
@@ -127,21 +145,34 @@ function portionProblems(
   const registry = a.registry;
   let problems: { rule: PortionRule; reason: string }[] | null = null;
   if (rank === undefined) {
-    (problems ??= []).push({ rule: 'portion.ceiling', reason: `no equivalence for ${label.classification.level}` });
+    problems = appendTo(problems, {
+      rule: 'portion.ceiling',
+      reason: `no equivalence for ${label.classification.level}`,
+    });
   } else if (rank > a.ceilingRank) {
-    (problems ??= []).push({
+    problems = appendTo(problems, {
       rule: 'portion.ceiling',
       reason: `${label.classification.level} is above the ceiling ${a.ceiling}`,
     });
   }
-  const releasability = releasabilityProblem(label, rank ?? Number.POSITIVE_INFINITY, recipient, at, registry);
-  if (releasability !== null) (problems ??= []).push({ rule: 'portion.releasability', reason: releasability });
+  const releasability = releasabilityProblem(
+    label,
+    rank ?? Number.POSITIVE_INFINITY,
+    recipient,
+    at,
+    registry,
+  );
+  if (releasability !== null)
+    problems = appendTo(problems, { rule: 'portion.releasability', reason: releasability });
   const caveats = missingCaveats(label, a.caveats, true);
   if (caveats !== null) {
-    (problems ??= []).push({ rule: 'portion.caveats', reason: `caveat ${caveats.join(', ')} not allowed under ${a.id}` });
+    problems = appendTo(problems, {
+      rule: 'portion.caveats',
+      reason: `caveat ${caveats.join(', ')} not allowed under ${a.id}`,
+    });
   }
   const controls = controlsProblem(label, a);
-  if (controls !== null) (problems ??= []).push({ rule: 'portion.controls', reason: controls });
+  if (controls !== null) problems = appendTo(problems, { rule: 'portion.controls', reason: controls });
   return problems;
 }
 
@@ -283,7 +314,8 @@ function approvalRule(
   // The latest decision of each approver on this version counts; the author cannot approve.
   const latest = new Map<string, 'approved' | 'rejected'>();
   for (const approval of product.approvals) {
-    if (approval.version === product.version && approval.by !== product.author) latest.set(approval.by, approval.decision);
+    if (approval.version === product.version && approval.by !== product.author)
+      latest.set(approval.by, approval.decision);
   }
   const rejectedBy = [...latest].filter(([, d]) => d === 'rejected').map(([by]) => by);
   if (rejectedBy.length > 0) return result('release-approval', false, `rejected by ${rejectedBy.join(', ')}`);
