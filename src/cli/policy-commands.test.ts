@@ -166,7 +166,7 @@ describe('accord policy release', () => {
     });
     expect(json.effect).toBe('allow');
     expect(json.deniedBy).toEqual([]);
-    expect(json.rules).toHaveLength(13);
+    expect(json.rules).toHaveLength(14);
     expect(json.withheld).toEqual([
       { portionId: 'p3', reasons: [{ rule: 'portion.releasability', reason: 'marked NOFORN' }] },
     ]);
@@ -393,7 +393,7 @@ describe('accord policy read', () => {
     expect(run).toMatchObject({ code: 0, stderr: '' });
     expect(run.stdout.split('\n')[0]).toBe('ALLOW');
     expect(run.stdout).toMatch(/^ {2}pass +need-to-know +need-to-know through ct-fusion-cell$/m);
-    expect(run.stdout).toMatch(/^ {2}p2 {2}portion\.nationality {2}REL TO FRA, USA does not cover GBR/m);
+    expect(run.stdout).toMatch(/^ {2}p2 {2}portion\.nationality {2}REL TO USA, FRA does not cover GBR/m);
     expect(run.stdout).toMatch(/^ {2}p3 {2}portion\.nationality {2}marked NOFORN$/m);
     expect(run.stdout).toMatch(/^banner {2}SECRET\/\/ORCON\/REL TO USA, AUS, FRA, GBR$/m);
   });

@@ -46,7 +46,7 @@ const NOMINAL: ReadonlyMap<string, number> = new Map(
 );
 
 const RELEASE_RULES: readonly RuleId[] = RULE_IDS.filter(
-  (id) => !['product.recalled', 'need-to-know', 'portion.clearance', 'portion.nationality'].includes(id),
+  (id) => !['need-to-know', 'portion.clearance', 'portion.nationality'].includes(id),
 );
 const READ_RULES: readonly RuleId[] = [
   'product.recalled',

@@ -41,7 +41,8 @@ export function levelName(rank: number): string {
 /**
  * Why `partner` may not have a portion with this label at `atMs`, or null when it may.
  * A partner is covered by its own trigraph in REL TO or by a community it belongs to at that
- * instant. NOFORN, and a classified label with no REL TO, release to nobody.
+ * instant. NOFORN, and a classified label with no REL TO, release to nobody. The REL TO list in
+ * the reason is written as the marking is, the originator first.
  */
 export function releasabilityProblem(
   label: Label,
@@ -49,6 +50,7 @@ export function releasabilityProblem(
   partner: string,
   atMs: number,
   registry: MarkingRegistry,
+  originator: string,
 ): string | null {
   if (label.controls.includes('NOFORN')) return 'marked NOFORN';
   const relTo = label.relTo;
@@ -57,7 +59,7 @@ export function releasabilityProblem(
     if (code === partner) return null;
     if (code.length !== 3 && isMemberAt(registry, code, partner, atMs)) return null;
   }
-  return `REL TO ${orderRelTo(relTo).join(', ')} does not cover ${partner} on ${dayOf(atMs)}`;
+  return `REL TO ${orderRelTo(relTo, originator).join(', ')} does not cover ${partner} on ${dayOf(atMs)}`;
 }
 
 /** Caveats of `label` not covered by `held` (an entry `SI` covers `SI` and its compartments `SI-…`), or null. */

@@ -127,7 +127,7 @@ describe('decideRead', () => {
       const decision = read({ portions: [['SECRET//REL TO USA, GBR'], ['SECRET//REL TO USA, CAN']] });
       expect(keptIds(decision)).toEqual(['p1']);
       expect(withheldReasons(decision, 'p2')).toEqual([
-        { rule: 'portion.nationality', reason: 'REL TO CAN, USA does not cover GBR on 2026-06-01' },
+        { rule: 'portion.nationality', reason: 'REL TO USA, CAN does not cover GBR on 2026-06-01' },
       ]);
     });
 

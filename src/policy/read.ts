@@ -42,7 +42,10 @@ function readProblems(
   if (rank === undefined || rank > clearanceRank) {
     problems = appendTo(problems, {
       rule: 'portion.clearance',
-      reason: `${label.classification.level} is above the clearance ${levelName(clearanceRank)}`,
+      reason:
+        clearanceRank < 0
+          ? `the clearance '${reader.clearance}' is not a level of the common scale`
+          : `${label.classification.level} is above the clearance ${levelName(clearanceRank)}`,
     });
   }
   // Nationals of the originator may read their own partner's material whatever its REL TO.
@@ -53,6 +56,7 @@ function readProblems(
       reader.nationality,
       context.at,
       registry,
+      product.originator,
     );
     if (problem !== null) problems = appendTo(problems, { rule: 'portion.nationality', reason: problem });
   }

@@ -23,12 +23,7 @@ import {
 } from './index.js';
 
 const AT = Date.parse('2026-06-01T00:00:00Z');
-const READ_ONLY_RULES: readonly RuleId[] = [
-  'product.recalled',
-  'need-to-know',
-  'portion.clearance',
-  'portion.nationality',
-];
+const READ_ONLY_RULES: readonly RuleId[] = ['need-to-know', 'portion.clearance', 'portion.nationality'];
 const RELEASE_RULES = RULE_IDS.filter((id) => !READ_ONLY_RULES.includes(id));
 
 interface Release {
@@ -164,6 +159,23 @@ describe('decideRelease', () => {
 
     it('denies a release to the sender itself', () => {
       expectDeniedBy(release({ recipient: 'USA' }), 'arrangement.parties', /USA cannot release to itself/);
+    });
+
+    it('names a non-party once when it would release to itself', () => {
+      const decision = releaseOf(
+        { originator: 'FRA', author: 'analyst.fra' },
+        {},
+        { sender: 'FRA', recipient: 'FRA' },
+      );
+      expectDeniedBy(decision, 'arrangement.parties', /^FRA is not party to usa-gbr-test$/);
+    });
+  });
+
+  describe('product.recalled', () => {
+    it('denies releasing a version its originator recalled', () => {
+      const decision = release({ product: makeProduct({ recalled: true }) });
+      expectDeniedBy(decision, 'product.recalled', /^prod-1 v1 was recalled by its originator$/);
+      expect(decision.derived).toBeNull();
     });
   });
 
@@ -394,7 +406,7 @@ describe('decideRelease', () => {
       const decision = releaseOf({ portions: [['SECRET//REL TO USA, GBR'], ['SECRET//REL TO USA, CAN']] });
       expect(keptIds(decision)).toEqual(['p1']);
       expect(withheldReasons(decision, 'p2')).toEqual([
-        { rule: 'portion.releasability', reason: 'REL TO CAN, USA does not cover GBR on 2026-06-01' },
+        { rule: 'portion.releasability', reason: 'REL TO USA, CAN does not cover GBR on 2026-06-01' },
       ]);
     });
 
@@ -728,7 +740,7 @@ describe('decideRelease', () => {
       );
       expect(withheldReasons(decision, 'p2')).toEqual([
         { rule: 'portion.ceiling', reason: 'TOP SECRET is above the ceiling SECRET' },
-        { rule: 'portion.releasability', reason: 'REL TO CAN, USA does not cover GBR on 2026-06-01' },
+        { rule: 'portion.releasability', reason: 'REL TO USA, CAN does not cover GBR on 2026-06-01' },
         { rule: 'portion.caveats', reason: 'caveat HCS not allowed under usa-gbr-test' },
         { rule: 'portion.controls', reason: 'control ORCON not allowed under usa-gbr-test' },
       ]);

@@ -47,7 +47,7 @@ function activeRule(a: CompiledArrangement, at: number): RuleResult {
 }
 
 function partiesRule(a: CompiledArrangement, sender: string, recipient: string): RuleResult {
-  const missing = [sender, recipient].filter((p) => !a.parties.has(p));
+  const missing = [...new Set([sender, recipient])].filter((p) => !a.parties.has(p));
   if (missing.length > 0) {
     return result(
       'arrangement.parties',
@@ -60,7 +60,7 @@ function partiesRule(a: CompiledArrangement, sender: string, recipient: string):
 }
 
 function suspensionRule(a: CompiledArrangement, sender: string, recipient: string): RuleResult {
-  const suspended = [sender, recipient].filter((p) => a.suspended.has(p));
+  const suspended = [...new Set([sender, recipient])].filter((p) => a.suspended.has(p));
   if (suspended.length > 0) {
     return result('arrangement.suspension', false, `${suspended.join(' and ')} suspended under ${a.id}`);
   }
@@ -141,6 +141,7 @@ function portionProblems(
   recipient: string,
   a: CompiledArrangement,
   at: number,
+  originator: string,
 ): { rule: PortionRule; reason: string }[] | null {
   const registry = a.registry;
   let problems: { rule: PortionRule; reason: string }[] | null = null;
@@ -161,6 +162,7 @@ function portionProblems(
     recipient,
     at,
     registry,
+    originator,
   );
   if (releasability !== null)
     problems = appendTo(problems, { rule: 'portion.releasability', reason: releasability });
@@ -229,6 +231,10 @@ export function decideRelease(
   const a = arrangement;
   const at = context.at;
   const rules: RuleResult[] = [
+    // A recalled version is withdrawn by its originator and goes nowhere.
+    product.recalled
+      ? result('product.recalled', false, `${product.id} v${product.version} was recalled by its originator`)
+      : result('product.recalled', true, 'not recalled'),
     activeRule(a, at),
     partiesRule(a, context.sender, recipient),
     suspensionRule(a, context.sender, recipient),
@@ -245,7 +251,7 @@ export function decideRelease(
   let allRank = Number.NEGATIVE_INFINITY;
   for (const portion of product.portions) {
     const rank = rankUnder(a, product.originator, portion.label.classification, a.registry);
-    const problems = portionProblems(portion.label, rank, recipient, a, at);
+    const problems = portionProblems(portion.label, rank, recipient, a, at, product.originator);
     allRank = Math.max(allRank, rank ?? Number.POSITIVE_INFINITY);
     if (problems === null) {
       kept.push(portion);
@@ -256,7 +262,7 @@ export function decideRelease(
   for (const rule of PORTION_RULES) rules.push(summarise(rule, withheld, total, a, recipient));
 
   const titleRank = rankUnder(a, product.originator, product.titleLabel.classification, a.registry);
-  const titleProblems = portionProblems(product.titleLabel, titleRank, recipient, a, at);
+  const titleProblems = portionProblems(product.titleLabel, titleRank, recipient, a, at, product.originator);
   rules.push(
     titleProblems === null
       ? { rule: 'title.releasable', outcome: 'pass', reason: 'the title may go as written' }
