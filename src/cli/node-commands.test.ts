@@ -193,6 +193,13 @@ describe('accord init', () => {
     expectOneLineFailure(run, /--partner: 'XYZ' is not a known partner code/);
     expect(existsSync(dir)).toBe(false);
   });
+
+  it('keeps a PostgreSQL URL in the config, and refuses one that is not postgres:// without creating anything', async () => {
+    const bad = join(tempDir(), 'node');
+    const run = await runCaptured(['init', '--dir', bad, '--database-url', 'mysql://db/accord']);
+    expectOneLineFailure(run, /config \/database\/url: must match pattern .* \[CONFIG_INVALID\]$/);
+    expect(existsSync(bad)).toBe(false);
+  });
 });
 
 describe('accord user add', () => {

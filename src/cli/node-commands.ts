@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { buildNode } from '../app/node.js';
 import { ROLES } from '../auth/roles.js';
+import { loadConfig } from '../config/index.js';
 import { AccordError } from '../errors/index.js';
 import { DEFAULT_REGISTRY } from '../markings/index.js';
 import type { Actor } from '../services/actor.js';
@@ -73,33 +74,48 @@ export function registerNodeCommands(program: Command, io: CliIo): void {
     .option('--dir <dir>', 'data directory (default: $ACCORD_DATA_DIR or ./accord-data)')
     .option('--partner <code>', 'the partner this node belongs to (ISO 3166-1 alpha-3)', 'USA')
     .option('--name <name>', 'node name', 'accord')
+    .option(
+      '--database-url <url>',
+      'PostgreSQL URL (postgres://…) to use instead of the SQLite file; kept in the config',
+    )
     .option('--json', 'print the result as JSON')
-    .action(async (options: { dir?: string; partner: string; name: string; json?: boolean }) => {
-      const partner = parsePartnerOption(options.partner, '--partner');
-      const dataDir = dataDirOf(io, options.dir);
-      await writeNodeConfig(dataDir, { partner, nodeName: options.name });
-      const password = newPassword();
-      await withLocalNode(io, dataDir, async (node) => {
-        await node.services.directory.createUser(null, {
-          username: 'admin',
-          displayName: `${partner} node administrator`,
-          nationality: partner,
-          clearance: 'SECRET',
-          caveats: [],
-          communities: [],
-          roles: ['administrator'],
-          password,
+    .action(
+      async (options: {
+        dir?: string;
+        partner: string;
+        name: string;
+        databaseUrl?: string;
+        json?: boolean;
+      }) => {
+        const partner = parsePartnerOption(options.partner, '--partner');
+        const dataDir = dataDirOf(io, options.dir);
+        const database = options.databaseUrl === undefined ? {} : { database: { url: options.databaseUrl } };
+        // Validate before writing anything, so a bad URL leaves no half-made node behind.
+        loadConfig({ flags: { dataDir, partner, nodeName: options.name, ...database } });
+        await writeNodeConfig(dataDir, { partner, nodeName: options.name, ...database });
+        const password = newPassword();
+        await withLocalNode(io, dataDir, async (node) => {
+          await node.services.directory.createUser(null, {
+            username: 'admin',
+            displayName: `${partner} node administrator`,
+            nationality: partner,
+            clearance: 'SECRET',
+            caveats: [],
+            communities: [],
+            roles: ['administrator'],
+            password,
+          });
         });
-      });
-      if (options.json === true) {
-        writeJson(io.stdout, { dataDir, partner, admin: { username: 'admin', password } });
-        return;
-      }
-      writeLine(io.stdout, `initialised ${partner} node in ${dataDir}`);
-      writeLine(io.stdout, `administrator: admin  password: ${password}`);
-      writeLine(io.stdout, 'the password is shown this once; keep it now.');
-      writeLine(io.stdout, `start the node with: accord serve --dir ${dataDir}`);
-    });
+        if (options.json === true) {
+          writeJson(io.stdout, { dataDir, partner, admin: { username: 'admin', password } });
+          return;
+        }
+        writeLine(io.stdout, `initialised ${partner} node in ${dataDir}`);
+        writeLine(io.stdout, `administrator: admin  password: ${password}`);
+        writeLine(io.stdout, 'the password is shown this once; keep it now.');
+        writeLine(io.stdout, `start the node with: accord serve --dir ${dataDir}`);
+      },
+    );
 
   program
     .command('serve')
