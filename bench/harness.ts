@@ -3,6 +3,9 @@
 // ceiling that bounds it, in the same process and the same run, so the ratio between the two
 // is comparable across machines even where the absolute numbers are not. Each case runs in a
 // process of its own (see run.ts), so one case's garbage and JIT state do not weigh on the next.
+// A case whose operation is asynchronous (a request over a socket, say) is an AsyncBenchCase: it
+// may run several clients at once for the throughput figure, reports latency percentiles taken
+// one client at a time, and may be skipped with a reason (a service it needs is not there).
 import { performance } from 'node:perf_hooks';
 
 /** ops/s of each timed run, and their summary. */
@@ -12,6 +15,22 @@ export interface Measurement {
   readonly min: number;
   readonly median: number;
   readonly max: number;
+  /** Clients running the operation at once during the timed runs (async cases only). */
+  readonly clients?: number;
+  /** Latency of one operation, and of the parts it timed, one client at a time (async cases only). */
+  readonly latency?: LatencySummary;
+}
+
+/** Milliseconds at the 50th and 99th percentile (nearest rank) of `samples` timings. */
+export interface Percentiles {
+  readonly samples: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+/** Latency of a whole operation and of the parts it reported through its `lap`, in milliseconds. */
+export interface LatencySummary extends Percentiles {
+  readonly parts: Readonly<Record<string, Percentiles>>;
 }
 
 export interface MeasureOptions {
@@ -41,10 +60,39 @@ export interface BenchCase {
   readonly setup: () => { readonly run: Operation; readonly ceiling: Operation };
 }
 
+/** Records how long a part of an operation took, e.g. one request of several; milliseconds. */
+export type Lap = (part: string, ms: number) => void;
+
+/** One asynchronous operation; `lap` takes the timings of its parts (only heeded while latency is taken). */
+export type AsyncOperation = (i: number, lap: Lap) => Promise<unknown>;
+
+/** What an async case's set-up hands back: the two operations and how to tear them down. */
+export interface AsyncCaseOperations {
+  readonly run: AsyncOperation;
+  readonly ceiling: AsyncOperation;
+  /** Closes servers, removes temporary files; called once both are measured, or on failure. */
+  readonly close?: () => Promise<void>;
+}
+
+/** A figure whose operation is asynchronous, and its ceiling; see measureAsync. */
+export interface AsyncBenchCase {
+  readonly name: string;
+  readonly ceiling: string;
+  readonly target?: { readonly opsPerSec: number; readonly source?: string };
+  /** Clients running the operation at once while throughput is measured (1 when omitted). */
+  readonly clients?: number;
+  /** Least warm-up, milliseconds, before the figure and before the ceiling (`minMs` when omitted or less). */
+  readonly warmupMs?: number;
+  /** Builds the inputs, or says why the case cannot run here (reported as a skipped row, not a failure). */
+  readonly setupAsync: () => Promise<AsyncCaseOperations | { readonly skipped: string }>;
+}
+
+export type AnyBenchCase = BenchCase | AsyncBenchCase;
+
 /** A named group of cases, listed without running any set-up. */
 export interface Suite {
   readonly name: string;
-  readonly cases: readonly BenchCase[];
+  readonly cases: readonly AnyBenchCase[];
 }
 
 /** A measured case: the figure, its ceiling, their ratio and the target check. */
@@ -55,6 +103,8 @@ export interface Row {
   /** figure median / ceiling median. */
   readonly ratio: number;
   readonly target: { readonly opsPerSec: number; readonly source?: string; readonly met: boolean } | null;
+  /** Why the case was not measured (its measurements are then empty); absent on a measured row. */
+  readonly skipped?: string;
 }
 
 // Results go here so the optimiser cannot drop an operation whose value is never used.
@@ -70,6 +120,18 @@ function timeBatch(op: Operation, start: number, count: number): number {
   const t0 = performance.now();
   for (let i = 0; i < count; i++) sink = op(start + i);
   return performance.now() - t0;
+}
+
+function summarise(name: string, opsPerSec: readonly number[]): Measurement {
+  const sorted = [...opsPerSec].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return {
+    name,
+    runs: opsPerSec,
+    min: sorted[0] ?? 0,
+    median: sorted.length % 2 === 1 ? sorted[mid]! : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2,
+    max: sorted[sorted.length - 1] ?? 0,
+  };
 }
 
 /**
@@ -106,15 +168,7 @@ export function measure(name: string, op: Operation, options: MeasureOptions = {
     }
     opsPerSec.push((count / elapsed) * 1000);
   }
-  const sorted = [...opsPerSec].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return {
-    name,
-    runs: opsPerSec,
-    min: sorted[0] ?? 0,
-    median: sorted.length % 2 === 1 ? sorted[mid]! : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2,
-    max: sorted[sorted.length - 1] ?? 0,
-  };
+  return summarise(name, opsPerSec);
 }
 
 /** Sets a case up, then measures it and its ceiling back to back. */
@@ -122,6 +176,106 @@ export function measureCase(suite: string, c: BenchCase, options: MeasureOptions
   const operations = c.setup();
   const figure = measure(c.name, operations.run, options);
   const ceiling = measure(c.ceiling, operations.ceiling, options);
+  return rowOf(suite, c, figure, ceiling);
+}
+
+/** Options of measureAsync: those of measure, plus how many clients and how much latency to take. */
+export interface AsyncMeasureOptions extends MeasureOptions {
+  /** Clients running the operation at once during the warm-up and the timed runs. */
+  readonly clients?: number;
+  /** Latency timings wanted, one client at a time (default 1000), taken in at least `minMs`... */
+  readonly latencySamples?: number;
+  /** ...and at most this long, milliseconds (default 10 × `minMs`). */
+  readonly latencyMaxMs?: number;
+}
+
+const NO_LAP: Lap = () => undefined;
+
+/**
+ * Runs `clients` loops of `op` at once, each starting another operation while `more(elapsed,
+ * count)` holds; returns how many finished and the wall time until the last did.
+ */
+async function drive(
+  op: AsyncOperation,
+  counter: { next: number },
+  clients: number,
+  more: (elapsedMs: number, count: number) => boolean,
+  lap: Lap,
+  took?: (ms: number) => void,
+): Promise<{ count: number; elapsed: number }> {
+  const t0 = performance.now();
+  let count = 0;
+  const client = async (): Promise<void> => {
+    while (more(performance.now() - t0, count)) {
+      const started = performance.now();
+      sink = await op(counter.next++, lap);
+      took?.(performance.now() - started);
+      count++;
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, client));
+  return { count, elapsed: performance.now() - t0 };
+}
+
+function percentiles(samples: number[]): Percentiles {
+  samples.sort((a, b) => a - b);
+  const rank = (p: number) => samples[Math.max(0, Math.ceil((p / 100) * samples.length) - 1)] ?? 0;
+  return { samples: samples.length, p50: rank(50), p99: rank(99) };
+}
+
+/**
+ * Measures an async `op` in operations per second: a warm-up of `warmupMs`, then `runs` timed
+ * runs of at least `minMs`, each with `clients` loops running the operation at once (a run ends
+ * when the last operation started within `minMs` finishes). Then latency: one client at a time,
+ * until `latencySamples` operations are timed (and `minMs` has passed) or `latencyMaxMs` has;
+ * p50 and p99 of the whole operation and of each part it reported through its `lap`.
+ */
+export async function measureAsync(
+  name: string,
+  op: AsyncOperation,
+  options: AsyncMeasureOptions = {},
+): Promise<Measurement> {
+  const runs = options.runs ?? DEFAULT_RUNS;
+  const minMs = options.minMs ?? DEFAULT_MIN_MS;
+  const warmupMs = options.warmupMs ?? minMs;
+  const clients = Math.max(1, Math.round(options.clients ?? 1));
+  const wanted = options.latencySamples ?? 1000;
+  const maxMs = Math.max(minMs, options.latencyMaxMs ?? 10 * minMs);
+  const counter = { next: 0 };
+
+  await drive(op, counter, clients, (elapsed) => elapsed < warmupMs, NO_LAP);
+  const opsPerSec: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const { count, elapsed } = await drive(op, counter, clients, (ms) => ms < minMs, NO_LAP);
+    opsPerSec.push((count / elapsed) * 1000);
+  }
+
+  const whole: number[] = [];
+  const parts = new Map<string, number[]>();
+  const lap: Lap = (part, ms) => {
+    const list = parts.get(part);
+    if (list === undefined) parts.set(part, [ms]);
+    else list.push(ms);
+  };
+  await drive(
+    op,
+    counter,
+    1,
+    (elapsed, count) => elapsed < maxMs && (elapsed < minMs || count < wanted),
+    lap,
+    (ms) => whole.push(ms),
+  );
+  return {
+    ...summarise(name, opsPerSec),
+    clients,
+    latency: {
+      ...percentiles(whole),
+      parts: Object.fromEntries([...parts].map(([part, samples]) => [part, percentiles(samples)])),
+    },
+  };
+}
+
+function rowOf(suite: string, c: AnyBenchCase, figure: Measurement, ceiling: Measurement): Row {
   return {
     suite,
     figure,
@@ -129,6 +283,44 @@ export function measureCase(suite: string, c: BenchCase, options: MeasureOptions
     ratio: ceiling.median > 0 ? figure.median / ceiling.median : 0,
     target: c.target === undefined ? null : { ...c.target, met: figure.median >= c.target.opsPerSec },
   };
+}
+
+/** The row of a case that could not run here, saying why. */
+export function skippedRow(suite: string, c: AnyBenchCase, reason: string): Row {
+  const empty = (name: string): Measurement => ({ name, runs: [], min: 0, median: 0, max: 0 });
+  return { ...rowOf(suite, c, empty(c.name), empty(c.ceiling)), target: null, skipped: reason };
+}
+
+/** Sets an async case up, measures it and its ceiling back to back, and tears it down. */
+export async function measureAsyncCase(
+  suite: string,
+  c: AsyncBenchCase,
+  options: MeasureOptions = {},
+): Promise<Row> {
+  const prepared = await c.setupAsync();
+  if ('skipped' in prepared) return skippedRow(suite, c, prepared.skipped);
+  try {
+    const minMs = options.minMs ?? DEFAULT_MIN_MS;
+    const settings: AsyncMeasureOptions = {
+      ...options,
+      warmupMs: Math.max(options.warmupMs ?? minMs, c.warmupMs ?? 0),
+      ...(c.clients === undefined ? {} : { clients: c.clients }),
+    };
+    const figure = await measureAsync(c.name, prepared.run, settings);
+    const ceiling = await measureAsync(c.ceiling, prepared.ceiling, settings);
+    return rowOf(suite, c, figure, ceiling);
+  } finally {
+    await prepared.close?.();
+  }
+}
+
+/** Measures a case of either kind. */
+export async function measureAnyCase(
+  suite: string,
+  c: AnyBenchCase,
+  options: MeasureOptions = {},
+): Promise<Row> {
+  return 'setupAsync' in c ? measureAsyncCase(suite, c, options) : measureCase(suite, c, options);
 }
 
 /**
@@ -182,12 +374,12 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
 }
 
 /** A case's id, `suite: name`, as printed and as matched by `--only` and `--case`. */
-export function caseId(suite: string, c: BenchCase): string {
+export function caseId(suite: string, c: Pick<AnyBenchCase, 'name'>): string {
   return `${suite}: ${c.name}`;
 }
 
 /** Whether a case is selected by `--only`: a case-insensitive substring of its id. */
-export function isSelected(suite: string, c: BenchCase, only: string | null): boolean {
+export function isSelected(suite: string, c: Pick<AnyBenchCase, 'name'>, only: string | null): boolean {
   return only === null || caseId(suite, c).toLowerCase().includes(only.toLowerCase());
 }
 
@@ -203,11 +395,42 @@ function targetNote(row: Row): string {
   return `target ≥ ${ops(row.target.opsPerSec)}/s${source}: ${row.target.met ? 'met' : 'not met'}`;
 }
 
-/** Prints rows as an aligned table, figures in ops/s, then the target checks. */
+function millis(n: number): string {
+  return n.toFixed(n < 10 ? 2 : 1);
+}
+
+function p50p99(p: Percentiles | undefined): string {
+  return p === undefined ? '' : `${millis(p.p50)} / ${millis(p.p99)}`;
+}
+
+/** The latency of each part a figure timed, beside the same part of its ceiling. */
+function latencyNote(row: Row): string {
+  const figure = row.figure.latency;
+  if (figure === undefined) return '';
+  const ceiling = row.ceiling.latency?.parts ?? {};
+  const parts = Object.entries(figure.parts).map(([part, p]) => {
+    const bare = ceiling[part];
+    return `${part} ${p50p99(p)}${bare === undefined ? '' : ` (ceiling ${p50p99(bare)})`}`;
+  });
+  const whole = `whole ${p50p99(figure)} (ceiling ${p50p99(row.ceiling.latency)}), ${figure.samples} timed`;
+  return [whole, ...parts].join('; ');
+}
+
+/**
+ * Prints rows as an aligned table, figures in ops/s, then the target checks. Rows with latency
+ * (async cases) add p50 / p99 columns for the figure and its ceiling, and a line per row with the
+ * latency of each part; a skipped row says why in place of its figures.
+ */
 export function report(rows: readonly Row[], write: (line: string) => void = console.log): void {
+  const measured = rows.filter((r) => r.skipped === undefined);
+  const timed = measured.some((r) => r.figure.latency !== undefined);
   const header = ['figure', 'min /s', 'median /s', 'max /s', 'ceiling median /s', 'ceiling', 'ratio'];
   const right = [false, true, true, true, true, false, true];
-  const body = rows.map((r) => [
+  if (timed) {
+    header.push('p50 / p99 ms, 1 client', 'ceiling p50 / p99 ms');
+    right.push(true, true);
+  }
+  const cellsOf = (r: Row): string[] => [
     `${r.suite}: ${r.figure.name}`,
     ops(r.figure.min),
     ops(r.figure.median),
@@ -215,8 +438,17 @@ export function report(rows: readonly Row[], write: (line: string) => void = con
     ops(r.ceiling.median),
     r.ceiling.what,
     r.ratio.toFixed(3),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((cells) => cells[i]?.length ?? 0)));
+    ...(timed ? [p50p99(r.figure.latency), p50p99(r.ceiling.latency)] : []),
+  ];
+  const body = measured.map(cellsOf);
+  const names = rows.map((r) => `${r.suite}: ${r.figure.name}`);
+  const widths = header.map((h, i) =>
+    Math.max(
+      h.length,
+      ...body.map((cells) => cells[i]?.length ?? 0),
+      ...(i === 0 ? names.map((n) => n.length) : []),
+    ),
+  );
   const line = (cells: readonly string[]): string =>
     cells
       .map((cell, i) => (right[i] ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0)))
@@ -224,8 +456,19 @@ export function report(rows: readonly Row[], write: (line: string) => void = con
       .trimEnd();
   write(line(header));
   write(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const cells of body) write(line(cells));
-  const targets = rows.filter((r) => r.target !== null);
+  for (const r of rows) {
+    if (r.skipped === undefined) write(line(cellsOf(r)));
+    else write(`${`${r.suite}: ${r.figure.name}`.padEnd(widths[0] ?? 0)}  skipped: ${r.skipped}`);
+  }
+  const latencies = measured.filter((r) => r.figure.latency !== undefined);
+  if (latencies.length > 0) {
+    write('');
+    write(
+      'latency p50 / p99 ms, one client at a time (throughput figures use the clients their name gives):',
+    );
+    for (const r of latencies) write(`${r.suite}: ${r.figure.name}: ${latencyNote(r)}`);
+  }
+  const targets = measured.filter((r) => r.target !== null);
   if (targets.length > 0) {
     write('');
     for (const r of targets)

@@ -6,23 +6,24 @@
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import {
+  type AnyBenchCase,
   type BenchArgs,
-  type BenchCase,
   caseId,
   DEFAULT_MIN_MS,
   DEFAULT_RUNS,
   isSelected,
-  measureCase,
+  measureAnyCase,
   parseBenchArgs,
   type Row,
   report,
   type Suite,
 } from './harness.js';
+import { httpSuite } from './suites/http.js';
 import { policySuite } from './suites/policy.js';
 
-const SUITES: readonly Suite[] = [policySuite];
+const SUITES: readonly Suite[] = [policySuite, httpSuite];
 
-function selected(args: BenchArgs): { suite: Suite; c: BenchCase }[] {
+function selected(args: BenchArgs): { suite: Suite; c: AnyBenchCase }[] {
   return SUITES.flatMap((suite) =>
     suite.cases
       .filter((c) =>
@@ -50,7 +51,7 @@ function measureInChild(id: string, args: BenchArgs): Row {
   return JSON.parse(child.stdout) as Row;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   let args: BenchArgs;
   try {
     args = parseBenchArgs(process.argv.slice(2));
@@ -63,7 +64,7 @@ function main(): void {
   if (args.caseId !== null) {
     const only = cases[0];
     if (only === undefined) throw new Error(`no benchmark '${args.caseId}'`);
-    process.stdout.write(JSON.stringify(measureCase(only.suite.name, only.c, args.measure)));
+    process.stdout.write(JSON.stringify(await measureAnyCase(only.suite.name, only.c, args.measure)));
     return;
   }
 
@@ -90,11 +91,11 @@ function main(): void {
   for (const { suite, c } of cases) {
     const id = caseId(suite.name, c);
     if (!args.json) process.stderr.write(`  measuring ${id} …\n`);
-    rows.push(args.inProcess ? measureCase(suite.name, c, args.measure) : measureInChild(id, args));
+    rows.push(args.inProcess ? await measureAnyCase(suite.name, c, args.measure) : measureInChild(id, args));
   }
   if (args.json) process.stdout.write(`${JSON.stringify({ environment, rows }, null, 2)}\n`);
   else if (rows.length === 0) progress(`no benchmark matches --only '${args.only ?? ''}'`);
   else report(rows);
 }
 
-main();
+await main();
