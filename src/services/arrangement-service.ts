@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox';
 import {
+  type ArrangementDocument,
   type ArrangementStatus,
   type ArrangementTerms,
   amendArrangement,
@@ -98,18 +99,12 @@ export class ArrangementService {
     version: number,
     signature: SignatureInput,
   ): Promise<ArrangementVersion> {
-    requirePermission(actor, 'arrangement:write');
-    return this.#store.transaction(async (tx) => {
-      const current = await tx.arrangements.getVersion(id, version);
-      if (current === undefined)
-        throw new AccordError('NOT_FOUND', `no arrangement '${id}' v${version}`, { id });
+    return this.#change(actor, id, version, (current) => {
       const signatures = [
         ...current.document.signatures.filter((s) => s.partner !== signature.partner),
         { ...signature, versionHash: current.versionHash },
       ];
-      return tx.arrangements.putVersion(
-        parseArrangement({ ...current.document, signatures }, this.#registry),
-      );
+      return parseArrangement({ ...current.document, signatures }, this.#registry);
     });
   }
 
@@ -120,13 +115,7 @@ export class ArrangementService {
     version: number,
     status: ArrangementStatus,
   ): Promise<ArrangementVersion> {
-    requirePermission(actor, 'arrangement:write');
-    return this.#store.transaction(async (tx) => {
-      const current = await tx.arrangements.getVersion(id, version);
-      if (current === undefined)
-        throw new AccordError('NOT_FOUND', `no arrangement '${id}' v${version}`, { id });
-      return tx.arrangements.putVersion(transitionArrangement(current.document, status));
-    });
+    return this.#change(actor, id, version, (current) => transitionArrangement(current.document, status));
   }
 
   /** Suspends (or reinstates) one party of a version, as the breach protocol may require. */
@@ -137,12 +126,25 @@ export class ArrangementService {
     partner: string,
     suspended: boolean,
   ): Promise<ArrangementVersion> {
+    return this.#change(actor, id, version, (current) =>
+      setPartySuspended(current.document, partner, suspended),
+    );
+  }
+
+  /** Reads one version, applies a lifecycle change to its document and stores the result, in one transaction. */
+  #change(
+    actor: Actor,
+    id: string,
+    version: number,
+    change: (current: ArrangementVersion) => ArrangementDocument,
+  ): Promise<ArrangementVersion> {
     requirePermission(actor, 'arrangement:write');
     return this.#store.transaction(async (tx) => {
       const current = await tx.arrangements.getVersion(id, version);
-      if (current === undefined)
+      if (current === undefined) {
         throw new AccordError('NOT_FOUND', `no arrangement '${id}' v${version}`, { id });
-      return tx.arrangements.putVersion(setPartySuspended(current.document, partner, suspended));
+      }
+      return tx.arrangements.putVersion(change(current));
     });
   }
 }
