@@ -1,13 +1,12 @@
 import Type, { type Static } from 'typebox';
-import { CONTROLS } from '../markings/index.js';
+import { COMMON_LEVEL_NAMES, CONTROLS } from '../markings/index.js';
 import { Category, DISCIPLINES, Identifier, PartnerCode, Timestamp } from '../products/index.js';
 
 export const ARRANGEMENT_TYPES = ['bilateral', 'multilateral', 'task-force'] as const;
 export const ARRANGEMENT_STATUSES = ['draft', 'active', 'suspended', 'terminated'] as const;
 export type ArrangementStatus = (typeof ARRANGEMENT_STATUSES)[number];
 
-const COMMON_LEVELS = ['UNCLASSIFIED', 'RESTRICTED', 'CONFIDENTIAL', 'SECRET', 'TOP SECRET'] as const;
-const CommonLevel = Type.Enum(COMMON_LEVELS, { description: 'a level of the common scale' });
+const CommonLevel = Type.Enum(COMMON_LEVEL_NAMES, { description: 'a level of the common scale' });
 const Fingerprint = Type.String({
   pattern: '^sha256:[0-9a-f]{64}$',
   description: 'SHA-256 of the raw public key',

@@ -1,18 +1,21 @@
 import Type, { type Static } from 'typebox';
 import { AccordError } from '../errors/index.js';
-import { COMMON_SCHEME, DEFAULT_REGISTRY, isCountryCode, type MarkingRegistry } from '../markings/index.js';
+import {
+  COMMON_LEVEL_NAMES,
+  DEFAULT_REGISTRY,
+  isCountryCode,
+  type MarkingRegistry,
+} from '../markings/index.js';
 import type { Reader } from '../policy/index.js';
 import { Identifier, PartnerCode } from '../products/index.js';
 import { createValidator } from '../validation/index.js';
-
-const CLEARANCES = COMMON_SCHEME.levels.map((l) => l.name);
 
 /** A user file for `accord policy read`: who reads, their clearance and accesses. */
 export const ReaderDocumentSchema = Type.Object(
   {
     id: Identifier,
     nationality: PartnerCode,
-    clearance: Type.Enum(CLEARANCES, { description: 'a level of the common scale' }),
+    clearance: Type.Enum(COMMON_LEVEL_NAMES, { description: 'a level of the common scale' }),
     caveats: Type.Array(Type.String({ pattern: '^[A-Z]+(-[A-Z0-9]+)*$' }), {
       maxItems: 64,
       uniqueItems: true,

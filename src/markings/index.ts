@@ -40,6 +40,7 @@ export { orderRelTo, type RenderOptions, renderBanner, renderPortionMark } from 
 export {
   BUILTIN_SCHEMES,
   type ClassificationScheme,
+  COMMON_LEVEL_NAMES,
   COMMON_SCHEME,
   commonLevelName,
   NATO_SCHEME,

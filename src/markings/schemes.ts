@@ -49,6 +49,15 @@ export const UK_SCHEME: ClassificationScheme = {
 
 export const BUILTIN_SCHEMES: readonly ClassificationScheme[] = [COMMON_SCHEME, NATO_SCHEME, UK_SCHEME];
 
+/** The common scale's level names, lowest first. */
+export const COMMON_LEVEL_NAMES = [
+  'UNCLASSIFIED',
+  'RESTRICTED',
+  'CONFIDENTIAL',
+  'SECRET',
+  'TOP SECRET',
+] as const;
+
 /** Name of the common-scale level with the given rank; throws on a rank outside the scale. */
 export function commonLevelName(rank: number): string {
   const level = COMMON_SCHEME.levels[rank];

@@ -1,5 +1,6 @@
 export {
   type Approval,
+  AuthoredFields,
   Category,
   type Consent,
   DISCIPLINES,
@@ -11,6 +12,7 @@ export {
   type Product,
   type ProductDocument,
   ProductDocumentSchema,
+  portionsSchema,
   RELIABILITY,
   type Reliability,
   Timestamp,

@@ -1,4 +1,4 @@
-import Type, { type Static } from 'typebox';
+import Type, { type Static, type TSchema } from 'typebox';
 import type { Label } from '../markings/index.js';
 
 /** Intelligence disciplines. */
@@ -22,6 +22,45 @@ export const GeoJson = Type.Unsafe<{ readonly type: string; readonly [member: st
   description: 'GeoJSON (RFC 7946) geometry, feature or feature collection',
 });
 
+const Marking = Type.String({
+  minLength: 1,
+  maxLength: 512,
+  description: 'a banner or portion mark, e.g. (S//REL TO USA, GBR)',
+});
+const PortionText = Type.String({ maxLength: 1_000_000 });
+const MAX_PORTIONS = 1000;
+
+/** What an author writes. The product document and the API's draft input share these fields. */
+export const AuthoredFields = {
+  title: Type.String({ minLength: 1, maxLength: 500 }),
+  titleMarking: Marking,
+  discipline: Type.Enum(DISCIPLINES),
+  categories: Type.Array(Category, { minItems: 1, maxItems: 32, uniqueItems: true }),
+  reliability: Type.Enum(RELIABILITY),
+  credibility: Type.Integer({ minimum: 1, maximum: 6 }),
+  geo: Type.Optional(GeoJson),
+  needToKnow: Type.Optional(
+    Type.Object(
+      {
+        communities: Type.Optional(Type.Array(Identifier, { maxItems: 64, uniqueItems: true })),
+        arrangements: Type.Optional(Type.Array(Identifier, { maxItems: 64, uniqueItems: true })),
+      },
+      { additionalProperties: false },
+    ),
+  ),
+};
+
+/** Portions as an author writes them; in a draft the node numbers those given without an id. */
+export function portionsSchema<Id extends TSchema>(id: Id) {
+  return Type.Array(
+    Type.Object({ id, marking: Marking, text: PortionText }, { additionalProperties: false }),
+    {
+      minItems: 1,
+      maxItems: MAX_PORTIONS,
+    },
+  );
+}
+
 /** The product document as written in files and sent to the API: markings as strings. */
 export const ProductDocumentSchema = Type.Object(
   {
@@ -29,25 +68,9 @@ export const ProductDocumentSchema = Type.Object(
     version: Type.Integer({ minimum: 1 }),
     originator: PartnerCode,
     author: Identifier,
-    title: Type.String({ minLength: 1, maxLength: 500 }),
-    titleMarking: Type.String({ minLength: 1, maxLength: 512 }),
-    discipline: Type.Enum(DISCIPLINES),
-    categories: Type.Array(Category, { minItems: 1, maxItems: 32, uniqueItems: true }),
-    portions: Type.Array(
-      Type.Object(
-        {
-          id: Identifier,
-          marking: Type.String({ minLength: 1, maxLength: 512 }),
-          text: Type.String({ maxLength: 1_000_000 }),
-        },
-        { additionalProperties: false },
-      ),
-      { minItems: 1, maxItems: 1000 },
-    ),
-    reliability: Type.Enum(RELIABILITY),
-    credibility: Type.Integer({ minimum: 1, maximum: 6 }),
+    ...AuthoredFields,
+    portions: portionsSchema(Identifier),
     createdAt: Timestamp,
-    geo: Type.Optional(GeoJson),
     approvals: Type.Optional(
       Type.Array(
         Type.Object(
@@ -77,15 +100,6 @@ export const ProductDocumentSchema = Type.Object(
           { additionalProperties: false },
         ),
         { maxItems: 500 },
-      ),
-    ),
-    needToKnow: Type.Optional(
-      Type.Object(
-        {
-          communities: Type.Optional(Type.Array(Identifier, { maxItems: 64, uniqueItems: true })),
-          arrangements: Type.Optional(Type.Array(Identifier, { maxItems: 64, uniqueItems: true })),
-        },
-        { additionalProperties: false },
       ),
     ),
     recalled: Type.Optional(Type.Boolean()),

@@ -3,19 +3,17 @@ import Type, { type Static } from 'typebox';
 import { hashPassword } from '../auth/passwords.js';
 import { ROLES } from '../auth/roles.js';
 import { AccordError } from '../errors/index.js';
-import { isCountryCode, type MarkingRegistry } from '../markings/index.js';
+import { COMMON_LEVEL_NAMES, isCountryCode, type MarkingRegistry } from '../markings/index.js';
 import { Identifier, PartnerCode } from '../products/index.js';
 import type { Partner, PartnerInput, Store, User } from '../store/index.js';
 import { type Actor, requirePermission } from './actor.js';
-
-const COMMON_LEVELS = ['UNCLASSIFIED', 'RESTRICTED', 'CONFIDENTIAL', 'SECRET', 'TOP SECRET'] as const;
 
 export const UserInputSchema = Type.Object(
   {
     username: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{1,63}$', description: 'lower-case login name' }),
     displayName: Type.String({ minLength: 1, maxLength: 200 }),
     nationality: PartnerCode,
-    clearance: Type.Enum(COMMON_LEVELS),
+    clearance: Type.Enum(COMMON_LEVEL_NAMES),
     caveats: Type.Array(Type.String({ pattern: '^[A-Z]+(-[A-Z0-9]+)*$' }), {
       maxItems: 64,
       uniqueItems: true,

@@ -16,15 +16,13 @@ import {
   decideRelease,
 } from '../policy/index.js';
 import {
-  Category,
-  DISCIPLINES,
+  AuthoredFields,
   type Discipline,
-  GeoJson,
   Identifier,
   type Product,
   type ProductDocument,
   parseProduct,
-  RELIABILITY,
+  portionsSchema,
 } from '../products/index.js';
 import type {
   ArrangementVersion,
@@ -38,35 +36,7 @@ import { type Actor, readerOf, requirePermission } from './actor.js';
 
 /** What an analyst writes; the node fills id, version, originator, author and time. */
 export const DraftInputSchema = Type.Object(
-  {
-    title: Type.String({ minLength: 1, maxLength: 500 }),
-    titleMarking: Type.String({ minLength: 1, maxLength: 512 }),
-    discipline: Type.Enum(DISCIPLINES),
-    categories: Type.Array(Category, { minItems: 1, maxItems: 32, uniqueItems: true }),
-    portions: Type.Array(
-      Type.Object(
-        {
-          id: Type.Optional(Identifier),
-          marking: Type.String({ minLength: 1, maxLength: 512 }),
-          text: Type.String({ maxLength: 100_000 }),
-        },
-        { additionalProperties: false },
-      ),
-      { minItems: 1, maxItems: 200 },
-    ),
-    reliability: Type.Enum(RELIABILITY),
-    credibility: Type.Integer({ minimum: 1, maximum: 6 }),
-    geo: Type.Optional(GeoJson),
-    needToKnow: Type.Optional(
-      Type.Object(
-        {
-          communities: Type.Optional(Type.Array(Identifier, { maxItems: 64, uniqueItems: true })),
-          arrangements: Type.Optional(Type.Array(Identifier, { maxItems: 64, uniqueItems: true })),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-  },
+  { ...AuthoredFields, portions: portionsSchema(Type.Optional(Identifier)) },
   { additionalProperties: false },
 );
 export type DraftInput = Static<typeof DraftInputSchema>;
