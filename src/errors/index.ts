@@ -41,6 +41,18 @@ export const ERROR_CODES = {
   STORE_FAILED: 'The database failed an operation for a reason other than a conflict or a missing row.',
   ATTACHMENT_TOO_LARGE: 'An attachment is larger than the configured size limit.',
   SERVICE_UNAVAILABLE: 'A required service (database, message bus, browser) cannot be reached.',
+  // audit
+  AUDIT_PROOF_INVALID:
+    'An RFC 9162 inclusion or consistency proof does not verify; the message names the check that failed.',
+  AUDIT_INPUT_INVALID: 'A leaf index or tree size lies outside the log, or a hash is not 32 bytes.',
+  AUDIT_STATE_CORRUPT:
+    'Persisted audit state (a frontier, a stored subtree hash) is malformed or lacks a node it must hold.',
+  AUDIT_TREE_HEAD_INVALID:
+    'A tree head is malformed (size, root hash, timestamp, node id or signature field).',
+  AUDIT_SIGNATURE_INVALID: 'A signed tree head does not verify under the key of the node it names.',
+  AUDIT_FORK_DETECTED: 'A node signed two different roots for one tree size: it showed two histories.',
+  AUDIT_LOG_TAMPERED:
+    'The audit log does not match a trusted signed tree head; the details name the first entry that fails.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
