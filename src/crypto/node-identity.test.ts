@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { AccordError } from '../errors/index.js';
+import { open, seal } from './hpke.js';
+import { createNodeIdentity, publicIdentity } from './node-identity.js';
+import { signDigest, verifySignature } from './signing.js';
+
+describe('createNodeIdentity', () => {
+  it('makes an Ed25519 signing pair and an X25519 encryption pair', () => {
+    const identity = createNodeIdentity();
+    expect(identity.signing.privateKey.asymmetricKeyType).toBe('ed25519');
+    expect(identity.signing.publicKey.asymmetricKeyType).toBe('ed25519');
+    expect(identity.encryption.privateKey.asymmetricKeyType).toBe('x25519');
+    expect(identity.encryption.publicKey.asymmetricKeyType).toBe('x25519');
+  });
+
+  it('makes a different identity each time', () => {
+    expect(publicIdentity(createNodeIdentity())).not.toEqual(publicIdentity(createNodeIdentity()));
+  });
+});
+
+describe('publicIdentity', () => {
+  const identity = createNodeIdentity();
+  const pub = publicIdentity(identity);
+
+  it('publishes base64 raw 32-byte keys with sha256:<hex> fingerprints of those bytes', () => {
+    for (const info of [pub.signing, pub.encryption]) {
+      const raw = Buffer.from(info.publicKey, 'base64');
+      expect(raw).toHaveLength(32);
+      expect(info.fingerprint).toBe(`sha256:${createHash('sha256').update(raw).digest('hex')}`);
+      // The arrangement schema's Fingerprint pattern (src/arrangements/model.ts).
+      expect(info.fingerprint).toMatch(/^sha256:[0-9a-f]{64}$/);
+    }
+    expect(pub.signing.fingerprint).not.toBe(pub.encryption.fingerprint);
+  });
+
+  it('holds no private material', () => {
+    expect(Object.keys(pub.signing).sort()).toEqual(['fingerprint', 'publicKey']);
+    expect(JSON.stringify(pub)).not.toContain('private');
+  });
+
+  it('gives peers what they need: verify with the signing key, seal to the encryption key', () => {
+    const signature = signDigest(identity.signing.privateKey, 'sha256:abc');
+    expect(() =>
+      verifySignature(Buffer.from(pub.signing.publicKey, 'base64'), 'sha256:abc', signature),
+    ).not.toThrow();
+    const info = Buffer.from('accord test');
+    const sealed = seal(
+      Buffer.from(pub.encryption.publicKey, 'base64'),
+      info,
+      new Uint8Array(0),
+      Buffer.from('hi'),
+    );
+    const opened = open(
+      identity.encryption.privateKey,
+      sealed.enc,
+      info,
+      new Uint8Array(0),
+      sealed.ciphertext,
+    );
+    expect(Buffer.from(opened).toString()).toBe('hi');
+  });
+
+  it('refuses an identity whose pairs are swapped', () => {
+    const swapped = { signing: identity.encryption, encryption: identity.signing };
+    let code: string | undefined;
+    try {
+      publicIdentity(swapped);
+    } catch (error) {
+      code = error instanceof AccordError ? error.code : undefined;
+    }
+    expect(code).toBe('KEY_INVALID');
+  });
+});
