@@ -41,6 +41,18 @@ export const ERROR_CODES = {
   STORE_FAILED: 'The database failed an operation for a reason other than a conflict or a missing row.',
   ATTACHMENT_TOO_LARGE: 'An attachment is larger than the configured size limit.',
   SERVICE_UNAVAILABLE: 'A required service (database, message bus, browser) cannot be reached.',
+  // crypto
+  CANONICAL_JSON_UNSUPPORTED:
+    'A value cannot be written as RFC 8785 canonical JSON (undefined, a function, NaN, a cycle, a lone surrogate…).',
+  KEY_INVALID:
+    'A key is malformed or unusable: wrong type, wrong length, or a point that yields no shared secret.',
+  SIGNATURE_INVALID: 'A signature is malformed or does not verify against the key it names.',
+  ENVELOPE_DECRYPT_FAILED:
+    'A sealed envelope could not be opened: wrong key, or enc, aad or ciphertext altered.',
+  ENVELOPE_LIMIT_REACHED: 'An HPKE context has sealed or opened as many messages as its nonce space allows.',
+  KEY_FILE_INVALID: 'An encrypted key file is malformed or uses parameters this node does not accept.',
+  KEY_PASSPHRASE_MISSING: 'No passphrase was given for the node key; the message names the variable to set.',
+  KEY_PASSPHRASE_WRONG: 'The passphrase does not unlock the encrypted key file, or the file was altered.',
   // audit
   AUDIT_PROOF_INVALID:
     'An RFC 9162 inclusion or consistency proof does not verify; the message names the check that failed.',
