@@ -5,6 +5,7 @@ import { AuthService } from '../services/auth-service.js';
 import { DirectoryService } from '../services/directory-service.js';
 import { ProductService } from '../services/product-service.js';
 import type { Store } from '../store/index.js';
+import type { NodeKeys } from './node-keys.js';
 
 /** Every service of a node, wired over one store. */
 export interface Services {
@@ -14,6 +15,8 @@ export interface Services {
   readonly directory: DirectoryService;
   readonly arrangements: ArrangementService;
   readonly products: ProductService;
+  /** The node's unlocked identity, for federation; undefined where a node runs without one (tests, benchmarks). */
+  readonly keys: NodeKeys | undefined;
 }
 
 /** Wires the services with plain constructors; `now` is the clock (tests pass a fixed one). */
@@ -21,8 +24,9 @@ export function createServices(
   config: Readonly<Config>,
   store: Store,
   now: () => number = Date.now,
+  keys?: NodeKeys,
 ): Services {
-  const registry = createRegistry();
+  const registry = createRegistry(config.markings ?? {});
   return {
     store,
     registry,
@@ -30,5 +34,6 @@ export function createServices(
     directory: new DirectoryService({ store, registry }),
     arrangements: new ArrangementService({ store, registry }),
     products: new ProductService({ store, partner: config.partner, registry, now }),
+    keys,
   };
 }

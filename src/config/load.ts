@@ -1,4 +1,5 @@
 import { AccordError } from '../errors/index.js';
+import { createRegistry } from '../markings/index.js';
 import { createValidator } from '../validation/index.js';
 import { CONFIG_DEFAULTS, type Config, ConfigSchema } from './schema.js';
 
@@ -90,5 +91,17 @@ export function loadConfig(sources: ConfigSources): Readonly<Config> {
     (acc, layer) => (layer === undefined ? acc : merge(acc, layer)),
     JSON.parse(JSON.stringify(CONFIG_DEFAULTS)) as Json,
   );
-  return deepFreeze(validateConfig(merged));
+  const config = validateConfig(merged);
+  try {
+    // Builds the registry once to reject what the schema cannot see (impossible dates, clashes).
+    createRegistry(config.markings ?? {});
+  } catch (error) {
+    throw new AccordError(
+      'CONFIG_INVALID',
+      `config /markings: ${(error as Error).message}`,
+      { path: '/markings' },
+      { cause: error },
+    );
+  }
+  return deepFreeze(config);
 }

@@ -39,6 +39,39 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /** Additions to the built-in marking registry: communities with dated membership, caveats, partner codes. */
+    markings: Type.Optional(
+      Type.Object(
+        {
+          communities: Type.Optional(
+            Type.Array(
+              Type.Object(
+                {
+                  code: Type.String({ pattern: '^[A-Z]{2}$|^[A-Z]{4,8}$' }),
+                  name: Type.String({ minLength: 1, maxLength: 200 }),
+                  members: Type.Array(
+                    Type.Object(
+                      {
+                        partner: Type.String({ pattern: '^[A-Z]{3}$' }),
+                        from: Type.String({ format: 'date' }),
+                        until: Type.Optional(Type.String({ format: 'date' })),
+                      },
+                      { additionalProperties: false },
+                    ),
+                    { maxItems: 500 },
+                  ),
+                },
+                { additionalProperties: false },
+              ),
+              { maxItems: 100 },
+            ),
+          ),
+          caveats: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Z]+$' }), { maxItems: 100 })),
+          countries: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Z]{3}$' }), { maxItems: 100 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     log: Type.Object(
       { level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) },
       { additionalProperties: false },

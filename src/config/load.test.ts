@@ -1,0 +1,104 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createServices } from '../app/services.js';
+import { AccordError } from '../errors/index.js';
+import { isMemberAt } from '../markings/index.js';
+import { openStore } from '../store/index.js';
+import { loadConfig } from './index.js';
+
+const BASE = { dataDir: '/tmp/accord-config-test', partner: 'GBR' };
+
+function errorOf(fn: () => unknown): AccordError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof AccordError) return error;
+    throw error;
+  }
+  throw new Error('expected an AccordError');
+}
+
+describe('loadConfig', () => {
+  it('layers defaults < file < ACCORD_* environment < flags', () => {
+    const config = loadConfig({
+      file: { ...BASE, http: { port: 8000, host: '0.0.0.0' }, nodeName: 'from-file' },
+      env: { ACCORD_PORT: '8001', ACCORD_NODE_NAME: 'from-env', PATH: '/usr/bin' },
+      flags: { http: { port: 8002 } },
+    });
+    expect(config.http).toEqual({ host: '0.0.0.0', port: 8002, bodyLimitBytes: 1024 * 1024 });
+    expect(config.nodeName).toBe('from-env');
+    expect(config.auth.maxFailedLogins).toBe(5);
+  });
+
+  it('is frozen all the way down', () => {
+    const config = loadConfig({ flags: BASE });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.http)).toBe(true);
+  });
+
+  it('rejects an unknown key, naming it', () => {
+    const error = errorOf(() => loadConfig({ file: { ...BASE, htpp: { port: 1 } } }));
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toContain("unknown field 'htpp'");
+  });
+
+  it('rejects an unknown ACCORD_ variable and a non-numeric port, naming the variable', () => {
+    expect(errorOf(() => loadConfig({ flags: BASE, env: { ACCORD_PROT: '1' } })).message).toContain(
+      'ACCORD_PROT',
+    );
+    expect(errorOf(() => loadConfig({ flags: BASE, env: { ACCORD_PORT: 'eighty' } })).message).toContain(
+      'ACCORD_PORT must be a whole number',
+    );
+  });
+
+  it('requires the partner and data directory (no defaults)', () => {
+    expect(errorOf(() => loadConfig({ flags: { dataDir: '/tmp/x' } })).message).toContain(
+      "missing field 'partner'",
+    );
+  });
+
+  it('extends the marking registry with configured communities, caveats and partner codes', async () => {
+    const config = loadConfig({
+      flags: {
+        ...BASE,
+        markings: {
+          communities: [
+            { code: 'BALT', name: 'Baltic states', members: [{ partner: 'EST', from: '2004-03-29' }] },
+          ],
+          caveats: ['ORION'],
+          countries: ['XKX'],
+        },
+      },
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'accord-config-'));
+    const store = await openStore({ kind: 'sqlite', file: join(dir, 'accord.sqlite') });
+    try {
+      const { registry } = createServices(config, store);
+      expect(isMemberAt(registry, 'BALT', 'EST', Date.parse('2026-01-01T00:00:00Z'))).toBe(true);
+      expect(registry.caveats.has('ORION')).toBe(true);
+      expect(registry.extraCountries.has('XKX')).toBe(true);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects an impossible membership date in configured communities', () => {
+    const error = errorOf(() =>
+      loadConfig({
+        flags: {
+          ...BASE,
+          markings: {
+            communities: [
+              { code: 'BALT', name: 'Baltic', members: [{ partner: 'EST', from: '2004-02-30' }] },
+            ],
+          },
+        },
+      }),
+    );
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toMatch(/markings/);
+  });
+});
