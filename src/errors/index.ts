@@ -65,6 +65,17 @@ export const ERROR_CODES = {
   AUDIT_FORK_DETECTED: 'A node signed two different roots for one tree size: it showed two histories.',
   AUDIT_LOG_TAMPERED:
     'The audit log does not match a trusted signed tree head; the details name the first entry that fails.',
+  // federation
+  PRODUCT_SIGNATURE_INVALID:
+    "A product or derived version's signature is malformed or does not verify over its digest.",
+  KEY_UNPINNED: 'A signature names a key that no signed arrangement pins for that party.',
+  ENVELOPE_MALFORMED:
+    'An envelope or its payload does not match the envelope format; the details name the field.',
+  ENVELOPE_MISADDRESSED: 'An envelope is addressed to another partner than this node.',
+  ENVELOPE_SIGNATURE_INVALID: "An envelope header's signature does not verify under the sender key it names.",
+  ENVELOPE_REPLAYED: 'An envelope with this id has been received before.',
+  ENVELOPE_STALE: "An envelope's createdAt lies outside the allowed clock skew of this node's time.",
+  RECEIPT_INVALID: 'A delivery receipt is malformed or its signature does not verify.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
