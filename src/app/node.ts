@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../api/server.js';
 import type { Config } from '../config/index.js';
 import { openStore, type Store } from '../store/index.js';
+import type { NodeKeys } from './node-keys.js';
 import { createServices, type Services } from './services.js';
 
 /** A running node's parts. */
@@ -29,13 +30,16 @@ export async function openConfiguredStore(config: Readonly<Config>): Promise<Sto
   return store;
 }
 
-/** The composition root: store, services and HTTP server, wired from one config. */
+/**
+ * The composition root: store, services and HTTP server, wired from one config. `keys` is the
+ * node's unlocked identity (loadNodeKeys); the caller loads it, since only it holds the passphrase.
+ */
 export async function buildNode(
   config: Readonly<Config>,
-  options: { readonly store?: Store; readonly now?: () => number } = {},
+  options: { readonly store?: Store; readonly now?: () => number; readonly keys?: NodeKeys } = {},
 ): Promise<AccordNode> {
   const store = options.store ?? (await openConfiguredStore(config));
-  const services = createServices(config, store, options.now);
+  const services = createServices(config, store, options.now, options.keys);
   const server = await buildServer(services, {
     bodyLimitBytes: config.http.bodyLimitBytes,
     logLevel: config.log.level,

@@ -33,6 +33,7 @@ export {
   type NodeIdentity,
   type PublicIdentity,
   type PublicKeyInfo,
+  parsePublicIdentity,
   publicIdentity,
 } from './node-identity.js';
 export {

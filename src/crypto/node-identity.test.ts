@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { AccordError } from '../errors/index.js';
 import { open, seal } from './hpke.js';
-import { createNodeIdentity, publicIdentity } from './node-identity.js';
+import { createNodeIdentity, parsePublicIdentity, publicIdentity } from './node-identity.js';
 import { signDigest, verifySignature } from './signing.js';
 
 describe('createNodeIdentity', () => {
@@ -70,5 +70,62 @@ describe('publicIdentity', () => {
       code = error instanceof AccordError ? error.code : undefined;
     }
     expect(code).toBe('KEY_INVALID');
+  });
+});
+
+describe('parsePublicIdentity', () => {
+  const pub = publicIdentity(createNodeIdentity());
+  const other = publicIdentity(createNodeIdentity());
+
+  function errorOf(value: unknown): AccordError {
+    try {
+      parsePublicIdentity(value);
+    } catch (error) {
+      if (error instanceof AccordError) return error;
+      throw error;
+    }
+    throw new Error('expected an AccordError');
+  }
+
+  it('takes back what publicIdentity publishes', () => {
+    expect(parsePublicIdentity(JSON.parse(JSON.stringify(pub)))).toEqual(pub);
+  });
+
+  it('refuses a public key that is not the one its fingerprint names', () => {
+    const error = errorOf({ ...pub, signing: { ...pub.signing, publicKey: other.signing.publicKey } });
+    expect(error.code).toBe('KEY_INVALID');
+    expect(error.message).toBe(`signing.publicKey does not match its fingerprint ${pub.signing.fingerprint}`);
+    expect(error.details.path).toBe('/signing/publicKey');
+  });
+
+  it.each([
+    ['a non-object', 'keys', /a public identity is an object/],
+    ['an unknown field', { ...pub, partner: 'USA' }, /unknown fields: partner/],
+    ['a missing key', { signing: pub.signing }, /^encryption: must be an object/],
+    [
+      'a key field too many',
+      { ...pub, encryption: { ...pub.encryption, privateKey: 'x' } },
+      /unknown fields privateKey/,
+    ],
+    [
+      'a malformed fingerprint',
+      { ...pub, signing: { ...pub.signing, fingerprint: 'sha256:AB' } },
+      /fingerprint: must be/,
+    ],
+    // Same bytes, another spelling: only canonical base64 is accepted.
+    [
+      'unpadded base64',
+      { ...pub, signing: { ...pub.signing, publicKey: pub.signing.publicKey.replace(/=+$/, '') } },
+      /must be base64/,
+    ],
+    [
+      'a 31-byte key',
+      { ...pub, signing: { ...pub.signing, publicKey: Buffer.alloc(31).toString('base64') } },
+      /not an ed25519 public key/,
+    ],
+  ])('refuses %s with KEY_INVALID', (_what, value, message) => {
+    const error = errorOf(value);
+    expect(error.code).toBe('KEY_INVALID');
+    expect(error.message).toMatch(message);
   });
 });
