@@ -2,9 +2,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { buildNode } from '../app/node.js';
+import { type AccordNode, buildNode } from '../app/node.js';
+import { loadNodeKeys } from '../app/node-keys.js';
+import { KEY_PASSPHRASE_ENV } from '../crypto/index.js';
 import { seedDemo } from '../demo/seed.js';
-import { demoUsers } from '../demo/seed-data.js';
+import { DEMO_KEY_PASSPHRASE, demoUsers } from '../demo/seed-data.js';
 import { AccordError } from '../errors/index.js';
 import { type CliIo, writeLine } from './cli-io.js';
 import { CONFIG_FILE, dataDirOf, listenNode, loadNodeConfig, writeNodeConfig } from './local-node.js';
@@ -32,7 +34,9 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
         log: { level: io.env.ACCORD_LOG_LEVEL ?? 'warn' },
       });
       writeLine(io.stderr, `accord demo: ${config.partner} node, data in ${dataDir}`);
-      const node = await buildNode(config);
+      // Seeding runs on a node without keys: seedDemo creates them only once it has made sure the
+      // directory is the demo's, and the serving node below is built with them.
+      let node: AccordNode | undefined = await buildNode(config);
       try {
         const bar = new SingleBar({
           format: 'seeding {bar} {value}/{total} {step}',
@@ -58,6 +62,11 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
             ? `seeded ${result.products} products, ${result.releases} releases (${result.denied} denied by policy, with reasons stored)`
             : 'already seeded; reusing the existing data (delete the data directory to start afresh)',
         );
+        const keys = await loadNodeKeys(dataDir, DEMO_KEY_PASSPHRASE);
+        const seeding = node;
+        node = undefined;
+        await seeding.close();
+        node = await buildNode(config, { keys });
         const address = await listenNode(node);
         writeLine(io.stdout, `Accord demo running at ${address}`);
         writeLine(io.stdout, `  API docs  ${address}/api/v1/docs`);
@@ -70,6 +79,10 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
         }
         writeLine(
           io.stdout,
+          `  node keys: encrypted under the fixed demo passphrase '${DEMO_KEY_PASSPHRASE}' (demo only; a real node takes ${KEY_PASSPHRASE_ENV})`,
+        );
+        writeLine(
+          io.stdout,
           `  try: curl -s -c /tmp/accord.jar -H 'content-type: application/json' -d '{"username":"analyst","password":"analyst-usa-demo"}' ${address}/api/v1/auth/login`,
         );
         writeLine(io.stdout, `       curl -s -b /tmp/accord.jar '${address}/api/v1/products?limit=5'`);
@@ -78,7 +91,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           await waitForSignal();
         }
       } finally {
-        await node.close();
+        await node?.close();
         writeLine(io.stderr, 'accord demo stopped');
       }
     });

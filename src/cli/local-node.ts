@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type AccordNode, buildNode } from '../app/node.js';
 import { type Config, loadConfig } from '../config/index.js';
+import { KEY_PASSPHRASE_ENV } from '../crypto/index.js';
 import { AccordError } from '../errors/index.js';
 import type { Actor } from '../services/actor.js';
 import type { CliIo } from './cli-io.js';
@@ -15,6 +16,22 @@ export const DEFAULT_DATA_DIR = 'accord-data';
 /** The data directory: `--dir`, else ACCORD_DATA_DIR, else ./accord-data; absolute. */
 export function dataDirOf(io: CliIo, dir: string | undefined): string {
   return resolve(io.cwd, dir ?? io.env.ACCORD_DATA_DIR ?? DEFAULT_DATA_DIR);
+}
+
+/**
+ * The node key passphrase from ACCORD_KEY_PASSPHRASE. It has no default (STYLE.md, Config):
+ * missing or empty is KEY_PASSPHRASE_MISSING naming the variable, never a value.
+ */
+export function keyPassphraseOf(io: CliIo): string {
+  const passphrase = io.env[KEY_PASSPHRASE_ENV];
+  if (passphrase === undefined || passphrase === '') {
+    throw new AccordError(
+      'KEY_PASSPHRASE_MISSING',
+      `the node keys need a passphrase: set ${KEY_PASSPHRASE_ENV}`,
+      { key: KEY_PASSPHRASE_ENV },
+    );
+  }
+  return passphrase;
 }
 
 /** Loads the node config: defaults < <dir>/accord.json < ACCORD_* env < flags. */

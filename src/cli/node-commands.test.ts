@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type AccordNode, buildNode } from '../app/node.js';
+import { loadNodeKeys } from '../app/node-keys.js';
+import type { PublicIdentity } from '../crypto/index.js';
 import { type CapturedRun, REPO_ROOT, runCaptured } from './captured-run.js';
 import type { CliIo } from './cli-io.js';
 import { loadNodeConfig } from './local-node.js';
@@ -13,6 +15,9 @@ const FVEY = 'examples/arrangements/fvey-multilateral.json';
 const SIGINT_CT = 'examples/products/usa-sigint-ct.json';
 // The NOFORN portion p3 of examples/products/usa-sigint-ct.json: it must never reach GBR.
 const NOFORN_TEXT = 'Collection was enabled by a sensitive access';
+
+// Every init and serve here runs with a node key passphrase, as a real node must.
+const KEY_ENV = { ACCORD_KEY_PASSPHRASE: 'a passphrase for the test node keys' } as const;
 
 const dirs: string[] = [];
 
@@ -59,7 +64,7 @@ function expectOneLineFailure(run: CapturedRun, pattern: RegExp): void {
 
 /** `accord init` on a new directory; resolves to the administrator's one-time password. */
 async function initNode(dir: string, partner = 'USA'): Promise<string> {
-  const run = await runCaptured(['init', '--dir', dir, '--partner', partner, '--json']);
+  const run = await runCaptured(['init', '--dir', dir, '--partner', partner, '--json'], { env: KEY_ENV });
   expect(run.code).toBe(0);
   return (JSON.parse(run.stdout) as { admin: { password: string } }).admin.password;
 }
@@ -153,7 +158,7 @@ async function approvedProduct(dir: string): Promise<string> {
 describe('accord init', () => {
   it('creates the config (mode 0600) and the database, and prints an admin password that logs in', async () => {
     const dir = join(tempDir(), 'node');
-    const run = await runCaptured(['init', '--dir', dir, '--partner', 'gbr']);
+    const run = await runCaptured(['init', '--dir', dir, '--partner', 'gbr'], { env: KEY_ENV });
     expect(run.code).toBe(0);
     expect(run.stderr).toBe('');
 
@@ -161,6 +166,15 @@ describe('accord init', () => {
     expect(statSync(config).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(config, 'utf8'))).toEqual({ partner: 'GBR', nodeName: 'accord' });
     expect(existsSync(join(dir, 'accord.sqlite'))).toBe(true);
+
+    // The two fingerprints printed are those of the keys in keys.json.
+    const { public: pub } = JSON.parse(readFileSync(join(dir, 'keys.json'), 'utf8')) as {
+      public: PublicIdentity;
+    };
+    expect(run.stdout).toContain(
+      `node keys in ${join(dir, 'keys.json')}, encrypted under ACCORD_KEY_PASSPHRASE:\n` +
+        `  signing     ${pub.signing.fingerprint}\n  encryption  ${pub.encryption.fingerprint}\n`,
+    );
 
     const password = /password: (\S+)/.exec(run.stdout)?.[1];
     expect(password).toBeDefined();
@@ -173,30 +187,92 @@ describe('accord init', () => {
       await expect(node.services.auth.login('admin', `${password}x`, '127.0.0.1')).rejects.toMatchObject({
         code: 'AUTH_INVALID',
       });
+      // The node's own partner entry carries its public keys and where it listens.
+      expect(await node.store.partners.get('GBR')).toMatchObject({
+        endpoint: 'http://127.0.0.1:7401',
+        keys: [
+          { use: 'signing', ...pub.signing },
+          { use: 'encryption', ...pub.encryption },
+        ],
+      });
     });
+  });
+
+  it.each([
+    ['unset', {}],
+    ['empty', { ACCORD_KEY_PASSPHRASE: '' }],
+  ])(
+    'refuses to start without ACCORD_KEY_PASSPHRASE (%s), naming it, and creates nothing',
+    async (_how, env) => {
+      const dir = join(tempDir(), 'node');
+      const run = await runCaptured(['init', '--dir', dir, '--partner', 'GBR'], { env });
+      expectOneLineFailure(
+        run,
+        /^accord: the node keys need a passphrase: set ACCORD_KEY_PASSPHRASE \[KEY_PASSPHRASE_MISSING\]$/,
+      );
+      expect(existsSync(dir)).toBe(false);
+    },
+  );
+
+  it('keeps keys.json at mode 0600 with no private key or passphrase in clear', async () => {
+    const dir = tempDir();
+    await initNode(dir);
+    const file = join(dir, 'keys.json');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const text = readFileSync(file, 'utf8');
+    const { identity } = await loadNodeKeys(dir, KEY_ENV.ACCORD_KEY_PASSPHRASE);
+    for (const { privateKey } of [identity.signing, identity.encryption]) {
+      const raw = Buffer.from(String(privateKey.export({ format: 'jwk' }).d), 'base64url');
+      expect(raw).toHaveLength(32);
+      const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
+      const pem = String(privateKey.export({ format: 'pem', type: 'pkcs8' }));
+      for (const secret of [
+        raw.toString('base64'),
+        raw.toString('base64url'),
+        raw.toString('hex'),
+        pkcs8.toString('base64'),
+        pem.split('\n')[1] ?? pem,
+      ]) {
+        expect(text).not.toContain(secret);
+      }
+    }
+    expect(text).not.toContain('PRIVATE KEY');
+    expect(text).not.toContain(KEY_ENV.ACCORD_KEY_PASSPHRASE);
   });
 
   it('refuses a second init on the same directory with one line, leaving its files unchanged', async () => {
     const dir = tempDir();
     await initNode(dir, 'GBR');
-    const files = ['accord.json', 'accord.sqlite'].map((f) => join(dir, f));
+    const files = ['accord.json', 'accord.sqlite', 'keys.json'].map((f) => join(dir, f));
     const before = files.map((f) => ({ hash: sha256Of(f), mtime: statSync(f).mtimeMs }));
 
-    const again = await runCaptured(['init', '--dir', dir, '--partner', 'USA']);
+    const again = await runCaptured(['init', '--dir', dir, '--partner', 'USA'], { env: KEY_ENV });
     expectOneLineFailure(again, /already holds an Accord node \(accord\.json exists\) \[INPUT_INVALID\]$/);
     expect(files.map((f) => ({ hash: sha256Of(f), mtime: statSync(f).mtimeMs }))).toEqual(before);
   });
 
+  it('refuses a directory that holds node keys without a config, leaving the keys as they were', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'keys.json');
+    writeFileSync(file, '{"format":"accord-node-keys"}');
+    const run = await runCaptured(['init', '--dir', dir], { env: KEY_ENV });
+    expectOneLineFailure(run, /already holds an Accord node \(keys\.json exists\) \[INPUT_INVALID\]$/);
+    expect(readFileSync(file, 'utf8')).toBe('{"format":"accord-node-keys"}');
+    expect(existsSync(join(dir, 'accord.json'))).toBe(false);
+  });
+
   it('refuses an unknown partner code and creates nothing', async () => {
     const dir = join(tempDir(), 'node');
-    const run = await runCaptured(['init', '--dir', dir, '--partner', 'XYZ']);
+    const run = await runCaptured(['init', '--dir', dir, '--partner', 'XYZ'], { env: KEY_ENV });
     expectOneLineFailure(run, /--partner: 'XYZ' is not a known partner code/);
     expect(existsSync(dir)).toBe(false);
   });
 
   it('keeps a PostgreSQL URL in the config, and refuses one that is not postgres:// without creating anything', async () => {
     const bad = join(tempDir(), 'node');
-    const run = await runCaptured(['init', '--dir', bad, '--database-url', 'mysql://db/accord']);
+    const run = await runCaptured(['init', '--dir', bad, '--database-url', 'mysql://db/accord'], {
+      env: KEY_ENV,
+    });
     expectOneLineFailure(run, /config \/database\/url: must match pattern .* \[CONFIG_INVALID\]$/);
     expect(existsSync(bad)).toBe(false);
   });
@@ -538,7 +614,7 @@ describe('accord serve', () => {
     let stdout = '';
     const running = runCaptured(['serve', '--dir', dir, '--port', '0'], {
       stdout: { write: (chunk: string) => (stdout += chunk) },
-      env: { ACCORD_LOG_LEVEL: 'silent' },
+      env: { ACCORD_LOG_LEVEL: 'silent', ...KEY_ENV },
     });
     const address = await vi.waitFor(
       () => {
@@ -570,7 +646,7 @@ describe('accord serve', () => {
     try {
       const { port } = blocker.address() as { port: number };
       const run = await runCaptured(['serve', '--dir', dir, '--port', String(port)], {
-        env: { ACCORD_LOG_LEVEL: 'silent' },
+        env: { ACCORD_LOG_LEVEL: 'silent', ...KEY_ENV },
       });
       expectOneLineFailure(
         run,
@@ -581,6 +657,30 @@ describe('accord serve', () => {
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
     }
+  });
+
+  it('refuses to start without ACCORD_KEY_PASSPHRASE, naming it', async () => {
+    const dir = tempDir();
+    await initNode(dir);
+    const run = await runCaptured(['serve', '--dir', dir, '--port', '0'], {
+      env: { ACCORD_LOG_LEVEL: 'silent' },
+    });
+    expectOneLineFailure(run, /set ACCORD_KEY_PASSPHRASE \[KEY_PASSPHRASE_MISSING\]$/);
+  });
+
+  it('refuses to start when ACCORD_KEY_PASSPHRASE does not unlock the keys', async () => {
+    const dir = tempDir();
+    await initNode(dir);
+    const run = await runCaptured(['serve', '--dir', dir, '--port', '0'], {
+      env: { ACCORD_LOG_LEVEL: 'silent', ACCORD_KEY_PASSPHRASE: 'not the passphrase' },
+    });
+    expectOneLineFailure(
+      run,
+      new RegExp(
+        `^accord: ${join(dir, 'keys.json')}: the key passphrase does not unlock .*\\[KEY_PASSPHRASE_WRONG\\]$`,
+      ),
+    );
+    expect(run.stderr).not.toContain('not the passphrase');
   });
 
   it('refuses a --port that is not a number', async () => {

@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { buildNode } from '../app/node.js';
+import { createNodeKeys, KEYS_FILE, keysFileOf, loadNodeKeys, partnerKeysOf } from '../app/node-keys.js';
 import { ROLES } from '../auth/roles.js';
-import { loadConfig } from '../config/index.js';
+import { type Config, loadConfig } from '../config/index.js';
+import { KEY_PASSPHRASE_ENV } from '../crypto/index.js';
 import { AccordError } from '../errors/index.js';
 import { DEFAULT_REGISTRY } from '../markings/index.js';
 import type { Actor } from '../services/actor.js';
@@ -17,7 +21,9 @@ import { createValidator } from '../validation/index.js';
 import { type CliIo, printable, writeJson, writeLine } from './cli-io.js';
 import {
   actorFor,
+  CONFIG_FILE,
   dataDirOf,
+  keyPassphraseOf,
   listenNode,
   loadNodeConfig,
   withLocalNode,
@@ -60,6 +66,13 @@ function printProduct(io: CliIo, view: ProductView): void {
   writeLine(io.stdout, view.banner);
 }
 
+/** Where partners reach this node: the public URL when one is configured, else the listen address. */
+function endpointOf(config: Readonly<Config>): string {
+  if (config.http.publicUrl !== undefined) return config.http.publicUrl;
+  const { host, port } = config.http;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 const list = (value: string): string[] =>
   value
     .split(',')
@@ -70,7 +83,9 @@ const list = (value: string): string[] =>
 export function registerNodeCommands(program: Command, io: CliIo): void {
   program
     .command('init')
-    .description('create a node: data directory, config, database and an administrator')
+    .description(
+      `create a node: data directory, config, database, node keys (encrypted under $${KEY_PASSPHRASE_ENV}) and an administrator`,
+    )
     .option('--dir <dir>', 'data directory (default: $ACCORD_DATA_DIR or ./accord-data)')
     .option('--partner <code>', 'the partner this node belongs to (ISO 3166-1 alpha-3)', 'USA')
     .option('--name <name>', 'node name', 'accord')
@@ -90,9 +105,25 @@ export function registerNodeCommands(program: Command, io: CliIo): void {
         const partner = parsePartnerOption(options.partner, '--partner');
         const dataDir = dataDirOf(io, options.dir);
         const database = options.databaseUrl === undefined ? {} : { database: { url: options.databaseUrl } };
-        // Validate before writing anything, so a bad URL leaves no half-made node behind.
+        // Validate before writing anything, so a bad URL or no passphrase leaves no half-made node behind.
+        const passphrase = keyPassphraseOf(io);
         loadConfig({ flags: { dataDir, partner, nodeName: options.name, ...database } });
+        const keysFile = keysFileOf(dataDir);
+        // Node keys are never replaced: a keys.json left without a config still refuses init.
+        for (const name of [CONFIG_FILE, KEYS_FILE]) {
+          const file = join(dataDir, name);
+          if (existsSync(file)) {
+            throw new AccordError(
+              'INPUT_INVALID',
+              `${dataDir} already holds an Accord node (${name} exists)`,
+              {
+                path: file,
+              },
+            );
+          }
+        }
         await writeNodeConfig(dataDir, { partner, nodeName: options.name, ...database });
+        const keys = await createNodeKeys(dataDir, passphrase);
         const password = newPassword();
         await withLocalNode(io, dataDir, async (node) => {
           await node.services.directory.createUser(null, {
@@ -105,12 +136,27 @@ export function registerNodeCommands(program: Command, io: CliIo): void {
             roles: ['administrator'],
             password,
           });
+          // The node's own entry, so its directory lists the keys partners are to pin.
+          await node.store.partners.upsert({
+            code: partner,
+            name: partner,
+            endpoint: endpointOf(node.config),
+            keys: partnerKeysOf(keys.public),
+          });
         });
         if (options.json === true) {
-          writeJson(io.stdout, { dataDir, partner, admin: { username: 'admin', password } });
+          writeJson(io.stdout, {
+            dataDir,
+            partner,
+            keys: keys.public,
+            admin: { username: 'admin', password },
+          });
           return;
         }
         writeLine(io.stdout, `initialised ${partner} node in ${dataDir}`);
+        writeLine(io.stdout, `node keys in ${keysFile}, encrypted under ${KEY_PASSPHRASE_ENV}:`);
+        writeLine(io.stdout, `  signing     ${keys.public.signing.fingerprint}`);
+        writeLine(io.stdout, `  encryption  ${keys.public.encryption.fingerprint}`);
         writeLine(io.stdout, `administrator: admin  password: ${password}`);
         writeLine(io.stdout, 'the password is shown this once; keep it now.');
         writeLine(io.stdout, `start the node with: accord serve --dir ${dataDir}`);
@@ -119,7 +165,7 @@ export function registerNodeCommands(program: Command, io: CliIo): void {
 
   program
     .command('serve')
-    .description('run the node: HTTP API on the configured host and port')
+    .description(`run the node: HTTP API on the configured host and port (needs $${KEY_PASSPHRASE_ENV})`)
     .option('--dir <dir>', 'data directory')
     .option('--host <host>', 'listen address')
     .option('--port <port>', 'listen port')
@@ -133,7 +179,8 @@ export function registerNodeCommands(program: Command, io: CliIo): void {
       }
       // Not openLocalNode: that quietens the log with a flag, which would hide the file's log.level.
       const config = await loadNodeConfig(io, options.dir, { http });
-      const node = await buildNode(config, io.now ? { now: io.now } : {});
+      const keys = await loadNodeKeys(config.dataDir, keyPassphraseOf(io));
+      const node = await buildNode(config, { keys, ...(io.now ? { now: io.now } : {}) });
       try {
         const address = await listenNode(node);
         writeLine(

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { isAccordError } from '../errors/index.js';
 import { type CliIo, printable, writeLine } from './cli-io.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerKeyCommands } from './key-commands.js';
 import { registerMarkingCommands } from './marking-commands.js';
 import { registerNodeCommands } from './node-commands.js';
 import { registerPolicyCommands } from './policy-commands.js';
@@ -40,6 +41,7 @@ function buildProgram(io: CliIo): Command {
   registerMarkingCommands(program, io);
   registerPolicyCommands(program, io);
   registerNodeCommands(program, io);
+  registerKeyCommands(program, io);
   registerDemoCommand(program, io);
   return program;
 }

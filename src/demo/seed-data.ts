@@ -11,6 +11,12 @@ export const DEMO_PARTNERS = [
   { code: 'NZL', name: 'New Zealand', port: 7405 },
 ] as const;
 
+/**
+ * The passphrase the demo encrypts its node keys under. Like the demo logins it is fixed and
+ * printed, so it serves only the demo's own data directory; a real node reads ACCORD_KEY_PASSPHRASE.
+ */
+export const DEMO_KEY_PASSPHRASE = 'accord-demo-keys-not-secret';
+
 /** Demo logins. Passwords are printed by the demo; a real node never has fixed ones. */
 export function demoUsers(partner: string): (UserInput & { password: string })[] {
   const p = partner.toLowerCase();

@@ -1,12 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AccordNode, buildNode } from '../app/node.js';
+import { keysFileOf, loadNodeKeys, partnerKeysOf, readPublicIdentity } from '../app/node-keys.js';
 import { runCaptured } from '../cli/captured-run.js';
 import { loadConfig } from '../config/index.js';
 import { type SeedProgress, seedDemo } from './seed.js';
-import { DEMO_PARTNERS, demoUsers } from './seed-data.js';
+import { DEMO_KEY_PASSPHRASE, DEMO_PARTNERS, demoUsers } from './seed-data.js';
 
 const dirs: string[] = [];
 const nodes: AccordNode[] = [];
@@ -57,6 +58,12 @@ describe('seedDemo', () => {
       'usa-gbr-sigint',
     ]);
 
+    // The node's keys, under the demo passphrase, on its own entry; other partners have none yet.
+    const keys = await loadNodeKeys(node.config.dataDir, DEMO_KEY_PASSPHRASE);
+    const partners = await node.store.partners.list();
+    expect(partners.find((p) => p.code === 'USA')?.keys).toEqual(partnerKeysOf(keys.public));
+    expect(partners.filter((p) => p.code !== 'USA').map((p) => p.keys)).toEqual([[], [], [], []]);
+
     // One tick per user, partner, arrangement and product: 1, 2, … up to the same total.
     const total = demoUsers('USA').length + DEMO_PARTNERS.length + 3 + 12;
     expect(progress.map((p) => p.done)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
@@ -85,6 +92,16 @@ describe('seedDemo', () => {
     expect(await node.store.counts()).toEqual(before);
   });
 
+  it('gives a node seeded before nodes had keys its keys, on its own entry', async () => {
+    const node = await freshNode();
+    await seedDemo(node, { productCount: 1 });
+    unlinkSync(keysFileOf(node.config.dataDir));
+
+    expect(await seedDemo(node, { productCount: 1 })).toMatchObject({ seeded: false });
+    const keys = await loadNodeKeys(node.config.dataDir, DEMO_KEY_PASSPHRASE);
+    expect((await node.store.partners.get('USA'))?.keys).toEqual(partnerKeysOf(keys.public));
+  });
+
   it('refuses a node that has its own users instead of seeding it half-way', async () => {
     const node = await freshNode();
     // What `accord init` leaves: an administrator with its own password.
@@ -107,6 +124,8 @@ describe('seedDemo', () => {
     expect(await node.store.counts()).toEqual(before);
     // A second attempt refuses again rather than reporting the node as seeded.
     await expect(seedDemo(node, { productCount: 3 })).rejects.toMatchObject({ code: 'INPUT_INVALID' });
+    // Nor does it make keys: an operator's node gets its keys from accord init, never the demo passphrase.
+    expect(existsSync(keysFileOf(node.config.dataDir))).toBe(false);
   });
 
   it('refuses a seeding that was cut short rather than reporting it as seeded', async () => {
@@ -138,6 +157,10 @@ describe('accord demo', () => {
       expect(first.stdout).toMatch(new RegExp(`^ {4}${user.username} +${user.password} `, 'm'));
     }
     expect(first.stderr).toMatch(/^seeded \d+ products, \d+ releases \(\d+ denied by policy/m);
+    expect(first.stdout).toContain(
+      `  node keys: encrypted under the fixed demo passphrase '${DEMO_KEY_PASSPHRASE}' (demo only; a real node takes ACCORD_KEY_PASSPHRASE)`,
+    );
+    expect(await readPublicIdentity(dir)).toEqual((await loadNodeKeys(dir, DEMO_KEY_PASSPHRASE)).public);
     expect(first.stderrLines.at(-1)).toBe('accord demo stopped');
     // --no-wait stops the server before returning.
     await expect(fetch(`${address}/healthz`)).rejects.toThrow();
@@ -151,7 +174,11 @@ describe('accord demo', () => {
 
   it('refuses a directory made by accord init, leaving it unseeded', async () => {
     const dir = tempDir();
-    expect((await runCaptured(['init', '--dir', dir])).code).toBe(0);
+    const init = await runCaptured(['init', '--dir', dir], {
+      env: { ACCORD_KEY_PASSPHRASE: 'an operator passphrase' },
+    });
+    expect(init.code).toBe(0);
+    const keys = readFileSync(keysFileOf(dir), 'utf8');
     for (let run = 0; run < 2; run++) {
       const demo = await runCaptured(['demo', '--dir', dir, '--port', '0', '--no-wait']);
       expect(demo.code).toBe(2);
@@ -160,5 +187,7 @@ describe('accord demo', () => {
         /^accord: .* holds a node with its own users; the demo seeds only a new data directory \[INPUT_INVALID\]$/,
       );
     }
+    // The operator's keys are left as they were.
+    expect(readFileSync(keysFileOf(dir), 'utf8')).toBe(keys);
   });
 });

@@ -2,9 +2,11 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AccordNode } from '../app/node.js';
+import { createNodeKeys, keysFileOf, loadNodeKeys, partnerKeysOf } from '../app/node-keys.js';
+import type { PublicIdentity } from '../crypto/index.js';
 import { AccordError, isAccordError } from '../errors/index.js';
 import type { Actor } from '../services/actor.js';
-import { DEMO_PARTNERS, demoProducts, demoUsers } from './seed-data.js';
+import { DEMO_KEY_PASSPHRASE, DEMO_PARTNERS, demoProducts, demoUsers } from './seed-data.js';
 
 /** How far seeding has got, for a progress bar. */
 export interface SeedProgress {
@@ -36,9 +38,21 @@ async function actor(node: AccordNode, username: string): Promise<Actor> {
 }
 
 /**
+ * The demo node's public identity: keys.json unlocked with the demo passphrase, or new keys under
+ * it when there are none. Only called once seedDemo has ruled out a node with its own users, so an
+ * operator's keys are never opened with the demo passphrase.
+ */
+async function demoIdentity(node: AccordNode): Promise<PublicIdentity> {
+  const { dataDir } = node.config;
+  if (existsSync(keysFileOf(dataDir))) return (await loadNodeKeys(dataDir, DEMO_KEY_PASSPHRASE)).public;
+  return (await createNodeKeys(dataDir, DEMO_KEY_PASSPHRASE)).public;
+}
+
+/**
  * Seeds a node with the demo alliance: the five FVEY partners, the three example arrangements,
  * one login per role and `productCount` products through the whole workflow (draft, submitted,
- * approved, released). Does nothing when the node is already seeded, so re-running is safe.
+ * approved, released), and creates the node's keys under DEMO_KEY_PASSPHRASE if it has none.
+ * Does nothing else when the node is already seeded, so re-running is safe.
  */
 export async function seedDemo(
   node: AccordNode,
@@ -48,7 +62,18 @@ export async function seedDemo(
   // Written last: a seed cut short (Ctrl-C, a crash) leaves users but no marker.
   const marker = join(config.dataDir, SEEDED_MARKER);
   if ((await store.users.getByUsername('analyst')) !== undefined) {
-    if (existsSync(marker)) return { seeded: false, products: 0, releases: 0, denied: 0 };
+    if (existsSync(marker)) {
+      // A demo directory seeded before nodes had keys: give it keys and record them on its own entry.
+      if (!existsSync(keysFileOf(config.dataDir))) {
+        const identity = (await createNodeKeys(config.dataDir, DEMO_KEY_PASSPHRASE)).public;
+        const own = await store.partners.get(config.partner);
+        if (own !== undefined) {
+          const { code, name, endpoint } = own;
+          await store.partners.upsert({ code, name, endpoint, keys: partnerKeysOf(identity) });
+        }
+      }
+      return { seeded: false, products: 0, releases: 0, denied: 0 };
+    }
     throw new AccordError(
       'INPUT_INVALID',
       `an earlier demo seeding of ${config.dataDir} was interrupted; delete that directory and run the demo again`,
@@ -64,6 +89,8 @@ export async function seedDemo(
       { dataDir: config.dataDir },
     );
   }
+  // Keys first: should keys.json be some other node's, the demo stops before it has written a row.
+  const identity = await demoIdentity(node);
   const users = demoUsers(config.partner);
   const files = readdirSync(EXAMPLES)
     .filter((f) => f.endsWith('.json'))
@@ -82,6 +109,7 @@ export async function seedDemo(
       code: partner.code,
       name: partner.name,
       endpoint: `http://127.0.0.1:${partner.port}`,
+      ...(partner.code === config.partner ? { keys: partnerKeysOf(identity) } : {}),
     });
     tick(`partner ${partner.code}`);
   }

@@ -5,7 +5,7 @@ import { ROLES } from '../auth/roles.js';
 import { AccordError } from '../errors/index.js';
 import { COMMON_LEVEL_NAMES, isCountryCode, type MarkingRegistry } from '../markings/index.js';
 import { Identifier, PartnerCode } from '../products/index.js';
-import type { Partner, PartnerInput, Store, User } from '../store/index.js';
+import type { Partner, PartnerInput, PartnerKey, Store, User } from '../store/index.js';
 import { type Actor, requirePermission } from './actor.js';
 
 export const UserInputSchema = Type.Object(
@@ -91,7 +91,14 @@ export class DirectoryService {
     return (await this.#store.users.list()).map(publicUser);
   }
 
-  async upsertPartner(actor: Actor | null, input: Omit<PartnerInput, 'keys'>): Promise<Partner> {
+  /**
+   * Adds or updates a partner. Without `keys` the partner keeps the keys it has; with them (checked
+   * against their fingerprints by the caller, e.g. `accord partner add`) they replace them.
+   */
+  async upsertPartner(
+    actor: Actor | null,
+    input: Omit<PartnerInput, 'keys'> & { readonly keys?: readonly PartnerKey[] },
+  ): Promise<Partner> {
     if (actor !== null) requirePermission(actor, 'partner:write');
     if (!isCountryCode(this.#registry, input.code)) {
       throw new AccordError('INPUT_INVALID', `partner /code: unknown partner code '${input.code}'`, {
@@ -99,7 +106,8 @@ export class DirectoryService {
       });
     }
     const existing = await this.#store.partners.get(input.code);
-    return this.#store.partners.upsert({ ...input, keys: existing?.keys ?? [] });
+    const { code, name, endpoint } = input;
+    return this.#store.partners.upsert({ code, name, endpoint, keys: input.keys ?? existing?.keys ?? [] });
   }
 
   async listPartners(actor: Actor): Promise<readonly Partner[]> {
