@@ -83,9 +83,8 @@ const sourceDocument = signProduct(
 );
 
 function releasedToGbr(): DerivedDocument {
-  // ProductDocumentSchema has no `signature` field yet, so the core parses the unsigned document.
-  const { signature: _signature, ...unsigned } = sourceDocument;
-  const product = parseProduct(unsigned);
+  // ProductDocumentSchema admits the originator's signature, so the core parses the signed version.
+  const product = parseProduct(sourceDocument);
   const decision = decideRelease(product, compileArrangement(makeArrangement()), 'GBR', {
     at: Date.parse('2026-06-01T00:00:00Z'),
     sender: 'USA',
@@ -109,6 +108,24 @@ describe('productDigest', () => {
     const doc = makeProductDocument();
     expect(productDigest({ ...doc, title: `${doc.title}.` })).not.toBe(productDigest(doc));
     expect(productDigest({ ...doc, version: 2 })).not.toBe(productDigest(doc));
+  });
+});
+
+describe('a signed product document', () => {
+  it('parses as a product, its signature beside the authored fields', () => {
+    expect(parseProduct(sourceDocument)).toMatchObject({ id: 'prod-1', version: 1 });
+  });
+
+  it('is refused by parseProduct when the signature is malformed, naming the field', () => {
+    for (const [signature, path] of [
+      [{ ...sourceDocument.signature, by: 'usa' }, '/signature/by'],
+      [{ ...sourceDocument.signature, value: 'not base64' }, '/signature/value'],
+      [{ ...sourceDocument.signature, alg: 'Ed25519' }, '/signature'],
+    ] as const) {
+      const error = errorOf(() => parseProduct({ ...sourceDocument, signature }));
+      expect(error.code).toBe('PRODUCT_INVALID');
+      expect(String(error.details.path)).toContain(path);
+    }
   });
 });
 

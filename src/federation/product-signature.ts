@@ -1,24 +1,25 @@
 import Type, { type Static } from 'typebox';
 import { digestOf, isValidSignature, SIGNATURE_LENGTH } from '../crypto/index.js';
 import { AccordError, type ErrorDetails } from '../errors/index.js';
-import { AuthoredFields, Identifier, PartnerCode, portionsSchema, Timestamp } from '../products/index.js';
+import {
+  AuthoredFields,
+  Identifier,
+  PartnerCode,
+  type ProductSignature,
+  ProductSignatureSchema,
+  portionsSchema,
+  Timestamp,
+} from '../products/index.js';
 import { createValidator } from '../validation/index.js';
 import { type KeyResolver, pinnedKey, type Signer, signAs } from './signer.js';
-import { decodeBase64, Fingerprint, SHA256_REF, Sha256Digest, Version } from './wire-format.js';
+import { decodeBase64, SHA256_REF, Sha256Digest, Version } from './wire-format.js';
 
 // DESIGN.md §2 invariant 4 (Authentic): the originator signs every product version and every
 // derived (torn) version; a derived version names the digest of the version it was torn from, so
 // the chain from what a recipient holds back to what the originator wrote is signed end to end.
 
 /** An originator's signature: `by` the pinned key fingerprint, `value` base64 Ed25519 over productDigest. */
-export const ProductSignatureSchema = Type.Object(
-  {
-    by: Fingerprint,
-    value: Type.String({ pattern: '^[A-Za-z0-9+/]{86}==$', description: 'base64 Ed25519 signature' }),
-  },
-  { additionalProperties: false },
-);
-export type ProductSignature = Static<typeof ProductSignatureSchema>;
+export { type ProductSignature, ProductSignatureSchema };
 
 /** Which source version a derived version was torn from, and that version's productDigest. */
 export const DerivedFromSchema = Type.Object(

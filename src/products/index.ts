@@ -12,6 +12,8 @@ export {
   type Product,
   type ProductDocument,
   ProductDocumentSchema,
+  type ProductSignature,
+  ProductSignatureSchema,
   portionsSchema,
   RELIABILITY,
   type Reliability,

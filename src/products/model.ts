@@ -61,6 +61,21 @@ export function portionsSchema<Id extends TSchema>(id: Id) {
   );
 }
 
+/**
+ * An originator's signature on a product or derived version: `by` the fingerprint of the signing
+ * key its arrangements pin, `value` the base64 Ed25519 signature over the document's productDigest
+ * (federation/product-signature.ts signs and verifies; the schema lives here so products need no
+ * federation import).
+ */
+export const ProductSignatureSchema = Type.Object(
+  {
+    by: Type.String({ pattern: '^sha256:[0-9a-f]{64}$', description: 'SHA-256 of the raw public key' }),
+    value: Type.String({ pattern: '^[A-Za-z0-9+/]{86}==$', description: 'base64 Ed25519 signature' }),
+  },
+  { additionalProperties: false },
+);
+export type ProductSignature = Static<typeof ProductSignatureSchema>;
+
 /** The product document as written in files and sent to the API: markings as strings. */
 export const ProductDocumentSchema = Type.Object(
   {
@@ -103,6 +118,8 @@ export const ProductDocumentSchema = Type.Object(
       ),
     ),
     recalled: Type.Optional(Type.Boolean()),
+    /** The originating node's signature over this version; absent on a node without keys. */
+    signature: Type.Optional(ProductSignatureSchema),
   },
   { additionalProperties: false, $id: 'https://accord.example/schemas/product.schema.json' },
 );
