@@ -166,6 +166,37 @@ export interface OutboxTable {
   delivered_at: string | null;
 }
 
+export interface InboxTable {
+  envelope_id: string;
+  sender: string;
+  kind: string;
+  arrangement_id: string;
+  arrangement_version: number;
+  product_id: string;
+  product_version: number;
+  envelope_digest: string;
+  remote_address: string | null;
+  outcome: string;
+  code: string | null;
+  reason: string | null;
+  receipt_json: string | null;
+  received_at: string;
+}
+
+export interface ReceivedProductsTable {
+  envelope_id: string;
+  product_id: string;
+  product_version: number;
+  originator: string;
+  sender: string;
+  arrangement_id: string;
+  arrangement_version: number;
+  document_json: string;
+  banner: string;
+  classification_rank: number;
+  received_at: string;
+}
+
 /** The Kysely database type: one entry per table the migrations create. */
 export interface Database {
   partners: PartnersTable;
@@ -185,6 +216,8 @@ export interface Database {
   releases: ReleasesTable;
   consents: ConsentsTable;
   outbox: OutboxTable;
+  inbox: InboxTable;
+  received_products: ReceivedProductsTable;
 }
 
 // Compile-time check that the port's STORE_TABLES and Database name the same tables, so counts() sees all.

@@ -1,4 +1,5 @@
 import type { ArrangementDocument, ArrangementStatus } from '../arrangements/index.js';
+import type { DerivedDocument, SignedReceipt } from '../federation/index.js';
 import type { Discipline, ProductDocument } from '../products/index.js';
 
 /** The SQL engines a store can run on. */
@@ -23,6 +24,8 @@ export const STORE_TABLES = [
   'releases',
   'consents',
   'outbox',
+  'inbox',
+  'received_products',
 ] as const;
 export type StoreTable = (typeof STORE_TABLES)[number];
 
@@ -473,6 +476,84 @@ export interface OutboxRepository {
   ): Promise<OutboxMessage>;
 }
 
+// ---------------------------------------------------------------- inbox, received products
+
+export const INBOX_OUTCOMES = ['stored', 'refused'] as const;
+export type InboxOutcome = (typeof INBOX_OUTCOMES)[number];
+
+/**
+ * What this node did with one envelope whose header signature verified: the first answer for its
+ * id, kept so that the same envelope sent again gets the same answer (the inbox is idempotent).
+ */
+export interface InboxEntry {
+  readonly envelopeId: string;
+  /** The partner that sent the envelope (its header's `from`). */
+  readonly sender: string;
+  readonly kind: string;
+  readonly arrangementId: string;
+  readonly arrangementVersion: number;
+  readonly productId: string;
+  readonly productVersion: number;
+  /** digestOf the envelope as received: tells a retry of this envelope from another reusing its id. */
+  readonly envelopeDigest: string;
+  readonly remoteAddress: string | null;
+  readonly outcome: InboxOutcome;
+  /** The error code of a refusal; null when stored. */
+  readonly code: string | null;
+  /** Why it was refused, as the refusal said; null when stored. */
+  readonly reason: string | null;
+  /** The receipt this node signed for the envelope, or null when it signed none. */
+  readonly receipt: SignedReceipt | null;
+  readonly receivedAt: IsoInstant;
+}
+
+export interface InboxFilter extends Page {
+  readonly sender?: string;
+  readonly outcome?: InboxOutcome;
+  readonly productId?: string;
+  readonly arrangementId?: string;
+}
+
+export interface InboxRepository {
+  /** Records the answer for an envelope; STORE_CONFLICT when its id is recorded already. */
+  record(entry: InboxEntry): Promise<InboxEntry>;
+  get(envelopeId: string): Promise<InboxEntry | undefined>;
+  /** Entries matching every given filter, oldest first. */
+  list(filter?: InboxFilter): Promise<readonly InboxEntry[]>;
+}
+
+/** A derived version received from a partner, as it arrived (with the originator's signature). */
+export interface ReceivedProduct {
+  /** The envelope it came in; its inbox entry must be recorded first. */
+  readonly envelopeId: string;
+  readonly productId: string;
+  readonly productVersion: number;
+  readonly originator: string;
+  readonly sender: string;
+  readonly arrangementId: string;
+  readonly arrangementVersion: number;
+  readonly document: DerivedDocument;
+  /** Banner of the document as this node renders it. */
+  readonly banner: string;
+  /** Rank of the banner's classification on the common scale (UNCLASSIFIED = 0). */
+  readonly rank: number;
+  readonly receivedAt: IsoInstant;
+}
+
+export interface ReceivedProductFilter extends Page {
+  readonly originator?: string;
+  readonly sender?: string;
+}
+
+export interface ReceivedProductRepository {
+  /** Stores a received version; STORE_CONFLICT when its envelope was stored already. */
+  add(product: ReceivedProduct): Promise<ReceivedProduct>;
+  /** The highest version received of the product (the latest arrival of it), or one given version. */
+  get(productId: string, version?: number): Promise<ReceivedProduct | undefined>;
+  /** Received versions, most recently received first. */
+  list(filter?: ReceivedProductFilter): Promise<readonly ReceivedProduct[]>;
+}
+
 // ---------------------------------------------------------------- the store
 
 /** Every repository; what a transaction callback receives. */
@@ -490,6 +571,8 @@ export interface Repositories {
   readonly releases: ReleaseRepository;
   readonly consents: ConsentRepository;
   readonly outbox: OutboxRepository;
+  readonly inbox: InboxRepository;
+  readonly receivedProducts: ReceivedProductRepository;
   counts(): Promise<TableCounts>;
 }
 

@@ -3,18 +3,24 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import { Migrator } from 'kysely';
 import { afterEach, assert, beforeEach, describe, expect, it } from 'vitest';
 import { type ArrangementDocument, arrangementVersionHash } from '../../src/arrangements/index.js';
 import { type AccordError, type ErrorCode, isAccordError } from '../../src/errors/index.js';
 import type { ProductDocument } from '../../src/products/index.js';
 import {
+  type InboxEntry,
   openStore,
   type ProductVersionInput,
+  type ReceivedProduct,
   STORE_TABLES,
   type Store,
   type StoreConfig,
   type StoreDialect,
 } from '../../src/store/index.js';
+import { initialMigration } from '../../src/store/migrations/0001-initial.js';
+import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE } from '../../src/store/migrations/index.js';
+import { openSqlite } from '../../src/store/sqlite/index.js';
 import {
   dropPgSchema,
   freshPgSchemaName,
@@ -744,6 +750,172 @@ describe.each(TARGETS)('store on $dialect', (target) => {
     });
   });
 
+  describe('inbox and received products', () => {
+    const ENVELOPE_1 = '5f0c2a4e-8d1b-4c3a-9e2f-1a2b3c4d5e6f';
+    const ENVELOPE_2 = '6a1d3b5f-9e2c-4d4b-8f30-2b3c4d5e6f70';
+    const ENVELOPE_3 = '7b2e4c60-af3d-4e5c-9041-3c4d5e6f7081';
+    const RECEIPT = {
+      receipt: {
+        envelopeId: ENVELOPE_1,
+        from: 'GBR',
+        to: 'USA',
+        product: { id: 'usa-prod-1', version: 2, digest: fingerprint('doc') },
+        receivedAt: T0,
+        outcome: 'stored' as const,
+        signerKey: fingerprint('gbr'),
+      },
+      signature: 'c2ln',
+    };
+
+    function entry(envelopeId: string, overrides: Partial<InboxEntry> = {}): InboxEntry {
+      return {
+        envelopeId,
+        sender: 'USA',
+        kind: 'release',
+        arrangementId: 'arr-gbr-usa-ct',
+        arrangementVersion: 1,
+        productId: 'usa-prod-1',
+        productVersion: 2,
+        envelopeDigest: fingerprint(envelopeId),
+        remoteAddress: '127.0.0.1',
+        outcome: 'stored',
+        code: null,
+        reason: null,
+        receipt: RECEIPT,
+        receivedAt: T0,
+        ...overrides,
+      };
+    }
+
+    function received(envelopeId: string, overrides: Partial<ReceivedProduct> = {}): ReceivedProduct {
+      const document = {
+        id: 'usa-prod-1',
+        version: 2,
+        originator: 'USA',
+        title: 'Derived title',
+        titleMarking: '(U)',
+        discipline: 'SIGINT' as const,
+        categories: ['counterterrorism'],
+        portions: [{ id: 'p1', marking: '(S//REL TO USA, GBR)', text: 'Kept.' }],
+        banner: 'SECRET//REL TO USA, GBR',
+        withheldCount: 1,
+        reliability: 'B' as const,
+        credibility: 2,
+        createdAt: '2025-05-01T00:00:00Z',
+        derivedFrom: { id: 'usa-prod-1', version: 2, digest: fingerprint('source') },
+        signature: { by: fingerprint('usa'), value: `${'A'.repeat(86)}==` },
+      };
+      return {
+        envelopeId,
+        productId: 'usa-prod-1',
+        productVersion: 2,
+        originator: 'USA',
+        sender: 'USA',
+        arrangementId: 'arr-gbr-usa-ct',
+        arrangementVersion: 1,
+        document,
+        banner: 'SECRET//REL TO USA, GBR',
+        rank: 3,
+        receivedAt: T0,
+        ...overrides,
+      };
+    }
+
+    it('records what was done with each envelope once, and lists entries by sender, outcome and product', async () => {
+      expect(await store.inbox.record(entry(ENVELOPE_1))).toEqual(entry(ENVELOPE_1));
+      await store.inbox.record(
+        entry(ENVELOPE_2, {
+          sender: 'CAN',
+          outcome: 'refused',
+          code: 'FEDERATION_REFUSED',
+          reason: 'portion.releasability: withholds 1 of 2 portions: p3',
+          receipt: null,
+          receivedAt: '2025-06-01T00:01:00Z',
+        }),
+      );
+      expect(await store.inbox.get(ENVELOPE_1)).toEqual(entry(ENVELOPE_1));
+      expect((await store.inbox.get(ENVELOPE_2))?.receivedAt).toBe('2025-06-01T00:01:00.000Z');
+      expect(await store.inbox.get(ENVELOPE_3)).toBeUndefined();
+      expect((await store.inbox.list()).map((e) => e.envelopeId)).toEqual([ENVELOPE_1, ENVELOPE_2]);
+      expect((await store.inbox.list({ outcome: 'refused' })).map((e) => e.code)).toEqual([
+        'FEDERATION_REFUSED',
+      ]);
+      expect((await store.inbox.list({ sender: 'USA' })).map((e) => e.envelopeId)).toEqual([ENVELOPE_1]);
+      expect(await store.inbox.list({ productId: 'other' })).toEqual([]);
+      expect(await store.inbox.list({ arrangementId: 'arr-gbr-usa-ct', limit: 1, offset: 1 })).toHaveLength(
+        1,
+      );
+
+      await rejection(
+        store.inbox.record(entry(ENVELOPE_1, { envelopeDigest: fingerprint('other') })),
+        'STORE_CONFLICT',
+      );
+      // A refusal must name its reason (DESIGN.md §2.3), and an outcome is one of two.
+      await rejection(
+        store.inbox.record(entry(ENVELOPE_3, { outcome: 'refused', receipt: null })),
+        'INPUT_INVALID',
+      );
+      await rejection(
+        store.inbox.record(entry(ENVELOPE_3, { outcome: 'lost' as InboxEntry['outcome'] })),
+        'INPUT_INVALID',
+      );
+      expect((await store.counts()).inbox).toBe(2);
+    });
+
+    it('stores a received version only under a recorded envelope, once, and finds the latest version', async () => {
+      await rejection(store.receivedProducts.add(received(ENVELOPE_1)), 'STORE_NOT_FOUND');
+      await store.inbox.record(entry(ENVELOPE_1));
+      await store.inbox.record(entry(ENVELOPE_2, { productVersion: 3 }));
+      await store.inbox.record(entry(ENVELOPE_3, { sender: 'GBR', productId: 'gbr-prod-7' }));
+
+      expect(await store.receivedProducts.add(received(ENVELOPE_1))).toEqual(received(ENVELOPE_1));
+      await rejection(store.receivedProducts.add(received(ENVELOPE_1)), 'STORE_CONFLICT');
+      clock.advance(MINUTE);
+      await store.receivedProducts.add(
+        received(ENVELOPE_2, { productVersion: 3, receivedAt: '2025-06-01T00:01:00Z' }),
+      );
+      await store.receivedProducts.add(
+        received(ENVELOPE_3, {
+          productId: 'gbr-prod-7',
+          originator: 'GBR',
+          sender: 'GBR',
+          receivedAt: '2025-06-01T00:02:00Z',
+        }),
+      );
+
+      expect((await store.receivedProducts.get('usa-prod-1'))?.envelopeId).toBe(ENVELOPE_2);
+      expect((await store.receivedProducts.get('usa-prod-1', 2))?.document).toEqual(
+        received(ENVELOPE_1).document,
+      );
+      expect(await store.receivedProducts.get('usa-prod-1', 9)).toBeUndefined();
+      expect(await store.receivedProducts.get('nothing')).toBeUndefined();
+      expect((await store.receivedProducts.list()).map((p) => p.envelopeId)).toEqual([
+        ENVELOPE_3,
+        ENVELOPE_2,
+        ENVELOPE_1,
+      ]);
+      expect((await store.receivedProducts.list({ originator: 'GBR' })).map((p) => p.productId)).toEqual([
+        'gbr-prod-7',
+      ]);
+      expect(
+        (await store.receivedProducts.list({ sender: 'USA', limit: 1 })).map((p) => p.envelopeId),
+      ).toEqual([ENVELOPE_2]);
+      expect(await store.counts()).toMatchObject({ inbox: 3, received_products: 3 });
+    });
+
+    it('writes neither the entry nor the product when the transaction that holds them fails', async () => {
+      await rejection(
+        store.transaction(async (tx) => {
+          await tx.inbox.record(entry(ENVELOPE_1));
+          await tx.receivedProducts.add(received(ENVELOPE_1));
+          await tx.receivedProducts.add(received(ENVELOPE_1));
+        }),
+        'STORE_CONFLICT',
+      );
+      expect(await store.counts()).toMatchObject({ inbox: 0, received_products: 0 });
+    });
+  });
+
   describe('transactions', () => {
     it('commits every write when the callback resolves', async () => {
       const result = await store.transaction(async (tx) => {
@@ -1029,6 +1201,37 @@ describe('openStore', () => {
         expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
       } finally {
         raw.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('brings a database made at 0001 up to date and keeps its rows', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'accord-store-'));
+    try {
+      const file = join(dir, 'accord.sqlite');
+      const db = openSqlite(file);
+      const migrator = new Migrator({
+        db,
+        provider: { getMigrations: async () => ({ '0001_initial': initialMigration('sqlite') }) },
+        migrationTableName: MIGRATION_TABLE,
+        migrationLockTableName: MIGRATION_LOCK_TABLE,
+      });
+      expect((await migrator.migrateToLatest()).error).toBeUndefined();
+      await db
+        .insertInto('partners')
+        .values({ code: 'GBR', name: 'United Kingdom', endpoint: null, keys_json: '[]', updated_at: T0 })
+        .execute();
+      await db.destroy();
+
+      const store = await openStore({ kind: 'sqlite', file });
+      try {
+        expect(await store.migrate()).toEqual([]);
+        expect((await store.partners.get('GBR'))?.name).toBe('United Kingdom');
+        expect(await store.counts()).toMatchObject({ partners: 1, inbox: 0, received_products: 0 });
+      } finally {
+        await store.close();
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

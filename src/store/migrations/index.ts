@@ -3,6 +3,7 @@ import { AccordError } from '../../errors/index.js';
 import type { Database } from '../schema.js';
 import type { StoreDialect } from '../store.js';
 import { initialMigration } from './0001-initial.js';
+import { inboxMigration } from './0002-inbox.js';
 
 /** Names of the tables where Kysely records applied migrations and holds its migration lock. */
 export const MIGRATION_TABLE = 'accord_migration';
@@ -12,6 +13,7 @@ export const MIGRATION_LOCK_TABLE = 'accord_migration_lock';
 export function storeMigrations(dialect: StoreDialect): Record<string, Migration> {
   return {
     '0001_initial': initialMigration(dialect),
+    '0002_inbox': inboxMigration(),
   };
 }
 

@@ -6,10 +6,12 @@ import { createAttachmentRepository } from './attachments.js';
 import { createCommunityRepository } from './communities.js';
 import { createConsentRepository } from './consents.js';
 import type { RepositoryContext } from './context.js';
+import { createInboxRepository } from './inbox.js';
 import { createLoginAttemptRepository } from './login-attempts.js';
 import { createOutboxRepository } from './outbox.js';
 import { createPartnerRepository } from './partners.js';
 import { createProductRepository } from './products.js';
+import { createReceivedProductRepository } from './received-products.js';
 import { createReleaseRepository } from './releases.js';
 import { createSessionRepository } from './sessions.js';
 import { createTokenRepository } from './tokens.js';
@@ -71,6 +73,8 @@ export function createRepositories(ctx: RepositoryContext, guard: CallGuard): Re
     releases: guarded('releases', createReleaseRepository(ctx), guard),
     consents: guarded('consents', createConsentRepository(ctx), guard),
     outbox: guarded('outbox', createOutboxRepository(ctx), guard),
+    inbox: guarded('inbox', createInboxRepository(ctx), guard),
+    receivedProducts: guarded('receivedProducts', createReceivedProductRepository(ctx), guard),
     counts: guarded('store', { counts }, guard).counts,
   };
 }
