@@ -53,6 +53,7 @@ const STATUS: Readonly<Record<ErrorCode, number>> = {
   ENVELOPE_REPLAYED: 409,
   ENVELOPE_STALE: 400,
   RECEIPT_INVALID: 400,
+  PARTNER_KEY_MISSING: 409,
 };
 
 const TITLES: Readonly<Record<number, string>> = {

@@ -15,6 +15,7 @@ import {
   publicIdentity,
 } from '../crypto/index.js';
 import { AccordError, isAccordError } from '../errors/index.js';
+import type { Signer } from '../federation/index.js';
 import type { PartnerKey } from '../store/index.js';
 
 /** The file in the data directory that holds the node's keys. */
@@ -203,6 +204,11 @@ export async function loadNodeKeys(dataDir: string, passphrase: string | undefin
     },
     public: content.public,
   };
+}
+
+/** The node's signing key as federation signs with it: the private key and its pinned fingerprint. */
+export function signerOf(keys: NodeKeys): Signer {
+  return { privateKey: keys.identity.signing.privateKey, fingerprint: keys.public.signing.fingerprint };
 }
 
 /** The partner-directory keys of an identity: what `store.partners` records for a node. */

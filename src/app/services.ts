@@ -5,7 +5,7 @@ import { AuthService } from '../services/auth-service.js';
 import { DirectoryService } from '../services/directory-service.js';
 import { ProductService } from '../services/product-service.js';
 import type { Store } from '../store/index.js';
-import type { NodeKeys } from './node-keys.js';
+import { type NodeKeys, signerOf } from './node-keys.js';
 
 /** Every service of a node, wired over one store. */
 export interface Services {
@@ -33,7 +33,14 @@ export function createServices(
     auth: new AuthService({ store, settings: config.auth, now }),
     directory: new DirectoryService({ store, registry }),
     arrangements: new ArrangementService({ store, registry }),
-    products: new ProductService({ store, partner: config.partner, registry, now }),
+    // With keys, every product version is signed and every release sealed; without, neither.
+    products: new ProductService({
+      store,
+      partner: config.partner,
+      registry,
+      now,
+      ...(keys === undefined ? {} : { signer: signerOf(keys) }),
+    }),
     keys,
   };
 }

@@ -76,6 +76,8 @@ export const ERROR_CODES = {
   ENVELOPE_REPLAYED: 'An envelope with this id has been received before.',
   ENVELOPE_STALE: "An envelope's createdAt lies outside the allowed clock skew of this node's time.",
   RECEIPT_INVALID: 'A delivery receipt is malformed or its signature does not verify.',
+  PARTNER_KEY_MISSING:
+    'A release cannot be sealed: the recipient partner has no single encryption key on record; the message names the partner.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,6 +1,19 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { type KeyObject, randomBytes, randomUUID } from 'node:crypto';
 import Type, { type Static } from 'typebox';
+import { fingerprintOf, importRawPublicKey, RAW_KEY_LENGTH } from '../crypto/index.js';
 import { AccordError } from '../errors/index.js';
+import {
+  type DerivedDocument,
+  derivedFromOf,
+  type Envelope,
+  type EnvelopeArrangement,
+  newEnvelopeHeader,
+  parseDerivedDocument,
+  type Signer,
+  sealEnvelope,
+  signProduct,
+  type UnsignedDerivedDocument,
+} from '../federation/index.js';
 import {
   COMMON_SCHEME,
   type MarkingRegistry,
@@ -83,12 +96,36 @@ export interface ProductSearchInput {
   readonly offset?: number;
 }
 
+/**
+ * What a release tells its recipient: the arrangement it was released under and the derived
+ * (torn) version. On a node with keys this is the plaintext sealed into the outbox envelope.
+ */
+export interface ReleaseMessage<Product = DerivedDocument> {
+  readonly kind: 'release';
+  readonly arrangement: EnvelopeArrangement;
+  readonly product: Product;
+}
+
+/**
+ * The outbox payload of a node without keys: the release message in clear, unsigned, marked
+ * `sealed: false`. No delivery may send it to a peer; it records what would have been sent.
+ */
+export interface UnsealedRelease extends ReleaseMessage<UnsignedDerivedDocument> {
+  readonly sealed: false;
+}
+
 export interface ProductServiceDeps {
   readonly store: Store;
   /** The partner this node belongs to. */
   readonly partner: string;
   readonly registry: MarkingRegistry;
   readonly now: () => number;
+  /**
+   * The node's Ed25519 signing key. With it every version is signed and every release sealed to
+   * its recipient; without it (a node built with no keys: tests, benchmarks) versions stay
+   * unsigned and releases are queued unsealed (see release()).
+   */
+  readonly signer?: Signer;
 }
 
 const EDITABLE: readonly ProductState[] = ['draft', 'rejected'];
@@ -193,6 +230,15 @@ export class ProductService {
     };
   }
 
+  /**
+   * DESIGN.md §2 invariant 4 (Authentic): the originator signs each version it writes, over its
+   * productDigest. A node without keys stores the version unsigned.
+   */
+  #signed(document: ProductDocument): ProductDocument {
+    const signer = this.#deps.signer;
+    return signer === undefined ? document : signProduct(document, signer);
+  }
+
   #versionInput(product: Product, document: ProductDocument) {
     return {
       document,
@@ -207,7 +253,7 @@ export class ProductService {
     const id = `${this.#deps.partner}-${new Date(this.#deps.now()).getUTCFullYear()}-${randomBytes(5).toString('hex')}`;
     const document = this.#document(actor, input, id, 1);
     const product = this.#parse(actor, document);
-    await this.#deps.store.products.createDraft(this.#versionInput(product, document));
+    await this.#deps.store.products.createDraft(this.#versionInput(product, this.#signed(document)));
     return this.read(actor, id);
   }
 
@@ -225,7 +271,7 @@ export class ProductService {
       }
       const document = this.#document(actor, input, id, record.currentVersion + 1);
       const product = this.#parse(actor, document);
-      await tx.products.addVersion(this.#versionInput(product, document));
+      await tx.products.addVersion(this.#versionInput(product, this.#signed(document)));
       await tx.products.setState(id, 'draft');
       return this.#view(tx, actor, id);
     });
@@ -301,11 +347,18 @@ export class ProductService {
    * Releases the current version to `recipient` under `arrangementId`. The decision is stored
    * whatever it says; an allow also queues the derived version in the outbox in the same
    * transaction. A deny throws POLICY_DENIED naming the rules.
+   *
+   * The derived version names the stored source version it was torn from (derivedFrom: id,
+   * version, productDigest). On a node with keys it is signed by this node and sealed, with the
+   * arrangement, into an envelope to the recipient's encryption key; the outbox row's id is the
+   * envelope id and its payload the envelope. A recipient with no encryption key on record is
+   * PARTNER_KEY_MISSING and nothing is written, the decision included. On a node without keys the
+   * message is queued unsigned and in clear as an UnsealedRelease (`sealed: false`).
    */
   async release(actor: Actor, id: string, recipient: string, arrangementId: string): Promise<ReleaseOutcome> {
     requirePermission(actor, 'product:release');
     const outcome = await this.#deps.store.transaction(async (tx) => {
-      const { record, product, decision: read } = await this.#readable(tx, actor, id);
+      const { record, product, document, decision: read } = await this.#readable(tx, actor, id);
       if (read.withheld.length > 0 || read.derived?.titleWithheld) {
         throw new AccordError(
           'FORBIDDEN',
@@ -334,6 +387,17 @@ export class ProductService {
           ...(c.expiresAt === null ? {} : { expiresAt: c.expiresAt }),
         })),
       });
+      // The outbox message is made before anything is written: a release that cannot be signed
+      // or sealed (PARTNER_KEY_MISSING) throws here and leaves no trace, its decision included.
+      const message =
+        decision.effect === 'allow' && decision.derived !== null
+          ? await this.#outboxMessage(
+              tx,
+              arrangement,
+              this.#derivedDocument(decision.derived, document),
+              recipient,
+            )
+          : undefined;
       const releaseId = randomUUID();
       await tx.releases.add({
         id: releaseId,
@@ -346,21 +410,8 @@ export class ProductService {
         decision,
         by: actor.user.username,
       });
-      if (decision.effect === 'allow' && decision.derived !== null) {
-        await tx.outbox.enqueue({
-          id: randomUUID(),
-          releaseId,
-          recipient,
-          payload: {
-            kind: 'release',
-            arrangement: {
-              id: arrangement.id,
-              version: arrangement.version,
-              versionHash: arrangement.versionHash,
-            },
-            product: this.#derivedDocument(decision.derived),
-          },
-        });
+      if (message !== undefined) {
+        await tx.outbox.enqueue({ id: message.id, releaseId, recipient, payload: message.payload });
         await tx.products.setState(id, 'released');
       }
       return { releaseId, decision };
@@ -382,27 +433,107 @@ export class ProductService {
     };
   }
 
-  #derivedDocument(derived: DerivedProduct): Record<string, unknown> {
+  /** The derived version as it travels, naming the stored source version it was torn from. */
+  #derivedDocument(derived: DerivedProduct, source: ProductDocument): UnsignedDerivedDocument {
     const registry = this.#deps.registry;
     const render = (label: Parameters<typeof renderPortionMark>[0]) =>
       renderPortionMark(label, { originator: derived.originator, registry });
     return {
       id: derived.id,
       version: derived.version,
-      derivedFrom: derived.derivedFrom,
+      // The digest is over the version as stored (signature aside), so a holder of the source can
+      // check the derived version came from exactly it (verifyDerivedFrom).
+      derivedFrom: derivedFromOf(source),
       originator: derived.originator,
       title: derived.title,
       titleMarking: render(derived.titleLabel),
       discipline: derived.discipline,
-      categories: derived.categories,
+      categories: [...derived.categories],
       portions: derived.portions.map((p) => ({ id: p.id, marking: render(p.label), text: p.text })),
       banner: renderBanner(derived.banner, { originator: derived.originator, registry }),
       withheldCount: derived.withheldCount,
       reliability: derived.reliability,
       credibility: derived.credibility,
       createdAt: derived.createdAt,
-      ...(derived.geo === null ? {} : { geo: derived.geo }),
+      // DerivedProduct holds geo as an opaque record; the source document schema checked it as GeoJSON.
+      ...(derived.geo === null ? {} : { geo: derived.geo as NonNullable<DerivedDocument['geo']> }),
     };
+  }
+
+  /**
+   * The outbox row of an allowed release. On a node with keys: the derived version signed by this
+   * node and the release message sealed to the recipient's encryption key, in an envelope whose
+   * id is the row's id; both are checked against the schemas a peer parses them with, so a release
+   * the recipient would refuse fails here, before it is queued. On a node without keys: the message
+   * unsigned and in clear, marked `sealed: false`, under a fresh id.
+   */
+  async #outboxMessage(
+    tx: Repositories,
+    governing: ArrangementVersion,
+    derived: UnsignedDerivedDocument,
+    recipient: string,
+  ): Promise<{ readonly id: string; readonly payload: Envelope | UnsealedRelease }> {
+    const arrangement: EnvelopeArrangement = {
+      id: governing.id,
+      version: governing.version,
+      versionHash: governing.versionHash,
+    };
+    const signer = this.#deps.signer;
+    if (signer === undefined) {
+      return { id: randomUUID(), payload: { sealed: false, kind: 'release', arrangement, product: derived } };
+    }
+    const recipientEncryptionKey = await this.#recipientKey(tx, recipient);
+    const message: ReleaseMessage = {
+      kind: 'release',
+      arrangement,
+      product: parseDerivedDocument(signProduct(derived, signer)),
+    };
+    const header = newEnvelopeHeader(
+      {
+        kind: 'release',
+        from: this.#deps.partner,
+        to: recipient,
+        arrangement,
+        product: { id: derived.id, version: derived.version },
+        senderKey: signer.fingerprint,
+      },
+      { now: this.#deps.now(), randomBytes: (n) => randomBytes(n) },
+    );
+    const envelope = sealEnvelope({ header, payload: message, signer, recipientEncryptionKey });
+    return { id: envelope.header.envelopeId, payload: envelope };
+  }
+
+  /**
+   * The X25519 key the recipient's entry in the partner directory records: exactly one, whose
+   * fingerprint is its own. None (or several to choose from) is PARTNER_KEY_MISSING naming the
+   * partner; a key that does not match its fingerprint is KEY_INVALID.
+   */
+  async #recipientKey(tx: Repositories, recipient: string): Promise<KeyObject> {
+    const partner = await tx.partners.get(recipient);
+    const keys = partner?.keys.filter((k) => k.use === 'encryption') ?? [];
+    const [key] = keys;
+    if (key === undefined || keys.length > 1) {
+      const why =
+        partner === undefined
+          ? `partner ${recipient} is not in the partner directory`
+          : key === undefined
+            ? `partner ${recipient} has no encryption key on record`
+            : `partner ${recipient} has ${keys.length} encryption keys on record and a release is sealed to one`;
+      throw new AccordError(
+        'PARTNER_KEY_MISSING',
+        `cannot seal a release to ${recipient}: ${why}; record its node's public keys (accord partner add ${recipient} --identity FILE)`,
+        { partner: recipient },
+      );
+    }
+    const raw = Buffer.from(key.publicKey, 'base64');
+    if (raw.length !== RAW_KEY_LENGTH || fingerprintOf(raw) !== key.fingerprint) {
+      throw new AccordError(
+        'KEY_INVALID',
+        `partner ${recipient}: the encryption key on record does not match its fingerprint ${key.fingerprint}`,
+        { partner: recipient, fingerprint: key.fingerprint },
+      );
+    }
+    return importRawPublicKey('x25519', raw);
   }
 
   async #arrangementFor(tx: Repositories, arrangementId: string): Promise<ArrangementVersion> {
@@ -429,10 +560,18 @@ export class ProductService {
 
   /** The current version as the policy sees it, with approvals from the store. */
   async #load(tx: Repositories, record: ProductRecord): Promise<Product> {
+    return (await this.#loadVersion(tx, record)).product;
+  }
+
+  /** The current version as stored (`document`) and as the policy sees it (`product`). */
+  async #loadVersion(
+    tx: Repositories,
+    record: ProductRecord,
+  ): Promise<{ product: Product; document: ProductDocument }> {
     const version = await tx.products.getVersion(record.id, record.currentVersion);
     if (version === undefined) throw notFound(record.id);
     const approvals = await tx.approvals.list(record.id, record.currentVersion);
-    return parseProduct(
+    const product = parseProduct(
       {
         ...version.document,
         approvals: approvals.map((a) => ({ by: a.by, version: a.version, at: a.at, decision: a.decision })),
@@ -440,6 +579,7 @@ export class ProductService {
       },
       this.#deps.registry,
     );
+    return { product, document: version.document };
   }
 
   /** Drafts are their author's alone; anything else is subject to the read policy. Hidden means NOT_FOUND. */
@@ -447,17 +587,17 @@ export class ProductService {
     tx: Repositories,
     actor: Actor,
     id: string,
-  ): Promise<{ record: ProductRecord; product: Product; decision: Decision }> {
+  ): Promise<{ record: ProductRecord; product: Product; document: ProductDocument; decision: Decision }> {
     const record = await tx.products.get(id);
     if (record === undefined) throw notFound(id);
     if (record.state === 'draft' && record.author !== actor.user.username) throw notFound(id);
-    const product = await this.#load(tx, record);
+    const { product, document } = await this.#loadVersion(tx, record);
     const decision = decideRead(product, readerOf(actor.user), {
       at: this.#deps.now(),
       registry: this.#deps.registry,
     });
     if (decision.effect === 'deny') throw notFound(id);
-    return { record, product, decision };
+    return { record, product, document, decision };
   }
 
   async #view(tx: Repositories, actor: Actor, id: string): Promise<ProductView> {
