@@ -1,4 +1,10 @@
 export {
+  type ArrangementPins,
+  arrangementPins,
+  type KeyOnRecord,
+  type UnverifiedParty,
+} from './arrangement-pins.js';
+export {
   DEFAULT_MAX_SKEW_MS,
   ENVELOPE_INFO,
   ENVELOPE_KINDS,
@@ -50,4 +56,5 @@ export {
   signReceipt,
   verifyReceipt,
 } from './receipt.js';
+export { parseReleasePayload, type ReleasePayload, ReleasePayloadSchema } from './release-payload.js';
 export type { KeyResolver, Signer } from './signer.js';

@@ -1,0 +1,80 @@
+import Type, { type Static } from 'typebox';
+import { AccordError, isAccordError } from '../errors/index.js';
+import { createValidator } from '../validation/index.js';
+import { EnvelopeArrangementSchema, type EnvelopeHeader } from './envelope.js';
+import { type DerivedDocument, parseDerivedDocument } from './product-signature.js';
+
+/**
+ * What a `release` envelope seals: the derived version the recipient is given. `kind` and
+ * `arrangement` may repeat the header's (a sender may seal what its outbox holds); when present
+ * they must say what the signed header says.
+ */
+export const ReleasePayloadSchema = Type.Object(
+  {
+    kind: Type.Optional(Type.Literal('release')),
+    arrangement: Type.Optional(EnvelopeArrangementSchema),
+    product: Type.Object({}, { description: 'the derived document (DerivedDocumentSchema)' }),
+  },
+  { additionalProperties: false },
+);
+export type ReleasePayload = Static<typeof ReleasePayloadSchema>;
+
+const validatePayload = createValidator<ReleasePayload>(
+  ReleasePayloadSchema,
+  'ENVELOPE_MALFORMED',
+  'envelope payload',
+);
+
+function inconsistent(header: EnvelopeHeader, path: string, message: string): AccordError {
+  return new AccordError('ENVELOPE_MALFORMED', `envelope ${header.envelopeId} payload ${path}: ${message}`, {
+    envelopeId: header.envelopeId,
+    path: `/payload${path}`,
+  });
+}
+
+/**
+ * The derived document of an opened `release` envelope. Throws ENVELOPE_MALFORMED (naming the
+ * field) for a payload of another shape or one that contradicts the header (kind, arrangement,
+ * product id and version), and PRODUCT_INVALID for a document that does not parse. Checks shape
+ * and agreement only: verifyProductSignature checks the document's signature.
+ */
+export function parseReleasePayload(payload: unknown, header: EnvelopeHeader): DerivedDocument {
+  // attacker-controlled: authenticated as the sender's, but the sender is a peer all the same.
+  let parsed: ReleasePayload;
+  try {
+    parsed = validatePayload(payload);
+  } catch (error) {
+    if (!isAccordError(error)) throw error;
+    throw new AccordError(
+      'ENVELOPE_MALFORMED',
+      `envelope ${header.envelopeId}: ${error.message}`,
+      { envelopeId: header.envelopeId, path: `/payload${error.details.path ?? ''}` },
+      { cause: error },
+    );
+  }
+  if (parsed.kind !== undefined && parsed.kind !== header.kind) {
+    throw inconsistent(header, '/kind', `is ${parsed.kind} but the header says ${header.kind}`);
+  }
+  const arrangement = parsed.arrangement;
+  if (
+    arrangement !== undefined &&
+    (arrangement.id !== header.arrangement.id ||
+      arrangement.version !== header.arrangement.version ||
+      arrangement.versionHash !== header.arrangement.versionHash)
+  ) {
+    throw inconsistent(
+      header,
+      '/arrangement',
+      `names ${arrangement.id} v${arrangement.version} (${arrangement.versionHash}) but the header names ${header.arrangement.id} v${header.arrangement.version} (${header.arrangement.versionHash})`,
+    );
+  }
+  const document = parseDerivedDocument(parsed.product);
+  if (document.id !== header.product.id || document.version !== header.product.version) {
+    throw inconsistent(
+      header,
+      '/product',
+      `is ${document.id} v${document.version} but the header names ${header.product.id} v${header.product.version}`,
+    );
+  }
+  return document;
+}
