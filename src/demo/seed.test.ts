@@ -6,6 +6,7 @@ import { type AccordNode, buildNode } from '../app/node.js';
 import { keysFileOf, loadNodeKeys, partnerKeysOf, readPublicIdentity } from '../app/node-keys.js';
 import { runCaptured } from '../cli/captured-run.js';
 import { loadConfig } from '../config/index.js';
+import { type Envelope, verifyProductSignature } from '../federation/index.js';
 import { type SeedProgress, seedDemo } from './seed.js';
 import { DEMO_KEY_PASSPHRASE, DEMO_PARTNERS, demoUsers } from './seed-data.js';
 
@@ -58,11 +59,38 @@ describe('seedDemo', () => {
       'usa-gbr-sigint',
     ]);
 
-    // The node's keys, under the demo passphrase, on its own entry; other partners have none yet.
+    // The node's keys, under the demo passphrase, on its own entry; the other partners have
+    // placeholder keys of their own, so releases to them are sealed.
     const keys = await loadNodeKeys(node.config.dataDir, DEMO_KEY_PASSPHRASE);
     const partners = await node.store.partners.list();
     expect(partners.find((p) => p.code === 'USA')?.keys).toEqual(partnerKeysOf(keys.public));
-    expect(partners.filter((p) => p.code !== 'USA').map((p) => p.keys)).toEqual([[], [], [], []]);
+    const others = partners.filter((p) => p.code !== 'USA');
+    for (const partner of others) {
+      expect(partner.keys.map((k) => k.use)).toEqual(['signing', 'encryption']);
+    }
+    const fingerprints = partners.flatMap((p) => p.keys.map((k) => k.fingerprint));
+    expect(new Set(fingerprints).size).toBe(fingerprints.length);
+
+    // Every version is signed by the node; every queued release is an envelope to its recipient.
+    const pinned = (fingerprint: string) =>
+      fingerprint === keys.public.signing.fingerprint ? keys.identity.signing.publicKey : undefined;
+    for (const product of await node.store.products.list({ limit: 100 })) {
+      const version = await node.store.products.getVersion(product.id);
+      expect(() => verifyProductSignature(version?.document ?? {}, pinned)).not.toThrow();
+    }
+    const rows = await node.store.outbox.listPending({ limit: 100 });
+    expect(rows).toHaveLength(result.releases);
+    for (const row of rows) {
+      const envelope = row.payload as Envelope;
+      expect(envelope.header).toMatchObject({
+        kind: 'release',
+        envelopeId: row.id,
+        from: 'USA',
+        to: row.recipient,
+        senderKey: keys.public.signing.fingerprint,
+      });
+      expect(Object.keys(envelope).sort()).toEqual(['ciphertext', 'enc', 'header', 'signature']);
+    }
 
     // One tick per user, partner, arrangement and product: 1, 2, … up to the same total.
     const total = demoUsers('USA').length + DEMO_PARTNERS.length + 3 + 12;
@@ -90,6 +118,20 @@ describe('seedDemo', () => {
     expect(again).toEqual({ seeded: false, products: 0, releases: 0, denied: 0 });
     expect(progress).toEqual([]);
     expect(await node.store.counts()).toEqual(before);
+  });
+
+  it('gives the other partners of a node seeded before releases were sealed keys, and keeps any they have', async () => {
+    const node = await freshNode();
+    await seedDemo(node, { productCount: 1 });
+    const gbr = await node.store.partners.get('GBR');
+    if (gbr === undefined) throw new Error('no GBR entry');
+    const { code, name, endpoint } = gbr;
+    await node.store.partners.upsert({ code, name, endpoint, keys: [] });
+    const can = await node.store.partners.get('CAN');
+
+    expect(await seedDemo(node, { productCount: 1 })).toMatchObject({ seeded: false });
+    expect((await node.store.partners.get('GBR'))?.keys.map((k) => k.use)).toEqual(['signing', 'encryption']);
+    expect((await node.store.partners.get('CAN'))?.keys).toEqual(can?.keys);
   });
 
   it('gives a node seeded before nodes had keys its keys, on its own entry', async () => {

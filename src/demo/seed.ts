@@ -2,10 +2,19 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AccordNode } from '../app/node.js';
-import { createNodeKeys, keysFileOf, loadNodeKeys, partnerKeysOf } from '../app/node-keys.js';
-import type { PublicIdentity } from '../crypto/index.js';
+import {
+  createNodeKeys,
+  keysFileOf,
+  loadNodeKeys,
+  type NodeKeys,
+  partnerKeysOf,
+  signerOf,
+} from '../app/node-keys.js';
+import { createNodeIdentity, publicIdentity } from '../crypto/index.js';
 import { AccordError, isAccordError } from '../errors/index.js';
 import type { Actor } from '../services/actor.js';
+import { ProductService } from '../services/product-service.js';
+import type { Store } from '../store/index.js';
 import { DEMO_KEY_PASSPHRASE, DEMO_PARTNERS, demoProducts, demoUsers } from './seed-data.js';
 
 /** How far seeding has got, for a progress bar. */
@@ -38,21 +47,42 @@ async function actor(node: AccordNode, username: string): Promise<Actor> {
 }
 
 /**
- * The demo node's public identity: keys.json unlocked with the demo passphrase, or new keys under
- * it when there are none. Only called once seedDemo has ruled out a node with its own users, so an
+ * The demo node's identity: keys.json unlocked with the demo passphrase, or new keys under it when
+ * there are none. Only called once seedDemo has ruled out a node with its own users, so an
  * operator's keys are never opened with the demo passphrase.
  */
-async function demoIdentity(node: AccordNode): Promise<PublicIdentity> {
+async function demoIdentity(node: AccordNode): Promise<NodeKeys> {
   const { dataDir } = node.config;
-  if (existsSync(keysFileOf(dataDir))) return (await loadNodeKeys(dataDir, DEMO_KEY_PASSPHRASE)).public;
-  return (await createNodeKeys(dataDir, DEMO_KEY_PASSPHRASE)).public;
+  if (existsSync(keysFileOf(dataDir))) return loadNodeKeys(dataDir, DEMO_KEY_PASSPHRASE);
+  return createNodeKeys(dataDir, DEMO_KEY_PASSPHRASE);
 }
 
 /**
- * Seeds a node with the demo alliance: the five FVEY partners, the three example arrangements,
- * one login per role and `productCount` products through the whole workflow (draft, submitted,
- * approved, released), and creates the node's keys under DEMO_KEY_PASSPHRASE if it has none.
- * Does nothing else when the node is already seeded, so re-running is safe.
+ * Public keys for a demo partner other than this node, so that releases to it are sealed (a release
+ * needs the recipient's encryption key on record). They are fresh and their private halves are
+ * dropped: until the five-node demo runs a node per partner, nothing opens what is sealed to them.
+ * That demo's nodes make their own keys and replace these entries with them.
+ */
+function placeholderKeys() {
+  return partnerKeysOf(publicIdentity(createNodeIdentity()));
+}
+
+/** Gives every other demo partner that has no encryption key on record placeholder keys. */
+async function fillPartnerKeys(store: Store, self: string): Promise<void> {
+  for (const partner of await store.partners.list()) {
+    if (partner.code === self || !DEMO_PARTNERS.some((p) => p.code === partner.code)) continue;
+    if (partner.keys.some((k) => k.use === 'encryption')) continue;
+    const { code, name, endpoint } = partner;
+    await store.partners.upsert({ code, name, endpoint, keys: placeholderKeys() });
+  }
+}
+
+/**
+ * Seeds a node with the demo alliance: the five FVEY partners (the others with placeholder keys),
+ * the three example arrangements, one login per role and `productCount` products through the whole
+ * workflow (draft, submitted, approved, released: signed and sealed), and creates the node's keys
+ * under DEMO_KEY_PASSPHRASE if it has none. On a node already seeded it only fills in keys a
+ * directory seeded by an older demo lacks, so re-running is safe.
  */
 export async function seedDemo(
   node: AccordNode,
@@ -63,6 +93,8 @@ export async function seedDemo(
   const marker = join(config.dataDir, SEEDED_MARKER);
   if ((await store.users.getByUsername('analyst')) !== undefined) {
     if (existsSync(marker)) {
+      // A demo directory seeded before releases were sealed: its other partners need keys.
+      await fillPartnerKeys(store, config.partner);
       // A demo directory seeded before nodes had keys: give it keys and record them on its own entry.
       if (!existsSync(keysFileOf(config.dataDir))) {
         const identity = (await createNodeKeys(config.dataDir, DEMO_KEY_PASSPHRASE)).public;
@@ -90,7 +122,19 @@ export async function seedDemo(
     );
   }
   // Keys first: should keys.json be some other node's, the demo stops before it has written a row.
-  const identity = await demoIdentity(node);
+  const keys = await demoIdentity(node);
+  // The node seeding may have been built before its keys existed: products are written and
+  // released through a product service that has them, so versions are signed and releases sealed.
+  const products =
+    services.keys === undefined
+      ? new ProductService({
+          store,
+          partner: config.partner,
+          registry: services.registry,
+          now: Date.now,
+          signer: signerOf(keys),
+        })
+      : services.products;
   const users = demoUsers(config.partner);
   const files = readdirSync(EXAMPLES)
     .filter((f) => f.endsWith('.json'))
@@ -109,7 +153,7 @@ export async function seedDemo(
       code: partner.code,
       name: partner.name,
       endpoint: `http://127.0.0.1:${partner.port}`,
-      ...(partner.code === config.partner ? { keys: partnerKeysOf(identity) } : {}),
+      keys: partner.code === config.partner ? partnerKeysOf(keys.public) : placeholderKeys(),
     });
     tick(`partner ${partner.code}`);
   }
@@ -124,11 +168,11 @@ export async function seedDemo(
   let releases = 0;
   let denied = 0;
   for (const [i, draft] of drafts.entries()) {
-    const view = await services.products.createDraft(analyst, draft);
+    const view = await products.createDraft(analyst, draft);
     // Most products go through the workflow; every eighth stays a draft, every seventh awaits approval.
-    if (i % 8 !== 7) await services.products.submit(analyst, view.id);
+    if (i % 8 !== 7) await products.submit(analyst, view.id);
     if (i % 8 !== 7 && i % 7 !== 6) {
-      await services.products.decide(officer, view.id, 'approved', 'demo: approved for release');
+      await products.decide(officer, view.id, 'approved', 'demo: approved for release');
       const recipient = RECIPIENTS[i % RECIPIENTS.length]!;
       const under =
         draft.discipline === 'SIGINT' && recipient === 'GBR' ? 'usa-gbr-sigint' : 'fvey-multilateral';
@@ -137,7 +181,7 @@ export async function seedDemo(
       if (i % 5 === 2) attempts.push(['AUS', 'ct-task-force']);
       for (const [to, arrangement] of attempts) {
         try {
-          await services.products.release(officer, view.id, to, arrangement);
+          await products.release(officer, view.id, to, arrangement);
           releases++;
         } catch (error) {
           // A denied release is part of the demo: its decision is stored with the rule that denied it.
