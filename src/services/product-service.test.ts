@@ -22,6 +22,7 @@ import {
   type KeyResolver,
   openEnvelope,
   parseDerivedDocument,
+  parseReleasePayload,
   productDigest,
   type SenderKeyResolver,
   verifyDerivedFrom,
@@ -236,6 +237,8 @@ describe.each(DIALECTS)('ProductService over $dialect', ({ dialect, enabled }) =
       expect(message.arrangement).toEqual(envelope.header.arrangement);
       const derived = parseDerivedDocument(message.product);
       expect(verifyProductSignature(derived, pinnedUsa)).toBe(productDigest(derived));
+      // What the recipient's inbox reads out of it: the same document, agreeing with the header.
+      expect(parseReleasePayload(opened.payload, opened.header)).toEqual(derived);
 
       // derivedFrom names the source version exactly as the originator stored and signed it.
       const source = await node.store.products.getVersion(id, 1);
