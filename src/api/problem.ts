@@ -53,6 +53,10 @@ const STATUS: Readonly<Record<ErrorCode, number>> = {
   ENVELOPE_REPLAYED: 409,
   ENVELOPE_STALE: 400,
   RECEIPT_INVALID: 400,
+  ENVELOPE_KIND_UNSUPPORTED: 400,
+  ARRANGEMENT_MISMATCH: 409,
+  FEDERATION_REFUSED: 403,
+  FEDERATION_NOT_CONFIGURED: 503,
   PARTNER_KEY_MISSING: 409,
 };
 
@@ -118,6 +122,9 @@ export function toProblem(error: unknown): Problem {
       'missing',
       'allowed',
       'retryAfterSeconds',
+      // Inbox refusals: which envelope, and the recipient's signed word on it when it gave one.
+      'envelopeId',
+      'receipt',
     ] as const) {
       if (rest[key] !== undefined) extra[key] = rest[key];
     }

@@ -3,6 +3,7 @@ import { createRegistry, type MarkingRegistry } from '../markings/index.js';
 import { ArrangementService } from '../services/arrangement-service.js';
 import { AuthService } from '../services/auth-service.js';
 import { DirectoryService } from '../services/directory-service.js';
+import { InboxService } from '../services/inbox-service.js';
 import { ProductService } from '../services/product-service.js';
 import type { Store } from '../store/index.js';
 import { type NodeKeys, signerOf } from './node-keys.js';
@@ -15,6 +16,8 @@ export interface Services {
   readonly directory: DirectoryService;
   readonly arrangements: ArrangementService;
   readonly products: ProductService;
+  /** The federation inbox; undefined without keys, and POST /federation/v1/inbox then answers 503. */
+  readonly inbox: InboxService | undefined;
   /** The node's unlocked identity, for federation; undefined where a node runs without one (tests, benchmarks). */
   readonly keys: NodeKeys | undefined;
 }
@@ -41,6 +44,10 @@ export function createServices(
       now,
       ...(keys === undefined ? {} : { signer: signerOf(keys) }),
     }),
+    inbox:
+      keys === undefined
+        ? undefined
+        : new InboxService({ store, partner: config.partner, registry, keys, now }),
     keys,
   };
 }

@@ -76,6 +76,12 @@ export const ERROR_CODES = {
   ENVELOPE_REPLAYED: 'An envelope with this id has been received before.',
   ENVELOPE_STALE: "An envelope's createdAt lies outside the allowed clock skew of this node's time.",
   RECEIPT_INVALID: 'A delivery receipt is malformed or its signature does not verify.',
+  ENVELOPE_KIND_UNSUPPORTED: 'This node does not take envelopes of this kind at its inbox.',
+  ARRANGEMENT_MISMATCH:
+    'An envelope names an arrangement version this node does not hold, or holds with other terms (version hash).',
+  FEDERATION_REFUSED:
+    "The recipient's own release check refused a received product; deniedBy names the rules that refused it.",
+  FEDERATION_NOT_CONFIGURED: 'This node runs without node keys, so it cannot take part in federation.',
   PARTNER_KEY_MISSING:
     'A release cannot be sealed: the recipient partner has no single encryption key on record; the message names the partner.',
 } as const;
