@@ -10,6 +10,7 @@ import { sendProblem } from './problem.js';
 import { registerArrangementRoutes } from './routes/arrangement-routes.js';
 import { registerAuthRoutes } from './routes/auth-routes.js';
 import { registerDirectoryRoutes } from './routes/directory-routes.js';
+import { registerFederationRoutes } from './routes/federation-routes.js';
 import { registerOpsRoutes } from './routes/ops-routes.js';
 import { registerProductRoutes } from './routes/product-routes.js';
 
@@ -24,7 +25,10 @@ export interface ServerOptions {
   readonly partner: string;
 }
 
-/** The node's HTTP API: /api/v1 (REST, OpenAPI at /api/v1/openapi.json, docs at /api/v1/docs), ops routes. */
+/**
+ * The node's HTTP API: /api/v1 (REST, OpenAPI at /api/v1/openapi.json, docs at /api/v1/docs), the
+ * federation endpoints under /federation/v1, ops routes.
+ */
 export async function buildServer(services: Services, options: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     bodyLimit: options.bodyLimitBytes,
@@ -85,5 +89,6 @@ export async function buildServer(services: Services, options: ServerOptions): P
   registerDirectoryRoutes(app, services.directory);
   registerArrangementRoutes(app, services.arrangements);
   registerProductRoutes(app, services.products);
+  registerFederationRoutes(app, services.inbox);
   return app;
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { RouteAccess } from '../../src/api/authenticate.js';
 import { type AccordNode, buildNode } from '../../src/app/node.js';
+import type { NodeKeys } from '../../src/app/node-keys.js';
 import type { Role } from '../../src/auth/roles.js';
 import { loadConfig } from '../../src/config/index.js';
 import type { DraftInput } from '../../src/services/product-service.js';
@@ -107,6 +108,8 @@ export interface TestNodeOptions {
   readonly bodyLimitBytes?: number;
   /** auth.maxFailedLogins. */
   readonly maxFailedLogins?: number;
+  /** The node's keys; without them it signs nothing and its federation inbox answers 503. */
+  readonly keys?: NodeKeys;
 }
 
 export interface TestNode {
@@ -180,7 +183,11 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
         : { kind: 'postgres', url: PG_TEST_URL, schema },
       storeClock,
     );
-    node = await buildNode(config, { store, now });
+    node = await buildNode(config, {
+      store,
+      now,
+      ...(options.keys === undefined ? {} : { keys: options.keys }),
+    });
   } catch (error) {
     await cleanup();
     throw error;

@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RouteAccess } from '../../src/api/authenticate.js';
 import { grantsOf, PERMISSIONS, ROLES, type Role } from '../../src/auth/roles.js';
+import { createNodeIdentity, fingerprintOf, publicIdentity } from '../../src/crypto/index.js';
+import { newEnvelopeHeader, sealEnvelope } from '../../src/federation/index.js';
 import { type AuthHeaders, makeDraft, readExample, startTestNode, type TestUser, USERS } from './harness.js';
 
 // The route × role matrix: every route the running server registers, called by every role (with a
@@ -81,6 +84,31 @@ const BODIES: Readonly<Record<string, () => unknown>> = {
   'POST /api/v1/products/:id/approve': () => ({ comment: 'matrix' }),
   'POST /api/v1/products/:id/reject': () => ({ comment: 'matrix' }),
   'POST /api/v1/products/:id/releases': () => ({ to: 'GBR', arrangement: 'fvey-multilateral' }),
+  // A well-formed envelope for another node: the inbox itself answers (ENVELOPE_MISADDRESSED).
+  'POST /federation/v1/inbox': () => {
+    const sender = createNodeIdentity();
+    const signer = {
+      privateKey: sender.signing.privateKey,
+      fingerprint: fingerprintOf(sender.signing.publicKey),
+    };
+    const header = newEnvelopeHeader(
+      {
+        kind: 'release',
+        from: 'GBR',
+        to: 'CAN',
+        arrangement: { id: 'usa-gbr-sigint', version: 1, versionHash: `sha256:${'0'.repeat(64)}` },
+        product: { id: 'no-such-id', version: 1 },
+        senderKey: signer.fingerprint,
+      },
+      { now: Date.now(), randomBytes: (n) => new Uint8Array(randomBytes(n)) },
+    );
+    return sealEnvelope({
+      header,
+      payload: {},
+      signer,
+      recipientEncryptionKey: createNodeIdentity().encryption.publicKey,
+    });
+  },
 };
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -110,7 +138,9 @@ function requestFor(route: Route, headers: AuthHeaders): InjectOptions {
 
 // ---------------------------------------------------------------- the node and its callers
 
-const t = await startTestNode();
+// With keys, so the federation inbox is served (a node without them answers it 503).
+const nodeIdentity = createNodeIdentity();
+const t = await startTestNode({ keys: { identity: nodeIdentity, public: publicIdentity(nodeIdentity) } });
 afterAll(() => t.close());
 
 const ROUTES = listRoutes(t.server);
@@ -151,6 +181,8 @@ const PUBLIC_URLS = new Set([
   '/metrics',
   '/api/v1/openapi.json',
   '/api/v1/auth/login',
+  // Peers are no users: an envelope authenticates itself by its signature under a pinned key.
+  '/federation/v1/inbox',
 ]);
 const SIGNED_IN_URLS = new Set(['/api/v1/auth/me', '/api/v1/auth/logout', '/api/v1/auth/tokens']);
 
