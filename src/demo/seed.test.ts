@@ -6,7 +6,8 @@ import { type AccordNode, buildNode } from '../app/node.js';
 import { keysFileOf, loadNodeKeys, partnerKeysOf, readPublicIdentity } from '../app/node-keys.js';
 import { runCaptured } from '../cli/captured-run.js';
 import { loadConfig } from '../config/index.js';
-import { type Envelope, verifyProductSignature } from '../federation/index.js';
+import { verifyProductSignature } from '../federation/index.js';
+import type { SealedRelease } from '../services/product-service.js';
 import { type SeedProgress, seedDemo } from './seed.js';
 import { DEMO_KEY_PASSPHRASE, DEMO_PARTNERS, demoUsers } from './seed-data.js';
 
@@ -81,7 +82,7 @@ describe('seedDemo', () => {
     const rows = await node.store.outbox.listPending({ limit: 100 });
     expect(rows).toHaveLength(result.releases);
     for (const row of rows) {
-      const envelope = row.payload as Envelope;
+      const { envelope } = row.payload as SealedRelease;
       expect(envelope.header).toMatchObject({
         kind: 'release',
         envelopeId: row.id,

@@ -31,7 +31,7 @@ import {
 import { openStore, type Repositories, type Store, type StoreDialect } from '../store/index.js';
 import { createValidator } from '../validation/index.js';
 import type { Actor } from './actor.js';
-import type { DraftInput, ReleaseMessage, UnsealedRelease } from './product-service.js';
+import type { DraftInput, ReleaseMessage, SealedRelease, UnsealedRelease } from './product-service.js';
 
 // The originator signs each version it writes; a release is torn, signed, sealed to the recipient
 // and queued in the outbox in the release's own transaction (DESIGN.md §2 invariants 1, 4, 5).
@@ -210,7 +210,8 @@ describe.each(DIALECTS)('ProductService over $dialect', ({ dialect, enabled }) =
       const [row, ...others] = await node.store.outbox.listPending();
       expect(others).toEqual([]);
       expect(row).toMatchObject({ releaseId: outcome.releaseId, recipient: 'GBR', status: 'pending' });
-      const envelope = isEnvelope(row?.payload);
+      const sealed = row?.payload as SealedRelease;
+      const envelope = isEnvelope(sealed.envelope);
       // The row is the envelope: one id, so a redelivery is recognised by the recipient's inbox.
       expect(row?.id).toBe(envelope.header.envelopeId);
 
@@ -257,6 +258,16 @@ describe.each(DIALECTS)('ProductService over $dialect', ({ dialect, enabled }) =
       const plaintext = canonicalJson(opened.payload);
       expect(plaintext).not.toContain(P3_TEXT);
       expect(plaintext).not.toContain('S//NF');
+      // What the worker re-seals from when the envelope goes stale: the same header and message.
+      expect(sealed.release.payload).toEqual(opened.payload);
+      expect(sealed.release.header).toEqual({
+        kind: 'release',
+        from: 'USA',
+        to: 'GBR',
+        arrangement: envelope.header.arrangement,
+        product: envelope.header.product,
+        senderKey: envelope.header.senderKey,
+      });
       // And the clear parts of the envelope hold no product text at all.
       expect(JSON.stringify(envelope)).not.toContain('Intercepted communications');
     });
@@ -269,7 +280,7 @@ describe.each(DIALECTS)('ProductService over $dialect', ({ dialect, enabled }) =
       const stranger = createNodeIdentity();
       const error = (() => {
         try {
-          openEnvelope(row?.payload, {
+          openEnvelope((row?.payload as SealedRelease | undefined)?.envelope, {
             self: 'GBR',
             recipientPrivateKey: stranger.encryption.privateKey,
             resolveSenderKey: usaSender,

@@ -7,6 +7,7 @@ import {
   derivedFromOf,
   type Envelope,
   type EnvelopeArrangement,
+  type EnvelopeHeaderFields,
   newEnvelopeHeader,
   parseDerivedDocument,
   type Signer,
@@ -112,6 +113,17 @@ export interface ReleaseMessage<Product = DerivedDocument> {
  */
 export interface UnsealedRelease extends ReleaseMessage<UnsignedDerivedDocument> {
   readonly sealed: false;
+}
+
+/**
+ * The outbox payload of a node with keys: the sealed envelope to deliver, and what it was sealed
+ * from (the header fields and the plaintext release message), so the outbox worker can seal it
+ * again under the same envelope id with a fresh createdAt when it has waited longer than the
+ * recipient's clock-skew window (DESIGN.md §2.5: a partner offline for hours still gets it).
+ */
+export interface SealedRelease {
+  readonly envelope: Envelope;
+  readonly release: { readonly header: EnvelopeHeaderFields; readonly payload: ReleaseMessage };
 }
 
 export interface ProductServiceDeps {
@@ -351,7 +363,7 @@ export class ProductService {
    * The derived version names the stored source version it was torn from (derivedFrom: id,
    * version, productDigest). On a node with keys it is signed by this node and sealed, with the
    * arrangement, into an envelope to the recipient's encryption key; the outbox row's id is the
-   * envelope id and its payload the envelope. A recipient with no encryption key on record is
+   * envelope id and its payload a SealedRelease (the envelope and what it was sealed from). A recipient with no encryption key on record is
    * PARTNER_KEY_MISSING and nothing is written, the decision included. On a node without keys the
    * message is queued unsigned and in clear as an UnsealedRelease (`sealed: false`).
    */
@@ -472,7 +484,7 @@ export class ProductService {
     governing: ArrangementVersion,
     derived: UnsignedDerivedDocument,
     recipient: string,
-  ): Promise<{ readonly id: string; readonly payload: Envelope | UnsealedRelease }> {
+  ): Promise<{ readonly id: string; readonly payload: SealedRelease | UnsealedRelease }> {
     const arrangement: EnvelopeArrangement = {
       id: governing.id,
       version: governing.version,
@@ -488,19 +500,20 @@ export class ProductService {
       arrangement,
       product: parseDerivedDocument(signProduct(derived, signer)),
     };
-    const header = newEnvelopeHeader(
-      {
-        kind: 'release',
-        from: this.#deps.partner,
-        to: recipient,
-        arrangement,
-        product: { id: derived.id, version: derived.version },
-        senderKey: signer.fingerprint,
-      },
-      { now: this.#deps.now(), randomBytes: (n) => randomBytes(n) },
-    );
+    const fields: EnvelopeHeaderFields = {
+      kind: 'release',
+      from: this.#deps.partner,
+      to: recipient,
+      arrangement,
+      product: { id: derived.id, version: derived.version },
+      senderKey: signer.fingerprint,
+    };
+    const header = newEnvelopeHeader(fields, { now: this.#deps.now(), randomBytes: (n) => randomBytes(n) });
     const envelope = sealEnvelope({ header, payload: message, signer, recipientEncryptionKey });
-    return { id: envelope.header.envelopeId, payload: envelope };
+    return {
+      id: envelope.header.envelopeId,
+      payload: { envelope, release: { header: fields, payload: message } },
+    };
   }
 
   /**

@@ -164,6 +164,7 @@ export interface OutboxTable {
   last_error: string | null;
   created_at: string;
   delivered_at: string | null;
+  receipt_json: string | null;
 }
 
 export interface InboxTable {

@@ -454,6 +454,8 @@ export interface OutboxMessage {
   readonly lastError: string | null;
   readonly createdAt: IsoInstant;
   readonly deliveredAt: IsoInstant | null;
+  /** The recipient's signed receipt, as it answered: stored on delivery, or with a refusal. */
+  readonly receipt: unknown;
 }
 
 export interface OutboxRepository {
@@ -468,11 +470,21 @@ export interface OutboxRepository {
   get(id: string): Promise<OutboxMessage | undefined>;
   /** Pending messages due now, earliest first. */
   listPending(options?: { readonly limit?: number }): Promise<readonly OutboxMessage[]>;
-  markDelivered(id: string): Promise<OutboxMessage>;
-  /** Counts a failed attempt; retries at `nextAttemptAt`, or gives up (status `failed`) when it is null. */
+  /** Every message, newest first, optionally of one status. */
+  list(options?: { readonly status?: OutboxStatus } & Page): Promise<readonly OutboxMessage[]>;
+  /** Marks it delivered, keeping the recipient's signed receipt when given; a second call changes nothing. */
+  markDelivered(id: string, receipt?: unknown): Promise<OutboxMessage>;
+  /**
+   * Counts a failed attempt; retries at `nextAttemptAt`, or gives up (status `failed`) when it is
+   * null. `receipt` keeps the recipient's signed refusal when it gave one.
+   */
   markFailed(
     id: string,
-    failure: { readonly error: string; readonly nextAttemptAt: IsoInstant | null },
+    failure: {
+      readonly error: string;
+      readonly nextAttemptAt: IsoInstant | null;
+      readonly receipt?: unknown;
+    },
   ): Promise<OutboxMessage>;
 }
 

@@ -28,6 +28,7 @@ import { DEFAULT_REGISTRY, renderBanner, renderPortionMark } from '../../src/mar
 import { compileArrangement, decideRelease } from '../../src/policy/index.js';
 import { type ProductDocument, parseProduct } from '../../src/products/index.js';
 import type { Actor } from '../../src/services/actor.js';
+import type { SealedRelease } from '../../src/services/product-service.js';
 import { openStore, type StoreDialect, type TableCounts } from '../../src/store/index.js';
 import { makeArrangement, makeProductDocument } from '../fixtures/builders.js';
 import {
@@ -673,7 +674,7 @@ describe.each(DIALECTS)('the federation inbox on $dialect', ({ dialect, enabled 
       if (message === undefined) throw new Error('the release queued nothing');
 
       const before = await gbr.counts();
-      const response = await deliver(message.payload);
+      const response = await deliver((message.payload as SealedRelease).envelope);
       expect(response.statusCode, response.body).toBe(201);
       const receipt = verifyReceipt(bodyOf(response), gbrReceiptKey);
       expect(receipt).toMatchObject({ envelopeId: message.id, from: 'GBR', to: 'USA', outcome: 'stored' });

@@ -723,11 +723,12 @@ describe.each(TARGETS)('store on $dialect', (target) => {
       expect((await store.outbox.listPending()).map((m) => m.id)).toEqual(['msg-1', 'msg-2']);
       expect((await store.outbox.listPending({ limit: 1 })).map((m) => m.id)).toEqual(['msg-1']);
 
-      const delivered = await store.outbox.markDelivered('msg-1');
+      const delivered = await store.outbox.markDelivered('msg-1', { receipt: { outcome: 'stored' } });
       expect(delivered).toMatchObject({
         status: 'delivered',
         deliveredAt: '2025-06-01T00:10:00.000Z',
         lastError: null,
+        receipt: { receipt: { outcome: 'stored' } },
       });
       clock.advance(MINUTE);
       expect((await store.outbox.markDelivered('msg-1')).deliveredAt).toBe('2025-06-01T00:10:00.000Z');
@@ -736,7 +737,13 @@ describe.each(TARGETS)('store on $dialect', (target) => {
         error: 'recipient key unknown',
         nextAttemptAt: null,
       });
-      expect(gaveUp).toMatchObject({ status: 'failed', attempts: 1 });
+      expect(gaveUp).toMatchObject({ status: 'failed', attempts: 1, receipt: null });
+      // Both queued at the same instant: newest first, then by id.
+      expect((await store.outbox.list()).map((m) => [m.id, m.status])).toEqual([
+        ['msg-1', 'delivered'],
+        ['msg-2', 'failed'],
+      ]);
+      expect((await store.outbox.list({ status: 'failed' })).map((m) => m.id)).toEqual(['msg-2']);
       expect(await store.outbox.listPending()).toEqual([]);
       expect((await store.outbox.get('msg-2'))?.payload).toEqual({ envelope: 'b' });
       await rejection(

@@ -4,6 +4,7 @@ import type { Database } from '../schema.js';
 import type { StoreDialect } from '../store.js';
 import { initialMigration } from './0001-initial.js';
 import { inboxMigration } from './0002-inbox.js';
+import { outboxReceiptsMigration } from './0003-outbox-receipts.js';
 
 /** Names of the tables where Kysely records applied migrations and holds its migration lock. */
 export const MIGRATION_TABLE = 'accord_migration';
@@ -14,6 +15,7 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
   return {
     '0001_initial': initialMigration(dialect),
     '0002_inbox': inboxMigration(),
+    '0003_outbox_receipts': outboxReceiptsMigration(),
   };
 }
 

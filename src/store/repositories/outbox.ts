@@ -22,6 +22,7 @@ function toMessage(row: OutboxTable): OutboxMessage {
     lastError: row.last_error,
     createdAt: row.created_at,
     deliveredAt: row.delivered_at,
+    receipt: row.receipt_json === null ? null : parseStoredJson<unknown>(row.receipt_json),
   };
 }
 
@@ -49,6 +50,7 @@ export function createOutboxRepository(ctx: RepositoryContext): OutboxRepository
         last_error: null,
         created_at: now,
         delivered_at: null,
+        receipt_json: null,
       };
       await db.insertInto('outbox').values(row).execute();
       return toMessage(row);
@@ -74,11 +76,29 @@ export function createOutboxRepository(ctx: RepositoryContext): OutboxRepository
       return rows.map(toMessage);
     },
 
-    async markDelivered(id) {
+    async list(options = {}) {
+      const { limit, offset } = pageOf(options);
+      let query = db.selectFrom('outbox').selectAll();
+      if (options.status !== undefined) query = query.where('status', '=', options.status);
+      const rows = await query
+        .orderBy('created_at', 'desc')
+        .orderBy('id')
+        .limit(limit)
+        .offset(offset)
+        .execute();
+      return rows.map(toMessage);
+    },
+
+    async markDelivered(id, receipt) {
       // A second receipt for the same message changes nothing: it stays delivered at the first time.
       await db
         .updateTable('outbox')
-        .set({ status: 'delivered', delivered_at: nowIso(ctx), last_error: null })
+        .set({
+          status: 'delivered',
+          delivered_at: nowIso(ctx),
+          last_error: null,
+          ...(receipt === undefined ? {} : { receipt_json: JSON.stringify(receipt) ?? null }),
+        })
         .where('id', '=', id)
         .where('status', '!=', 'delivered')
         .execute();
@@ -91,6 +111,7 @@ export function createOutboxRepository(ctx: RepositoryContext): OutboxRepository
         .set((eb) => ({
           attempts: eb('attempts', '+', 1),
           last_error: failure.error,
+          ...(failure.receipt === undefined ? {} : { receipt_json: JSON.stringify(failure.receipt) ?? null }),
           ...(failure.nextAttemptAt === null
             ? { status: 'failed' }
             : { next_attempt_at: isoInstant(failure.nextAttemptAt, 'nextAttemptAt') }),
