@@ -112,6 +112,22 @@ function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(ERROR_CODES, code);
 }
 
+/**
+ * Whether an authenticated envelope is the sender's retry of one stored before: the same id, from
+ * the same sender, of the same kind, for the same product version. Its bytes may differ: the
+ * sender seals a message again, under the same id, when it has waited longer than the skew window.
+ */
+function isRetryOf(entry: InboxEntry, header: EnvelopeHeader): boolean {
+  return (
+    entry.outcome === 'stored' &&
+    entry.envelopeId === header.envelopeId &&
+    entry.sender === header.from &&
+    entry.kind === header.kind &&
+    entry.productId === header.product.id &&
+    entry.productVersion === header.product.version
+  );
+}
+
 function replayed(envelopeId: string): AccordError {
   return new AccordError('ENVELOPE_REPLAYED', `envelope ${envelopeId} has been received before`, {
     envelopeId,
@@ -139,7 +155,8 @@ export class InboxService {
   /**
    * Takes one envelope (the request body, attacker-controlled) from `remoteAddress`. Resolves with
    * the signed receipt when the product is stored, now or by an earlier delivery of the same
-   * envelope; throws the refusal otherwise, and stores nothing.
+   * envelope (byte for byte, or re-sealed by its sender under the same id for the same product
+   * version); throws the refusal otherwise, and stores nothing.
    */
   async receive(body: unknown, remoteAddress: string): Promise<InboxAnswer> {
     const { store } = this.#deps;
@@ -172,6 +189,19 @@ export class InboxService {
         },
       });
     } catch (error) {
+      // DESIGN.md §2.5: a stored envelope sent again, re-sealed, by the sender whose signature on
+      // this header verified, is answered with the stored receipt; another envelope reusing the
+      // id (another product, another sender) stays ENVELOPE_REPLAYED.
+      if (
+        authenticated &&
+        header !== undefined &&
+        earlier !== undefined &&
+        isAccordError(error) &&
+        error.code === 'ENVELOPE_REPLAYED' &&
+        isRetryOf(earlier, header)
+      ) {
+        return this.#again(earlier);
+      }
       if (
         authenticated &&
         header !== undefined &&
@@ -396,7 +426,9 @@ export class InboxService {
       if (!isAccordError(error) || error.code !== 'STORE_CONFLICT') throw error;
       // Another delivery of this id was recorded between the first read and this write.
       const winner = await this.#deps.store.inbox.get(header.envelopeId);
-      if (winner !== undefined && winner.envelopeDigest === digest) return this.#again(winner);
+      if (winner !== undefined && (winner.envelopeDigest === digest || isRetryOf(winner, header))) {
+        return this.#again(winner);
+      }
       throw replayed(header.envelopeId);
     }
     return { outcome: 'stored', receipt };

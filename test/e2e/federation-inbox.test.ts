@@ -444,6 +444,33 @@ describe.each(DIALECTS)('the federation inbox on $dialect', ({ dialect, enabled 
     expect((await gbr.node.store.receivedProducts.get(document.id))?.productVersion).toBe(1);
   });
 
+  it.runIf(enabled)(
+    "answers the sender's re-sealed retry of a stored envelope (same id, same product, new createdAt) with the stored receipt",
+    async () => {
+      const document = derivedOf(sourceOf({ id: 'usa-2026-0502' }), ['p1']);
+      const envelope = envelopeOf(document);
+      const first = await deliver(envelope);
+      expect(first.statusCode, first.body).toBe(201);
+      const before = await gbr.counts();
+      const resealed = envelopeOf(document, {
+        createdAt: NOW + MINUTE,
+        header: { envelopeId: envelope.header.envelopeId },
+      });
+      expect(resealed.ciphertext).not.toBe(envelope.ciphertext);
+      const again = await deliver(resealed);
+      expect(again.statusCode, again.body).toBe(200);
+      expect(bodyOf(again)).toEqual(bodyOf(first));
+      expect(await gbr.counts()).toEqual(before);
+      // The header signature must verify: a stranger's copy under the same id is refused.
+      const forged = envelopeOf(document, {
+        signer: strangerSigner,
+        header: { envelopeId: envelope.header.envelopeId },
+      });
+      await refused(forged, 403, 'KEY_UNPINNED');
+      expect(await gbr.counts()).toEqual(before);
+    },
+  );
+
   describe('envelopes that do not authenticate: answered 4xx, nothing recorded', () => {
     const document = () => derivedOf(sourceOf({ id: 'usa-2026-0600' }), ['p1']);
 
