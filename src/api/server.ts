@@ -12,6 +12,7 @@ import { registerAuthRoutes } from './routes/auth-routes.js';
 import { registerDirectoryRoutes } from './routes/directory-routes.js';
 import { registerFederationRoutes } from './routes/federation-routes.js';
 import { registerOpsRoutes } from './routes/ops-routes.js';
+import { registerOutboxRoutes } from './routes/outbox-routes.js';
 import { registerProductRoutes } from './routes/product-routes.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
@@ -90,5 +91,6 @@ export async function buildServer(services: Services, options: ServerOptions): P
   registerArrangementRoutes(app, services.arrangements);
   registerProductRoutes(app, services.products);
   registerFederationRoutes(app, services.inbox);
+  registerOutboxRoutes(app, services.outbox);
   return app;
 }

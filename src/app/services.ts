@@ -4,6 +4,7 @@ import { ArrangementService } from '../services/arrangement-service.js';
 import { AuthService } from '../services/auth-service.js';
 import { DirectoryService } from '../services/directory-service.js';
 import { InboxService } from '../services/inbox-service.js';
+import { OutboxService } from '../services/outbox-service.js';
 import { ProductService } from '../services/product-service.js';
 import type { Store } from '../store/index.js';
 import { type NodeKeys, signerOf } from './node-keys.js';
@@ -20,6 +21,10 @@ export interface Services {
   readonly inbox: InboxService | undefined;
   /** The node's unlocked identity, for federation; undefined where a node runs without one (tests, benchmarks). */
   readonly keys: NodeKeys | undefined;
+  /** The pending and past deliveries of releases to partners. */
+  readonly outbox: OutboxService;
+  /** The clock the services run on, epoch milliseconds. */
+  readonly now: () => number;
 }
 
 /** Wires the services with plain constructors; `now` is the clock (tests pass a fixed one). */
@@ -49,5 +54,7 @@ export function createServices(
         ? undefined
         : new InboxService({ store, partner: config.partner, registry, keys, now }),
     keys,
+    outbox: new OutboxService({ store }),
+    now,
   };
 }

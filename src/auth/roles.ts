@@ -16,6 +16,7 @@ export const PERMISSIONS = [
   'partner:write',
   'user:read',
   'user:write',
+  'outbox:read',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -37,6 +38,7 @@ const GRANTS: Readonly<Record<Role, readonly Permission[]>> = {
     'product:release',
     'arrangement:read',
     'partner:read',
+    'outbox:read',
   ],
   administrator: [
     'arrangement:read',
@@ -45,6 +47,7 @@ const GRANTS: Readonly<Record<Role, readonly Permission[]>> = {
     'partner:write',
     'user:read',
     'user:write',
+    'outbox:read',
   ],
   'oversight-auditor': ['arrangement:read', 'partner:read'],
 };

@@ -495,6 +495,27 @@ describe('accord product', () => {
       expect((await node.store.products.get(id))?.state).toBe('released');
       expect((await node.store.counts()).outbox).toBe(1);
     });
+
+    // Pending deliveries are visible: what, to whom, how it stands; never the content.
+    const listed = await runCaptured(['outbox', 'list', '--dir', dir, '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    const entries = JSON.parse(listed.stdout) as Record<string, unknown>[];
+    expect(entries).toEqual([
+      expect.objectContaining({
+        recipient: 'GBR',
+        product: { id, version: 1 },
+        status: 'pending',
+        attempts: 0,
+        lastError: null,
+        deliveredAt: null,
+      }),
+    ]);
+    expect(listed.stdout).not.toContain(NOFORN_TEXT);
+    expect(listed.stdout).not.toContain('ciphertext');
+    const text = await runCaptured(['outbox', 'list', '--dir', dir]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`GBR  ${id} v1  pending`));
+    expect(text.stdout.trimEnd().split('\n').at(-1)).toBe('1 deliveries, 1 pending');
   });
 
   it('refuses an author approving their own product', async () => {

@@ -5,6 +5,7 @@ import { registerDemoCommand } from './demo-command.js';
 import { registerKeyCommands } from './key-commands.js';
 import { registerMarkingCommands } from './marking-commands.js';
 import { registerNodeCommands } from './node-commands.js';
+import { registerOutboxCommands } from './outbox-commands.js';
 import { registerPolicyCommands } from './policy-commands.js';
 
 export type { CliIo, CliStream } from './cli-io.js';
@@ -42,6 +43,7 @@ function buildProgram(io: CliIo): Command {
   registerPolicyCommands(program, io);
   registerNodeCommands(program, io);
   registerKeyCommands(program, io);
+  registerOutboxCommands(program, io);
   registerDemoCommand(program, io);
   return program;
 }

@@ -221,7 +221,12 @@ describe('the route list', () => {
   it('reads every route of the server, including every documented path', async () => {
     const keys = new Set(ROUTES.map(keyOf));
     expect(keys.size).toBe(ROUTES.length);
-    for (const known of ['GET /healthz', 'POST /api/v1/products', 'POST /api/v1/products/:id/releases']) {
+    for (const known of [
+      'GET /healthz',
+      'POST /api/v1/products',
+      'POST /api/v1/products/:id/releases',
+      'GET /api/v1/outbox',
+    ]) {
       expect(keys).toContain(known);
     }
     // Cross-check the tree parser against the OpenAPI document: nothing documented is missed.
