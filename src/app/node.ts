@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../api/server.js';
 import type { Config } from '../config/index.js';
+import { OutboxWorker } from '../services/outbox-worker.js';
 import { openStore, type Store } from '../store/index.js';
 import type { NodeKeys } from './node-keys.js';
 import { createServices, type Services } from './services.js';
@@ -57,4 +58,29 @@ export async function buildNode(
       await store.close();
     },
   };
+}
+
+/** How often a serving node looks for due outbox messages. */
+export const OUTBOX_INTERVAL_MS = 5000;
+
+/**
+ * Starts delivering the node's outbox to its partners (DESIGN.md §2.5) when it has keys; a node
+ * without them delivers nothing and gets undefined. Start it once the server listens, and stop it
+ * before closing the node.
+ */
+export function startOutboxWorker(
+  node: AccordNode,
+  intervalMs: number = OUTBOX_INTERVAL_MS,
+): OutboxWorker | undefined {
+  const keys = node.services.keys;
+  if (keys === undefined) return undefined;
+  const worker = new OutboxWorker({
+    store: node.store,
+    keys,
+    partner: node.config.partner,
+    now: node.services.now,
+    onError: (error) => node.server.log.error({ err: error }, 'outbox delivery round failed'),
+  });
+  worker.start(intervalMs);
+  return worker;
 }

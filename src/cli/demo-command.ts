@@ -2,12 +2,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { type AccordNode, buildNode } from '../app/node.js';
+import { type AccordNode, buildNode, startOutboxWorker } from '../app/node.js';
 import { loadNodeKeys } from '../app/node-keys.js';
 import { KEY_PASSPHRASE_ENV } from '../crypto/index.js';
 import { seedDemo } from '../demo/seed.js';
 import { DEMO_KEY_PASSPHRASE, demoUsers } from '../demo/seed-data.js';
 import { AccordError } from '../errors/index.js';
+import type { OutboxWorker } from '../services/outbox-worker.js';
 import { type CliIo, writeLine } from './cli-io.js';
 import { CONFIG_FILE, dataDirOf, listenNode, loadNodeConfig, writeNodeConfig } from './local-node.js';
 import { waitForSignal } from './node-commands.js';
@@ -37,6 +38,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
       // Seeding runs on a node without keys: seedDemo creates them only once it has made sure the
       // directory is the demo's, and the serving node below is built with them.
       let node: AccordNode | undefined = await buildNode(config);
+      let outbox: OutboxWorker | undefined;
       try {
         const bar = new SingleBar({
           format: 'seeding {bar} {value}/{total} {step}',
@@ -68,6 +70,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
         await seeding.close();
         node = await buildNode(config, { keys });
         const address = await listenNode(node);
+        outbox = startOutboxWorker(node);
         writeLine(io.stdout, `Accord demo running at ${address}`);
         writeLine(io.stdout, `  API docs  ${address}/api/v1/docs`);
         writeLine(io.stdout, '  logins (username / password):');
@@ -91,6 +94,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           await waitForSignal();
         }
       } finally {
+        await outbox?.stop();
         await node?.close();
         writeLine(io.stderr, 'accord demo stopped');
       }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { buildNode } from '../app/node.js';
+import { buildNode, startOutboxWorker } from '../app/node.js';
 import { createNodeKeys, KEYS_FILE, keysFileOf, loadNodeKeys, partnerKeysOf } from '../app/node-keys.js';
 import { ROLES } from '../auth/roles.js';
 import { type Config, loadConfig } from '../config/index.js';
@@ -11,6 +11,7 @@ import { AccordError } from '../errors/index.js';
 import { DEFAULT_REGISTRY } from '../markings/index.js';
 import type { Actor } from '../services/actor.js';
 import { type UserInput, UserInputSchema } from '../services/directory-service.js';
+import type { OutboxWorker } from '../services/outbox-worker.js';
 import {
   type DraftInput,
   DraftInputSchema,
@@ -181,8 +182,10 @@ export function registerNodeCommands(program: Command, io: CliIo): void {
       const config = await loadNodeConfig(io, options.dir, { http });
       const keys = await loadNodeKeys(config.dataDir, keyPassphraseOf(io));
       const node = await buildNode(config, { keys, ...(io.now ? { now: io.now } : {}) });
+      let outbox: OutboxWorker | undefined;
       try {
         const address = await listenNode(node);
+        outbox = startOutboxWorker(node);
         writeLine(
           io.stdout,
           `accord ${config.partner} node listening on ${address}  (API docs: ${address}/api/v1/docs)`,
@@ -190,6 +193,7 @@ export function registerNodeCommands(program: Command, io: CliIo): void {
         await waitForSignal();
         writeLine(io.stdout, 'stopping…');
       } finally {
+        await outbox?.stop();
         await node.close();
       }
     });

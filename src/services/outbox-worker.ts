@@ -1,0 +1,401 @@
+import { type KeyObject, randomBytes } from 'node:crypto';
+import { fingerprintOf, importRawPublicKey, RAW_KEY_LENGTH } from '../crypto/index.js';
+import { AccordError, isAccordError } from '../errors/index.js';
+import {
+  arrangementPins,
+  DEFAULT_MAX_SKEW_MS,
+  type Envelope,
+  type EnvelopeHeader,
+  EnvelopeSchema,
+  type KeyOnRecord,
+  newEnvelopeHeader,
+  productDigest,
+  type Receipt,
+  type ReceiptKeyResolver,
+  type Signer,
+  sealEnvelope,
+  verifyReceipt,
+} from '../federation/index.js';
+import type { OutboxMessage, Store } from '../store/index.js';
+import { createValidator } from '../validation/index.js';
+import type { InboxKeys } from './inbox-service.js';
+import type { SealedRelease } from './product-service.js';
+
+// DESIGN.md §2.5 (nothing lost, nothing twice): a release commits with its outbox row; this worker
+// delivers each row to the recipient's POST /federation/v1/inbox until the recipient's signed
+// receipt says it is stored (or a refusal says it never will be), retrying with exponential
+// backoff. The recipient's inbox is idempotent on the envelope id, so a retry after a lost answer
+// stores nothing twice.
+
+/** Exponential backoff: the n-th retry waits about min(maxMs, baseMs · 2^n), jittered. */
+export interface Backoff {
+  readonly baseMs: number;
+  readonly maxMs: number;
+}
+
+export const DEFAULT_BACKOFF: Backoff = { baseMs: 1000, maxMs: 15 * 60_000 };
+/** How long one delivery may take before it counts as a network failure. */
+export const DEFAULT_DELIVERY_TIMEOUT_MS = 30_000;
+
+export interface OutboxWorkerDeps {
+  readonly store: Store;
+  /** This node's keys: to seal a stale envelope again, and to know its own signing key. */
+  readonly keys: InboxKeys;
+  /** The partner this node belongs to: receipts must be addressed to it. */
+  readonly partner: string;
+  /** The clock, epoch milliseconds; the store's clock must agree with it (listPending is due by it). */
+  readonly now: () => number;
+  readonly fetch?: typeof globalThis.fetch;
+  readonly backoff?: Backoff;
+  /** The recipient's allowed clock skew; an envelope older than half of it is sealed again. */
+  readonly skewMs?: number;
+  readonly timeoutMs?: number;
+  /** Uniform in [0, 1), for jitter. */
+  readonly random?: () => number;
+  /** How many due messages one round takes. */
+  readonly batchSize?: number;
+  /** Told of a round that failed as a whole (the store unreachable); rows' failures are recorded on them. */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** What one round did. */
+export interface DeliveryRound {
+  readonly delivered: number;
+  readonly retrying: number;
+  readonly failed: number;
+}
+
+/** The outcome of one attempt at one message. */
+type Attempt =
+  | { readonly kind: 'delivered'; readonly receipt: unknown }
+  | { readonly kind: 'retry'; readonly reason: string }
+  | { readonly kind: 'failed'; readonly reason: string; readonly receipt?: unknown };
+
+/** What a row holds: the envelope, and what it was sealed from when the row says (SealedRelease). */
+interface Deliverable {
+  readonly envelope: Envelope;
+  readonly release: SealedRelease['release'] | undefined;
+}
+
+const validateEnvelope = createValidator<Envelope>(EnvelopeSchema, 'ENVELOPE_MALFORMED', 'outbox envelope');
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describe(error: unknown): string {
+  if (isAccordError(error)) return `${error.code}: ${error.message}`;
+  if (error instanceof Error) {
+    const cause = (error as { cause?: unknown }).cause;
+    const detail = cause instanceof Error ? ` (${cause.message})` : '';
+    return `${error.message}${detail}`;
+  }
+  return String(error);
+}
+
+/** A problem+json body's code and detail, read defensively. */
+function problemText(body: unknown): string {
+  // attacker-controlled: the recipient's answer.
+  if (!isRecord(body)) return 'no problem details';
+  const code = typeof body.code === 'string' ? body.code.slice(0, 100) : 'UNKNOWN';
+  const detail = typeof body.detail === 'string' ? body.detail.slice(0, 2000) : '';
+  return detail === '' ? code : `${code}: ${detail}`;
+}
+
+/**
+ * Delivers the outbox: `runOnce()` sends every due pending message once; `start()` runs rounds
+ * every interval, never two at once, until `stop()`.
+ */
+export class OutboxWorker {
+  readonly #deps: OutboxWorkerDeps;
+  readonly #signer: Signer;
+  readonly #fetch: typeof globalThis.fetch;
+  readonly #backoff: Backoff;
+  readonly #skewMs: number;
+  #round: Promise<DeliveryRound> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #running = false;
+
+  constructor(deps: OutboxWorkerDeps) {
+    this.#deps = deps;
+    this.#signer = {
+      privateKey: deps.keys.identity.signing.privateKey,
+      fingerprint: deps.keys.public.signing.fingerprint,
+    };
+    this.#fetch = deps.fetch ?? globalThis.fetch;
+    this.#backoff = deps.backoff ?? DEFAULT_BACKOFF;
+    this.#skewMs = deps.skewMs ?? DEFAULT_MAX_SKEW_MS;
+  }
+
+  /** One round over the due pending messages; a call during a round joins that round. */
+  runOnce(): Promise<DeliveryRound> {
+    this.#round ??= this.#deliverDue().finally(() => {
+      this.#round = undefined;
+    });
+    return this.#round;
+  }
+
+  /** Runs a round now and then every `intervalMs` after the last one ended. */
+  start(intervalMs = 5000): void {
+    if (this.#running) return;
+    this.#running = true;
+    const tick = async (): Promise<void> => {
+      this.#timer = undefined;
+      try {
+        await this.runOnce();
+      } catch (error) {
+        this.#deps.onError?.(error);
+      }
+      if (this.#running) this.#schedule(tick, intervalMs);
+    };
+    this.#schedule(tick, 0);
+  }
+
+  /** Stops the rounds, waiting for the one in flight to finish. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#round?.catch(() => undefined);
+  }
+
+  #schedule(tick: () => Promise<void>, ms: number): void {
+    this.#timer = setTimeout(() => void tick(), ms);
+    this.#timer.unref();
+  }
+
+  async #deliverDue(): Promise<DeliveryRound> {
+    const due = await this.#deps.store.outbox.listPending({ limit: this.#deps.batchSize ?? 100 });
+    let delivered = 0;
+    let retrying = 0;
+    let failed = 0;
+    for (const message of due) {
+      let attempt: Attempt;
+      try {
+        attempt = await this.#attempt(message);
+      } catch (error) {
+        attempt = { kind: 'retry', reason: describe(error) };
+      }
+      try {
+        await this.#record(message, attempt);
+      } catch (error) {
+        // Another worker (a replica on the same store) settled it first: its record stands.
+        if (isAccordError(error) && error.code === 'STORE_NOT_FOUND') continue;
+        throw error;
+      }
+      if (attempt.kind === 'delivered') delivered += 1;
+      else if (attempt.kind === 'retry') retrying += 1;
+      else failed += 1;
+    }
+    return { delivered, retrying, failed };
+  }
+
+  async #record(message: OutboxMessage, attempt: Attempt): Promise<void> {
+    const outbox = this.#deps.store.outbox;
+    switch (attempt.kind) {
+      case 'delivered':
+        await outbox.markDelivered(message.id, attempt.receipt);
+        return;
+      case 'failed':
+        await outbox.markFailed(message.id, {
+          error: attempt.reason,
+          nextAttemptAt: null,
+          ...(attempt.receipt === undefined ? {} : { receipt: attempt.receipt }),
+        });
+        return;
+      case 'retry': {
+        const { baseMs, maxMs } = this.#backoff;
+        const delay = Math.min(maxMs, baseMs * 2 ** message.attempts);
+        // "Equal jitter": between half the delay and all of it, so retries of many rows spread out.
+        const wait = delay / 2 + (this.#deps.random ?? Math.random)() * (delay / 2);
+        await outbox.markFailed(message.id, {
+          error: attempt.reason,
+          nextAttemptAt: new Date(this.#deps.now() + wait).toISOString(),
+        });
+        return;
+      }
+    }
+  }
+
+  /** One delivery of one message, and what the recipient's answer means for it. */
+  async #attempt(message: OutboxMessage): Promise<Attempt> {
+    const deliverable = this.#deliverableOf(message.payload);
+    if (deliverable === undefined) {
+      return {
+        kind: 'failed',
+        reason: 'the message was queued unsealed by a node without keys and cannot be delivered',
+      };
+    }
+    const partner = await this.#deps.store.partners.get(message.recipient);
+    const endpoint = partner?.endpoint ?? null;
+    if (endpoint === null || endpoint === '') {
+      return {
+        kind: 'retry',
+        reason: `no endpoint on record for ${message.recipient} (accord partner add ${message.recipient} --identity FILE --endpoint URL)`,
+      };
+    }
+    const envelope = await this.#fresh(deliverable, message.recipient);
+    const url = `${endpoint.replace(/\/+$/, '')}/federation/v1/inbox`;
+
+    let status: number;
+    let body: unknown;
+    try {
+      const response = await this.#fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(envelope),
+        signal: AbortSignal.timeout(this.#deps.timeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS),
+      });
+      status = response.status;
+      const text = await response.text();
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined;
+      }
+    } catch (error) {
+      return { kind: 'retry', reason: `${message.recipient} at ${url} did not answer: ${describe(error)}` };
+    }
+
+    if (status === 200 || status === 201) {
+      let receipt: Receipt;
+      try {
+        receipt = await this.#checkedReceipt(body, envelope.header, deliverable);
+      } catch (error) {
+        // The recipient may well have stored it; its retry answer will carry the same receipt.
+        return { kind: 'retry', reason: `${message.recipient} answered ${status} with ${describe(error)}` };
+      }
+      if (receipt.outcome === 'stored') return { kind: 'delivered', receipt: body };
+      return {
+        kind: 'failed',
+        reason: `${message.recipient} refused it: ${receipt.reason ?? 'no reason given'}`,
+        receipt: body,
+      };
+    }
+    if (status === 408 || status === 429 || status >= 500 || status < 400) {
+      return { kind: 'retry', reason: `${message.recipient} answered ${status}: ${problemText(body)}` };
+    }
+    // A 4xx problem is the recipient's final word on this envelope; keep its signed refusal when
+    // it gave one that verifies.
+    const refusal = isRecord(body) ? body.receipt : undefined;
+    let receipt: unknown;
+    if (refusal !== undefined) {
+      try {
+        await this.#checkedReceipt(refusal, envelope.header, deliverable);
+        receipt = refusal;
+      } catch {
+        receipt = undefined;
+      }
+    }
+    return {
+      kind: 'failed',
+      reason: `${message.recipient} refused it (${status}) ${problemText(body)}`,
+      ...(receipt === undefined ? {} : { receipt }),
+    };
+  }
+
+  /** The row's envelope; undefined for an unsealed release (queued by a node without keys). */
+  #deliverableOf(payload: unknown): Deliverable | undefined {
+    if (!isRecord(payload) || payload.sealed === false) return undefined;
+    if ('envelope' in payload && 'release' in payload) {
+      // Written by ProductService.release in this node's own store.
+      const release = payload.release as SealedRelease['release'];
+      return { envelope: validateEnvelope(payload.envelope), release };
+    }
+    // A row queued before rows kept what they were sealed from: the envelope alone.
+    return { envelope: validateEnvelope(payload), release: undefined };
+  }
+
+  /**
+   * The envelope to send: the stored one while it is younger than half the recipient's skew
+   * window, else the same message sealed again under the same envelope id with a fresh createdAt
+   * and nonce, so a recipient back after hours still takes it (and its inbox knows the id).
+   */
+  async #fresh(deliverable: Deliverable, recipient: string): Promise<Envelope> {
+    const { envelope, release } = deliverable;
+    const now = this.#deps.now();
+    const age = Math.abs(now - Date.parse(envelope.header.createdAt));
+    if (release === undefined || age <= this.#skewMs / 2) return envelope;
+    const header: EnvelopeHeader = {
+      ...newEnvelopeHeader(release.header, { now, randomBytes: (n) => randomBytes(n) }),
+      envelopeId: envelope.header.envelopeId,
+    };
+    return sealEnvelope({
+      header,
+      payload: release.payload,
+      signer: this.#signer,
+      recipientEncryptionKey: await this.#recipientKey(recipient),
+    });
+  }
+
+  /** The recipient's X25519 key on record: exactly one, matching its fingerprint. */
+  async #recipientKey(recipient: string): Promise<KeyObject> {
+    const partner = await this.#deps.store.partners.get(recipient);
+    const keys = partner?.keys.filter((k) => k.use === 'encryption') ?? [];
+    const [key] = keys;
+    if (key === undefined || keys.length > 1) {
+      throw new AccordError(
+        'PARTNER_KEY_MISSING',
+        `cannot seal the release to ${recipient} again: ${keys.length === 0 ? 'no' : keys.length} encryption keys on record`,
+        { partner: recipient },
+      );
+    }
+    const raw = Buffer.from(key.publicKey, 'base64');
+    if (raw.length !== RAW_KEY_LENGTH || fingerprintOf(raw) !== key.fingerprint) {
+      throw new AccordError(
+        'KEY_INVALID',
+        `partner ${recipient}: the encryption key on record does not match its fingerprint ${key.fingerprint}`,
+        { partner: recipient, fingerprint: key.fingerprint },
+      );
+    }
+    return importRawPublicKey('x25519', raw);
+  }
+
+  /**
+   * The receipt, verified under the recipient's signing key as the envelope's arrangement pins it,
+   * and matched to what was sent: envelope id, parties, product id, version and digest.
+   */
+  async #checkedReceipt(body: unknown, header: EnvelopeHeader, deliverable: Deliverable): Promise<Receipt> {
+    // attacker-controlled: the recipient's answer, until its signature verifies.
+    const receipt = verifyReceipt(body, await this.#receiptKeys(header));
+    const expectedDigest =
+      deliverable.release === undefined ? undefined : productDigest(deliverable.release.payload.product);
+    const mismatches = [
+      receipt.envelopeId === header.envelopeId ? undefined : `envelope ${receipt.envelopeId}`,
+      receipt.from === header.to ? undefined : `from ${receipt.from}`,
+      receipt.to === this.#deps.partner ? undefined : `to ${receipt.to}`,
+      receipt.product.id === header.product.id && receipt.product.version === header.product.version
+        ? undefined
+        : `product ${receipt.product.id} v${receipt.product.version}`,
+      expectedDigest === undefined || receipt.product.digest === expectedDigest
+        ? undefined
+        : `digest ${receipt.product.digest}`,
+    ].filter((m) => m !== undefined);
+    if (mismatches.length > 0) {
+      throw new AccordError(
+        'RECEIPT_INVALID',
+        `the receipt does not answer envelope ${header.envelopeId}: ${mismatches.join(', ')}`,
+        { envelopeId: header.envelopeId },
+      );
+    }
+    return receipt;
+  }
+
+  /** The recipient's signing key as this node's copy of the envelope's arrangement pins it. */
+  async #receiptKeys(header: EnvelopeHeader): Promise<ReceiptKeyResolver> {
+    const { store, partner: self } = this.#deps;
+    const arrangement = await store.arrangements.getVersion(
+      header.arrangement.id,
+      header.arrangement.version,
+    );
+    if (arrangement === undefined || arrangement.versionHash !== header.arrangement.versionHash) {
+      return () => undefined;
+    }
+    const partners = await store.partners.list();
+    const own: KeyOnRecord = { use: 'signing', ...this.#deps.keys.public.signing };
+    const pins = arrangementPins(arrangement.document, (code) =>
+      code === self ? [own] : (partners.find((p) => p.code === code)?.keys ?? []),
+    );
+    return (from, fingerprint) => (from === header.to ? pins.keyFor(from, fingerprint) : undefined);
+  }
+}
