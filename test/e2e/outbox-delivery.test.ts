@@ -160,6 +160,13 @@ function gbrReceiptKey(from: string, fingerprint: string) {
     : undefined;
 }
 
+function problem(status: number, code: string, detail: string): Response {
+  return new Response(JSON.stringify({ type: 'about:blank', title: 'x', status, code, detail }), {
+    status,
+    headers: { 'content-type': 'application/problem+json' },
+  });
+}
+
 async function outboxViaApi(): Promise<readonly OutboxEntry[]> {
   const response = await usa.node.server.inject({
     method: 'GET',
@@ -369,6 +376,53 @@ describe('the outbox worker between two nodes on loopback', () => {
     await setDirectory(gbr?.address ?? null);
     clockNow += MINUTE;
     expect(await worker.runOnce()).toEqual({ delivered: 1, retrying: 0, failed: 0 });
+  });
+
+  it('retries a timeout, a 503 and a 429, and gives up on a 400, recording each reason', async () => {
+    const answers: (() => Response | 'hang')[] = [
+      () => 'hang',
+      () => problem(503, 'SERVICE_UNAVAILABLE', 'down for maintenance'),
+      () => problem(429, 'AUTH_THROTTLED', 'slow down'),
+      () => problem(400, 'ENVELOPE_MALFORMED', 'envelope /header: is wrong'),
+    ];
+    const stubbed = new OutboxWorker({
+      store: usa.node.store,
+      keys: usaKeys,
+      partner: 'USA',
+      now: clock,
+      timeoutMs: 50,
+      random: () => 0,
+      fetch: (_input, init) => {
+        const answer = answers.shift()?.() ?? 'hang';
+        if (answer !== 'hang') return Promise.resolve(answer);
+        // Never answers; only the worker's timeout ends the request.
+        return new Promise((_resolve, reject) => {
+          init?.signal?.addEventListener('abort', () => reject(init.signal?.reason));
+        });
+      },
+    });
+    const { messageId } = await release();
+    const reasons: (string | null)[] = [];
+    for (const expected of [
+      { delivered: 0, retrying: 1, failed: 0 },
+      { delivered: 0, retrying: 1, failed: 0 },
+      { delivered: 0, retrying: 1, failed: 0 },
+      { delivered: 0, retrying: 0, failed: 1 },
+    ]) {
+      expect(await stubbed.runOnce()).toEqual(expected);
+      const row = await usa.node.store.outbox.get(messageId);
+      reasons.push(row?.lastError ?? null);
+      if (row?.status === 'pending') {
+        // Backoff doubles per attempt (jitter 0: half the delay): 0.5 s, 1 s, 2 s.
+        expect(Date.parse(row.nextAttemptAt)).toBe(clockNow + 500 * 2 ** (row.attempts - 1));
+      }
+      clockNow += MINUTE;
+    }
+    expect(reasons[0]).toMatch(/did not answer: .*(timeout|aborted)/i);
+    expect(reasons[1]).toBe('GBR answered 503: SERVICE_UNAVAILABLE: down for maintenance');
+    expect(reasons[2]).toBe('GBR answered 429: AUTH_THROTTLED: slow down');
+    expect(reasons[3]).toBe('GBR refused it (400) ENVELOPE_MALFORMED: envelope /header: is wrong');
+    expect(await usa.node.store.outbox.get(messageId)).toMatchObject({ status: 'failed', attempts: 4 });
   });
 
   it('runs rounds on a timer until stopped, never two at once', async () => {
