@@ -219,7 +219,14 @@ export class OutboxWorker {
 
   /** One delivery of one message, and what the recipient's answer means for it. */
   async #attempt(message: OutboxMessage): Promise<Attempt> {
-    const deliverable = this.#deliverableOf(message.payload);
+    let deliverable: Deliverable | undefined;
+    try {
+      deliverable = this.#deliverableOf(message.payload);
+    } catch (error) {
+      // No retry will make a row that holds no envelope deliverable.
+      if (!isAccordError(error)) throw error;
+      return { kind: 'failed', reason: `the queued message holds no envelope to send: ${describe(error)}` };
+    }
     if (deliverable === undefined) {
       return {
         kind: 'failed',

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -423,6 +424,26 @@ describe('the outbox worker between two nodes on loopback', () => {
     expect(reasons[2]).toBe('GBR answered 429: AUTH_THROTTLED: slow down');
     expect(reasons[3]).toBe('GBR refused it (400) ENVELOPE_MALFORMED: envelope /header: is wrong');
     expect(await usa.node.store.outbox.get(messageId)).toMatchObject({ status: 'failed', attempts: 4 });
+  });
+
+  it('gives up at once on rows it can never send: an unsealed release, a row holding no envelope', async () => {
+    const [any] = await usa.node.store.outbox.list({ limit: 1 });
+    if (any === undefined) throw new Error('no outbox row to hang these on');
+    const unsealed = await usa.node.store.outbox.enqueue({
+      id: randomUUID(),
+      releaseId: any.releaseId,
+      recipient: 'GBR',
+      payload: { sealed: false, kind: 'release' },
+    });
+    const garbled = await usa.node.store.outbox.enqueue({
+      id: randomUUID(),
+      releaseId: any.releaseId,
+      recipient: 'GBR',
+      payload: { header: { v: 1 } },
+    });
+    expect(await worker.runOnce()).toEqual({ delivered: 0, retrying: 0, failed: 2 });
+    expect((await usa.node.store.outbox.get(unsealed.id))?.lastError).toMatch(/queued unsealed/);
+    expect((await usa.node.store.outbox.get(garbled.id))?.lastError).toMatch(/holds no envelope to send/);
   });
 
   it('runs rounds on a timer until stopped, never two at once', async () => {
