@@ -72,7 +72,8 @@ export const ERROR_CODES = {
   ENVELOPE_MALFORMED:
     'An envelope or its payload does not match the envelope format; the details name the field.',
   ENVELOPE_MISADDRESSED: 'An envelope is addressed to another partner than this node.',
-  ENVELOPE_SIGNATURE_INVALID: "An envelope header's signature does not verify under the sender key it names.",
+  ENVELOPE_SIGNATURE_INVALID:
+    "An envelope's signature, over its header and sealed payload, does not verify under the sender key it names.",
   ENVELOPE_REPLAYED: 'An envelope with this id has been received before.',
   ENVELOPE_STALE: "An envelope's createdAt lies outside the allowed clock skew of this node's time.",
   RECEIPT_INVALID: 'A delivery receipt is malformed or its signature does not verify.',

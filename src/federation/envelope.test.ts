@@ -1,10 +1,12 @@
-import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   canonicalJson,
   createNodeIdentity,
   fingerprintOf,
+  isValidSignature,
+  open,
   type SigningPublicKey,
   seal,
   signDigest,
@@ -12,11 +14,13 @@ import {
 import { AccordError, type ErrorCode } from '../errors/index.js';
 import {
   DEFAULT_MAX_SKEW_MS,
+  ENVELOPE_CONTEXT,
   ENVELOPE_INFO,
   type Envelope,
   type EnvelopeArrangement,
   type EnvelopeHeader,
   envelopeHeaderBytes,
+  envelopeSigningBytes,
   newEnvelopeHeader,
   type OpenEnvelopeContext,
   type OpenedEnvelope,
@@ -128,16 +132,51 @@ function clone<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
-/** Signs a header and seals arbitrary bytes under it, as a peer that skips sealEnvelope could. */
-function handSealed(plaintext: Uint8Array, header: EnvelopeHeader = makeHeader()): Envelope {
-  const aad = envelopeHeaderBytes(header);
-  const sealed = seal(gbr.encryption.publicKey, new TextEncoder().encode(ENVELOPE_INFO), aad, plaintext);
+const INFO = new TextEncoder().encode(ENVELOPE_INFO);
+
+function bytesOf(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, 'base64url'));
+}
+
+/** Seals arbitrary bytes under a header to GBR, as anyone holding GBR's public key can. */
+function sealUnder(header: EnvelopeHeader, plaintext: Uint8Array): { enc: string; ciphertext: string } {
+  const sealed = seal(gbr.encryption.publicKey, INFO, envelopeHeaderBytes(header), plaintext);
   return {
-    header,
-    signature: Buffer.from(signDigest(usa.signing.privateKey, aad)).toString('base64url'),
     enc: Buffer.from(sealed.enc).toString('base64url'),
     ciphertext: Buffer.from(sealed.ciphertext).toString('base64url'),
   };
+}
+
+/**
+ * Seals arbitrary bytes under a header and signs it with `sign` over `message` (by default USA's key
+ * over envelopeSigningBytes), as a peer that skips sealEnvelope could.
+ */
+function handSealed(
+  plaintext: Uint8Array,
+  header: EnvelopeHeader = makeHeader(),
+  message: (
+    header: EnvelopeHeader,
+    enc: Uint8Array,
+    ciphertext: Uint8Array,
+  ) => Uint8Array = envelopeSigningBytes,
+): Envelope {
+  const { enc, ciphertext } = sealUnder(header, plaintext);
+  const signed = message(header, bytesOf(enc), bytesOf(ciphertext));
+  return {
+    header,
+    signature: Buffer.from(signDigest(usa.signing.privateKey, signed)).toString('base64url'),
+    enc,
+    ciphertext,
+  };
+}
+
+/** The signed bytes written out by hand from the wire format, to check envelopeSigningBytes against. */
+function expectedSigningText(envelope: Envelope, context = 'accord/envelope/v1'): string {
+  const sealed = createHash('sha256')
+    .update(bytesOf(envelope.enc))
+    .update(bytesOf(envelope.ciphertext))
+    .digest('hex');
+  return `{"context":"${context}","header":${canonicalJson(envelope.header)},"sealed":"sha256:${sealed}"}`;
 }
 
 describe('sealEnvelope and openEnvelope', () => {
@@ -159,13 +198,51 @@ describe('sealEnvelope and openEnvelope', () => {
     expect(Buffer.from(header.nonce, 'base64url')).toHaveLength(16);
   });
 
-  it('signs the canonical header bytes with the sender key and binds them as aad', () => {
+  it('signs the canonical JSON of context, header and the SHA-256 of enc || ciphertext', () => {
     const envelope = makeEnvelope();
-    expect(new TextDecoder().decode(envelopeHeaderBytes(envelope.header))).toBe(
-      canonicalJson(envelope.header),
+    const enc = bytesOf(envelope.enc);
+    const ciphertext = bytesOf(envelope.ciphertext);
+    const text = expectedSigningText(envelope);
+    expect(ENVELOPE_CONTEXT).toBe('accord/envelope/v1');
+    expect(new TextDecoder().decode(envelopeSigningBytes(envelope.header, enc, ciphertext))).toBe(text);
+    const signature = bytesOf(envelope.signature);
+    expect(signature).toHaveLength(64);
+    expect(enc).toHaveLength(32);
+    expect(isValidSignature(usa.signing.publicKey, text, signature)).toBe(true);
+    // Not over the header alone, as v1 envelopes before the fix were signed.
+    expect(isValidSignature(usa.signing.publicKey, envelopeHeaderBytes(envelope.header), signature)).toBe(
+      false,
     );
-    expect(Buffer.from(envelope.signature, 'base64url')).toHaveLength(64);
-    expect(Buffer.from(envelope.enc, 'base64url')).toHaveLength(32);
+  });
+
+  it('binds the canonical header bytes as the HPKE aad', () => {
+    const envelope = makeEnvelope();
+    const aad = new TextEncoder().encode(canonicalJson(envelope.header));
+    expect(envelopeHeaderBytes(envelope.header)).toEqual(aad);
+    const plaintext = open(
+      gbr.encryption.privateKey,
+      bytesOf(envelope.enc),
+      INFO,
+      aad,
+      bytesOf(envelope.ciphertext),
+    );
+    expect(new TextDecoder().decode(plaintext)).toBe(canonicalJson(PAYLOAD));
+  });
+
+  it('refuses to compute signed bytes over an enc that is not 32 bytes (no ambiguous split)', () => {
+    const envelope = makeEnvelope();
+    const enc = bytesOf(envelope.enc);
+    const ciphertext = bytesOf(envelope.ciphertext);
+    // enc || ciphertext is the same byte string when a byte moves across the boundary.
+    const error = errorOf(() =>
+      envelopeSigningBytes(
+        envelope.header,
+        enc.subarray(0, 31),
+        Buffer.concat([enc.subarray(31), ciphertext]),
+      ),
+    );
+    expect(error.code).toBe('ENVELOPE_MALFORMED');
+    expect(error.details).toMatchObject({ path: '/enc', envelopeId: envelope.header.envelopeId });
   });
 
   it('round-trips any JSON payload (property)', () => {
@@ -321,10 +398,13 @@ describe('openEnvelope refuses', () => {
     );
   });
 
-  it('a header signed by another key under the pinned fingerprint (ENVELOPE_SIGNATURE_INVALID)', () => {
+  it('an envelope signed by another key under the pinned fingerprint (ENVELOPE_SIGNATURE_INVALID)', () => {
     const envelope = makeEnvelope();
     const forger = generateKeyPairSync('ed25519').privateKey;
-    const signature = signDigest(forger, envelopeHeaderBytes(envelope.header));
+    const signature = signDigest(
+      forger,
+      envelopeSigningBytes(envelope.header, bytesOf(envelope.enc), bytesOf(envelope.ciphertext)),
+    );
     const { ctx, decrypts } = makeContext();
     const error = errorOf(() =>
       openEnvelope({ ...envelope, signature: Buffer.from(signature).toString('base64url') }, ctx),
@@ -381,11 +461,72 @@ describe('openEnvelope refuses', () => {
     expect(error.details.envelopeId).toBe(header.envelopeId);
   });
 
-  it('a ciphertext moved under another validly signed header (the aad binds them)', () => {
-    const first = makeEnvelope();
-    const second = makeEnvelope({ other: true });
-    const spliced = { ...second, enc: first.enc, ciphertext: first.ciphertext };
-    expect(errorOf(() => openWith(spliced)).code).toBe('ENVELOPE_DECRYPT_FAILED');
+  it.each<[string, (first: Envelope, second: Envelope) => Envelope]>([
+    ['enc and ciphertext', (first, second) => ({ ...second, enc: first.enc, ciphertext: first.ciphertext })],
+    ['the ciphertext alone', (first, second) => ({ ...second, ciphertext: first.ciphertext })],
+    ['the enc alone', (first, second) => ({ ...second, enc: first.enc })],
+  ])(
+    "%s of one valid envelope under another's header and signature (ENVELOPE_SIGNATURE_INVALID, undecrypted)",
+    (_what, splice) => {
+      const first = makeEnvelope();
+      const second = makeEnvelope({ other: true });
+      let asked = 0;
+      const { ctx, decrypts } = makeContext({
+        hasSeen: () => {
+          asked += 1;
+          return false;
+        },
+      });
+      const error = errorOf(() => openEnvelope(splice(first, second), ctx));
+      expect(error.code).toBe('ENVELOPE_SIGNATURE_INVALID');
+      expect(error.details).toMatchObject({ envelopeId: second.header.envelopeId, from: 'USA' });
+      expect(decrypts()).toBe(0);
+      // Refused before the replay check: a caller never learns of, nor records, this id.
+      expect(asked).toBe(0);
+      // Both originals still open.
+      expect(openWith(first).payload).toEqual(PAYLOAD);
+      expect(openWith(second).payload).toEqual({ other: true });
+    },
+  );
+
+  it("a payload of the attacker's own sealed under a captured header and signature, and the real one still opens", () => {
+    const real = makeEnvelope();
+    // Anyone can seal to GBR's public key with the captured header as aad (HPKE base mode).
+    const tampered = { ...real, ...sealUnder(real.header, new TextEncoder().encode('{"product":"forged"}')) };
+    const seen = new Set<string>();
+    const hasSeen = (id: string) => seen.has(id);
+    const { ctx, decrypts } = makeContext({ hasSeen });
+    const error = errorOf(() => openEnvelope(tampered, ctx));
+    expect(error.code).toBe('ENVELOPE_SIGNATURE_INVALID');
+    expect(decrypts()).toBe(0);
+    // Delivered first, the tampered copy got nothing recorded: the real envelope is not denied.
+    const opened = openWith(real, { hasSeen });
+    seen.add(opened.header.envelopeId);
+    expect(opened.payload).toEqual(PAYLOAD);
+  });
+
+  it.each<[string, (header: EnvelopeHeader, enc: Uint8Array, ciphertext: Uint8Array) => Uint8Array]>([
+    ['over the header alone (v1 before the sealed part was signed)', (header) => envelopeHeaderBytes(header)],
+    [
+      "under the receipt's context",
+      (header, enc, ciphertext) =>
+        new TextEncoder().encode(
+          expectedSigningText(
+            {
+              header,
+              signature: '',
+              enc: Buffer.from(enc).toString('base64url'),
+              ciphertext: Buffer.from(ciphertext).toString('base64url'),
+            },
+            'accord/receipt/v1',
+          ),
+        ),
+    ],
+  ])('an envelope signed by the pinned key %s (ENVELOPE_SIGNATURE_INVALID)', (_what, message) => {
+    const envelope = handSealed(new TextEncoder().encode(canonicalJson(PAYLOAD)), makeHeader(), message);
+    const { ctx, decrypts } = makeContext();
+    expect(errorOf(() => openEnvelope(envelope, ctx)).code).toBe('ENVELOPE_SIGNATURE_INVALID');
+    expect(decrypts()).toBe(0);
   });
 
   it.each<[string, Uint8Array]>([
@@ -526,8 +667,10 @@ function mutate(envelope: Envelope, t: Target): unknown {
 /** Which refusals a change to each part may cause: the first check it can fail. */
 function allowedCodes(t: Target): readonly ErrorCode[] {
   const field = t.field;
-  if (field === 'enc' || field === 'ciphertext') return ['ENVELOPE_MALFORMED', 'ENVELOPE_DECRYPT_FAILED'];
-  if (field === 'signature') return ['ENVELOPE_MALFORMED', 'ENVELOPE_SIGNATURE_INVALID'];
+  // The signature covers enc and ciphertext: a change to either fails there, never at decryption.
+  if (field === 'enc' || field === 'ciphertext' || field === 'signature') {
+    return ['ENVELOPE_MALFORMED', 'ENVELOPE_SIGNATURE_INVALID'];
+  }
   if (field === 'to') return ['ENVELOPE_MALFORMED', 'ENVELOPE_MISADDRESSED'];
   // The resolver pins USA's key for USA under exactly this arrangement version and hash.
   if (field === 'from' || field === 'senderKey' || field.startsWith('arrangement.')) {
@@ -539,25 +682,42 @@ function allowedCodes(t: Target): readonly ErrorCode[] {
 describe('openEnvelope properties', () => {
   const payloads = fc.jsonValue({ maxDepth: 2 });
 
-  it('refuses any bit flip in header, signature, enc or ciphertext with the code of its check (property)', () => {
+  it('refuses any bit flip in header, signature, enc or ciphertext before decryption, with the code of its check (property)', () => {
     const seen = new Set<ErrorCode>();
+    const seenSealed = new Set<ErrorCode>();
     fc.assert(
       fc.property(payloads, target, (payload, t) => {
         const envelope = makeEnvelope(payload);
         const { ctx, decrypts } = makeContext();
         const error = errorOf(() => openEnvelope(mutate(envelope, t), ctx));
         expect(allowedCodes(t)).toContain(error.code);
-        // Only enc and ciphertext may get as far as decryption.
-        if (t.field !== 'enc' && t.field !== 'ciphertext') expect(decrypts()).toBe(0);
+        // No flip anywhere gets as far as decryption.
+        expect(decrypts()).toBe(0);
         seen.add(error.code);
+        if (t.field === 'enc' || t.field === 'ciphertext') seenSealed.add(error.code);
       }),
       RUNS,
     );
     // The flips reached the checks past the schema. (A flip of `to` into another trigraph is too
     // rare to require in every run; the hand-written ENVELOPE_MISADDRESSED case covers it.)
-    for (const code of ['ENVELOPE_SIGNATURE_INVALID', 'ENVELOPE_DECRYPT_FAILED', 'KEY_UNPINNED'] as const) {
+    for (const code of ['ENVELOPE_SIGNATURE_INVALID', 'KEY_UNPINNED'] as const) {
       expect(seen).toContain(code);
     }
+    expect(seenSealed).toContain('ENVELOPE_SIGNATURE_INVALID');
+  });
+
+  it('refuses any payload sealed under a captured header and signature, before decryption (property)', () => {
+    const captured = makeEnvelope();
+    fc.assert(
+      fc.property(payloads, (payload) => {
+        const plaintext = new TextEncoder().encode(canonicalJson(payload));
+        const tampered = { ...captured, ...sealUnder(captured.header, plaintext) };
+        const { ctx, decrypts } = makeContext();
+        expect(errorOf(() => openEnvelope(tampered, ctx)).code).toBe('ENVELOPE_SIGNATURE_INVALID');
+        expect(decrypts()).toBe(0);
+      }),
+      RUNS,
+    );
   });
 
   it('refuses a replayed id and accepts a fresh one (property)', () => {

@@ -9,6 +9,7 @@ import {
   SIGNATURE_LENGTH,
   type SigningPublicKey,
   seal,
+  sha256Hex,
 } from '../crypto/index.js';
 import { AccordError, type ErrorDetails, isAccordError } from '../errors/index.js';
 import { Identifier, PartnerCode } from '../products/index.js';
@@ -28,10 +29,13 @@ import {
   Version,
 } from './wire-format.js';
 
-// DESIGN.md §1 Envelope: a signed header and a payload sealed (HPKE, RFC 9180) to the recipient
-// node's X25519 key. The header travels in clear so a node can refuse an envelope (wrong
-// recipient, unpinned or forged sender, replay) before it spends anything on decryption; the
-// ciphertext is bound to the header by using the header's bytes as the AEAD's aad.
+// DESIGN.md §1 Envelope: a clear header and a payload sealed (HPKE, RFC 9180) to the recipient
+// node's X25519 key, with the sender's Ed25519 signature over both. The header travels in clear so
+// a node can refuse an envelope (wrong recipient, unpinned or forged sender, replay) before it
+// spends anything on decryption. HPKE base mode (RFC 9180 §5.1.1) does not authenticate the
+// sender: anyone can seal to the recipient under any aad. So the signature covers the sealed bytes
+// too (envelopeSigningBytes): with the header alone signed, whoever captured one valid header
+// could seal a payload of their own under it, and delivered first, have its id recorded.
 
 /** What an envelope carries. */
 export const ENVELOPE_KINDS = ['release', 'consent-request', 'consent-grant', 'recall'] as const;
@@ -39,6 +43,11 @@ export type EnvelopeKind = (typeof ENVELOPE_KINDS)[number];
 
 /** HPKE `info` for envelopes: binds the key schedule to this use and version (RFC 9180 §5.1). */
 export const ENVELOPE_INFO = 'accord/envelope/v1';
+/**
+ * The purpose label in every envelope signature: with the receipt's and the product signature's
+ * own labels it keeps an envelope signature from ever verifying as one of those.
+ */
+export const ENVELOPE_CONTEXT = 'accord/envelope/v1';
 /** How far an envelope's createdAt may lie from the recipient's clock, either way, by default. */
 export const DEFAULT_MAX_SKEW_MS = 300_000;
 /** The largest ciphertext an envelope may carry (payload plus the 16-byte AEAD tag). */
@@ -108,13 +117,31 @@ function malformed(message: string, path: string, details: ErrorDetails = {}, ca
   );
 }
 
-/**
- * The bytes the sender signs and HPKE binds as aad: UTF-8 of the header's RFC 8785 canonical
- * JSON. The header's own `v` and `kind` and its strict schema keep these bytes from ever parsing
- * as another signed Accord object (a receipt, a tree head).
- */
+/** The bytes HPKE binds as aad (RFC 9180 §5.2): UTF-8 of the header's RFC 8785 canonical JSON. */
 export function envelopeHeaderBytes(header: EnvelopeHeader): Uint8Array {
   return new TextEncoder().encode(canonicalJson(header));
+}
+
+/**
+ * The bytes the sender's Ed25519 signature covers: UTF-8 of the RFC 8785 canonical JSON of
+ * `{ context: ENVELOPE_CONTEXT, header, sealed }`, where `sealed` is `sha256:` and the lowercase
+ * hex SHA-256 of enc || ciphertext (the raw bytes, not their base64url). Throws
+ * ENVELOPE_MALFORMED for an enc that is not 32 bytes.
+ */
+export function envelopeSigningBytes(
+  header: EnvelopeHeader,
+  enc: Uint8Array,
+  ciphertext: Uint8Array,
+): Uint8Array {
+  // RFC 9180 §7.1: DHKEM(X25519, HKDF-SHA256) has Nenc = 32. With enc of fixed length the
+  // concatenation splits one way only, so no length prefix is needed; refuse any other length.
+  if (enc.length !== RAW_KEY_LENGTH) {
+    throw malformed(`must be ${RAW_KEY_LENGTH} bytes, got ${enc.length}`, '/enc', {
+      envelopeId: header.envelopeId,
+    });
+  }
+  const sealed = `sha256:${sha256Hex(Buffer.concat([enc, ciphertext]))}`;
+  return new TextEncoder().encode(canonicalJson({ context: ENVELOPE_CONTEXT, header, sealed }));
 }
 
 /** What a header is built from; the id, time and nonce come from newEnvelopeHeader's sources. */
@@ -173,10 +200,10 @@ export interface SealEnvelopeInput {
 }
 
 /**
- * Signs the header (Ed25519 over envelopeHeaderBytes) and seals the payload's canonical JSON to
- * the recipient (HPKE with info ENVELOPE_INFO and the header bytes as aad). Throws
- * ENVELOPE_MALFORMED for a header a peer would refuse and KEY_INVALID when the header's
- * senderKey is not the signer's.
+ * Seals the payload's canonical JSON to the recipient (HPKE with info ENVELOPE_INFO and
+ * envelopeHeaderBytes as aad), then signs header and sealed bytes (Ed25519 over
+ * envelopeSigningBytes). Throws ENVELOPE_MALFORMED for a header a peer would refuse and
+ * KEY_INVALID when the header's senderKey is not the signer's.
  */
 export function sealEnvelope(input: SealEnvelopeInput): Envelope {
   const header = validateHeader(input.header);
@@ -197,8 +224,8 @@ export function sealEnvelope(input: SealEnvelopeInput): Envelope {
     });
   }
   const aad = envelopeHeaderBytes(header);
-  const signature = signAs(input.signer, aad);
   const sealed = seal(input.recipientEncryptionKey, INFO_BYTES, aad, plaintext);
+  const signature = signAs(input.signer, envelopeSigningBytes(header, sealed.enc, sealed.ciphertext));
   return {
     header,
     signature: encodeBase64Url(signature),
@@ -235,7 +262,7 @@ export interface OpenEnvelopeContext {
   readonly hasSeen: (envelopeId: string) => boolean;
 }
 
-/** An opened envelope: the authenticated header and the decrypted, parsed payload. */
+/** An opened envelope: its header and decrypted, parsed payload, both under the sender's signature. */
 export interface OpenedEnvelope {
   readonly header: EnvelopeHeader;
   readonly payload: unknown;
@@ -302,14 +329,15 @@ function checkClock(now: number, maxSkewMs: number): void {
  * Opens an envelope from a peer and returns its header and payload, or throws. Checks run cheapest
  * and unauthenticated first, decryption last: ENVELOPE_MALFORMED (schema, naming the field),
  * ENVELOPE_MISADDRESSED (`to` is not self), KEY_UNPINNED (sender key not pinned for `from` under
- * the arrangement), ENVELOPE_SIGNATURE_INVALID, ENVELOPE_REPLAYED (id seen), ENVELOPE_STALE
+ * the arrangement), ENVELOPE_SIGNATURE_INVALID (over header and sealed bytes, so a tampered or
+ * swapped enc or ciphertext fails here, undecrypted), ENVELOPE_REPLAYED (id seen), ENVELOPE_STALE
  * (createdAt outside ±maxSkewMs), ENVELOPE_DECRYPT_FAILED, then ENVELOPE_MALFORMED for a payload
  * that is not UTF-8 JSON. Recording the id as seen is the caller's, once it has stored the payload.
  */
 export function openEnvelope(input: unknown, ctx: OpenEnvelopeContext): OpenedEnvelope {
   const maxSkewMs = ctx.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
   checkClock(ctx.now, maxSkewMs);
-  // attacker-controlled: everything in `input` until the signature check, the payload after it.
+  // attacker-controlled: everything in `input` until the signature check; the sender's after it.
   const envelope = decodeEnvelope(input);
   const { header } = envelope;
   const ids: ErrorDetails = { envelopeId: header.envelopeId };
@@ -329,11 +357,11 @@ export function openEnvelope(input: unknown, ctx: OpenEnvelopeContext): OpenedEn
     { ...ids, from: header.from, arrangementId: header.arrangement.id },
   );
 
-  const headerBytes = envelopeHeaderBytes(header);
-  if (!isValidSignature(key, headerBytes, envelope.signature)) {
+  const signed = envelopeSigningBytes(header, envelope.enc, envelope.ciphertext);
+  if (!isValidSignature(key, signed, envelope.signature)) {
     throw new AccordError(
       'ENVELOPE_SIGNATURE_INVALID',
-      `envelope ${header.envelopeId}: the header signature does not verify under ${header.senderKey}`,
+      `envelope ${header.envelopeId}: the signature over its header and sealed payload does not verify under ${header.senderKey}`,
       { ...ids, from: header.from, fingerprint: header.senderKey },
     );
   }
@@ -355,7 +383,8 @@ export function openEnvelope(input: unknown, ctx: OpenEnvelopeContext): OpenedEn
 
   let plaintext: Uint8Array;
   try {
-    plaintext = open(ctx.recipientPrivateKey, envelope.enc, INFO_BYTES, headerBytes, envelope.ciphertext);
+    const aad = envelopeHeaderBytes(header);
+    plaintext = open(ctx.recipientPrivateKey, envelope.enc, INFO_BYTES, aad, envelope.ciphertext);
   } catch (error) {
     if (isAccordError(error) && error.code === 'ENVELOPE_DECRYPT_FAILED') {
       throw new AccordError(

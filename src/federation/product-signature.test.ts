@@ -2,7 +2,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { makeArrangement, makeProductDocument } from '../../test/fixtures/builders.js';
-import { digestOf, fingerprintOf } from '../crypto/index.js';
+import { digestOf, fingerprintOf, isValidSignature, signDigest } from '../crypto/index.js';
 import { AccordError } from '../errors/index.js';
 import { DEFAULT_REGISTRY, renderBanner, renderPortionMark } from '../markings/index.js';
 import { compileArrangement, type DerivedProduct, decideRelease } from '../policy/index.js';
@@ -10,8 +10,10 @@ import { parseProduct } from '../products/index.js';
 import {
   type DerivedDocument,
   derivedFromOf,
+  PRODUCT_CONTEXT,
   parseDerivedDocument,
   productDigest,
+  productSigningBytes,
   signProduct,
   type UnsignedDerivedDocument,
   verifyDerivedFrom,
@@ -134,6 +136,31 @@ describe('signProduct and verifyProductSignature', () => {
     expect(sourceDocument.signature.by).toBe(usa.fingerprint);
     expect(Buffer.from(sourceDocument.signature.value, 'base64')).toHaveLength(64);
     expect(verifyProductSignature(sourceDocument, pinnedUsa)).toBe(productDigest(sourceDocument));
+  });
+
+  it('signs accord/product/v1: followed by the productDigest, not the bare digest', () => {
+    const digest = productDigest(sourceDocument);
+    const text = `accord/product/v1:${digest}`;
+    expect(PRODUCT_CONTEXT).toBe('accord/product/v1');
+    expect(new TextDecoder().decode(productSigningBytes(digest))).toBe(text);
+    const value = Buffer.from(sourceDocument.signature.value, 'base64');
+    expect(isValidSignature(usa.publicKey, text, value)).toBe(true);
+    expect(isValidSignature(usa.publicKey, digest, value)).toBe(false);
+  });
+
+  it.each<[string, (digest: string) => string]>([
+    // What an arrangement party signs: the bare `sha256:<hex>` version hash.
+    ['the bare digest (no context)', (digest) => digest],
+    ["the receipt's context", (digest) => `accord/receipt/v1:${digest}`],
+    ["the envelope's context", (digest) => `accord/envelope/v1:${digest}`],
+  ])('refuses a signature by the pinned key over %s (PRODUCT_SIGNATURE_INVALID)', (_what, message) => {
+    const value = Buffer.from(signDigest(usa.privateKey, message(productDigest(sourceDocument)))).toString(
+      'base64',
+    );
+    const doc = { ...sourceDocument, signature: { by: usa.fingerprint, value } };
+    const error = errorOf(() => verifyProductSignature(doc, pinnedUsa));
+    expect(error.code).toBe('PRODUCT_SIGNATURE_INVALID');
+    expect(error.details.path).toBe('/signature');
   });
 
   it('accepts a key given as its 32 raw bytes', () => {

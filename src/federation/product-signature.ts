@@ -18,8 +18,18 @@ import { decodeBase64, SHA256_REF, Sha256Digest, Version } from './wire-format.j
 // derived (torn) version; a derived version names the digest of the version it was torn from, so
 // the chain from what a recipient holds back to what the originator wrote is signed end to end.
 
-/** An originator's signature: `by` the pinned key fingerprint, `value` base64 Ed25519 over productDigest. */
+/**
+ * An originator's signature: `by` the pinned key fingerprint, `value` base64 Ed25519 over
+ * productSigningBytes(productDigest).
+ */
 export { type ProductSignature, ProductSignatureSchema };
+
+/**
+ * The purpose label in every product signature: with the envelope's and the receipt's own labels
+ * it keeps a product signature from ever verifying as one of those, or as an arrangement party's
+ * signature over a bare version hash.
+ */
+export const PRODUCT_CONTEXT = 'accord/product/v1';
 
 /** Which source version a derived version was torn from, and that version's productDigest. */
 export const DerivedFromSchema = Type.Object(
@@ -95,10 +105,18 @@ export function derivedFromOf(source: { readonly id: string; readonly version: n
   return { id: source.id, version: source.version, digest: productDigest(source) };
 }
 
-/** Signs a product or derived version: `signature` over productDigest(doc) by the signer's key. */
+/**
+ * The bytes a product signature covers: UTF-8 of PRODUCT_CONTEXT, a colon and the productDigest,
+ * e.g. `accord/product/v1:sha256:<hex>`.
+ */
+export function productSigningBytes(digest: string): Uint8Array {
+  return new TextEncoder().encode(`${PRODUCT_CONTEXT}:${digest}`);
+}
+
+/** Signs a product or derived version: `signature` over productSigningBytes(productDigest(doc)). */
 export function signProduct<T extends object>(doc: T, signer: Signer): Signed<T> {
   const { signature: _old, ...rest } = doc as T & { signature?: unknown };
-  const value = signAs(signer, productDigest(rest));
+  const value = signAs(signer, productSigningBytes(productDigest(rest)));
   return {
     ...rest,
     signature: { by: signer.fingerprint, value: Buffer.from(value).toString('base64') },
@@ -167,7 +185,7 @@ export function verifyProductSignature(doc: object, resolveKey: KeyResolver): st
   } catch (error) {
     return invalid(label, details, 'cannot be digested, so its signature cannot verify', '', error);
   }
-  if (!isValidSignature(key, digest, bytes)) {
+  if (!isValidSignature(key, productSigningBytes(digest), bytes)) {
     return invalid(
       label,
       { ...details, fingerprint: by },

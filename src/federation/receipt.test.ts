@@ -1,12 +1,14 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, fingerprintOf, signDigest } from '../crypto/index.js';
+import { canonicalJson, fingerprintOf, isValidSignature, signDigest } from '../crypto/index.js';
 import { AccordError, type ErrorCode } from '../errors/index.js';
 import {
+  RECEIPT_CONTEXT,
+  type Receipt,
   type ReceiptFields,
   type ReceiptKeyResolver,
-  receiptBytes,
+  receiptSigningBytes,
   type SignedReceipt,
   signReceipt,
   verifyReceipt,
@@ -66,20 +68,36 @@ describe('signReceipt and verifyReceipt', () => {
     }
   });
 
-  it('signs the canonical JSON of the receipt body, base64url', () => {
+  it('signs the canonical JSON of { context: accord/receipt/v1, receipt }, base64url', () => {
     const signed = signReceipt(STORED, gbr);
-    expect(new TextDecoder().decode(receiptBytes(signed.receipt))).toBe(canonicalJson(signed.receipt));
-    expect(Buffer.from(signed.signature, 'base64url')).toHaveLength(64);
+    const text = `{"context":"accord/receipt/v1","receipt":${canonicalJson(signed.receipt)}}`;
+    expect(RECEIPT_CONTEXT).toBe('accord/receipt/v1');
+    expect(new TextDecoder().decode(receiptSigningBytes(signed.receipt))).toBe(text);
+    const signature = Buffer.from(signed.signature, 'base64url');
+    expect(signature).toHaveLength(64);
+    expect(isValidSignature(gbr.publicKey, text, signature)).toBe(true);
+  });
+
+  it.each<[string, (receipt: Receipt) => string]>([
+    ['the bare receipt body (no context)', (receipt) => canonicalJson(receipt)],
+    ["the envelope's context", (receipt) => canonicalJson({ context: 'accord/envelope/v1', receipt })],
+    ["the product signature's context", (receipt) => `accord/product/v1:${canonicalJson(receipt)}`],
+  ])('refuses a signature by the pinned key over %s (RECEIPT_INVALID)', (_what, message) => {
+    const { receipt } = signReceipt(STORED, gbr);
+    const signature = Buffer.from(signDigest(gbr.privateKey, message(receipt))).toString('base64url');
+    const error = errorOf(() => verifyReceipt({ receipt, signature }, pinnedGbr));
+    expect(error.code).toBe('RECEIPT_INVALID');
+    expect(error.details.path).toBe('/signature');
   });
 
   it('refuses a refusal without a reason, at signing and at verifying', () => {
     const { reason: _reason, ...noReason } = REFUSED;
     expect(errorOf(() => signReceipt(noReason, gbr)).details.path).toBe('/reason');
     const signed = signReceipt(STORED, gbr);
-    const receipt = { ...signed.receipt, outcome: 'refused' };
+    const receipt: Receipt = { ...signed.receipt, outcome: 'refused' };
     const resigned = {
       receipt,
-      signature: Buffer.from(signDigest(gbr.privateKey, canonicalJson(receipt))).toString('base64url'),
+      signature: Buffer.from(signDigest(gbr.privateKey, receiptSigningBytes(receipt))).toString('base64url'),
     };
     const error = errorOf(() => verifyReceipt(resigned, pinnedGbr));
     expect(error.code).toBe('RECEIPT_INVALID');
@@ -136,7 +154,7 @@ describe('signReceipt and verifyReceipt', () => {
 
   it('refuses a stranger signature under the pinned fingerprint (RECEIPT_INVALID)', () => {
     const signed = signReceipt(STORED, gbr);
-    const forged = Buffer.from(signDigest(stranger.privateKey, receiptBytes(signed.receipt))).toString(
+    const forged = Buffer.from(signDigest(stranger.privateKey, receiptSigningBytes(signed.receipt))).toString(
       'base64url',
     );
     const error = errorOf(() => verifyReceipt({ ...signed, signature: forged }, pinnedGbr));

@@ -19,6 +19,12 @@ import {
 // DESIGN.md §3 federation: the inbox answers each envelope with a receipt signed by the recipient
 // node, so the sender's outbox holds the recipient's own word that a release arrived (or why not).
 
+/**
+ * The purpose label in every receipt signature: with the envelope's and the product signature's
+ * own labels it keeps a receipt signature from ever verifying as one of those.
+ */
+export const RECEIPT_CONTEXT = 'accord/receipt/v1';
+
 /** What the recipient did with an envelope. */
 export const RECEIPT_OUTCOMES = ['stored', 'refused'] as const;
 export type ReceiptOutcome = (typeof RECEIPT_OUTCOMES)[number];
@@ -47,7 +53,7 @@ export type Receipt = Static<typeof ReceiptSchema>;
 /** What the recipient fills in; signReceipt adds its key's fingerprint. */
 export type ReceiptFields = Omit<Receipt, 'signerKey'>;
 
-/** A receipt with the recipient's Ed25519 signature over its canonical JSON, base64url. */
+/** A receipt with the recipient's Ed25519 signature over receiptSigningBytes, base64url. */
 export const SignedReceiptSchema = Type.Object(
   { receipt: ReceiptSchema, signature: Base64UrlBytes(SIGNATURE_LENGTH) },
   strict,
@@ -84,19 +90,22 @@ function checkReceipt(receipt: Receipt, prefix: string): void {
   }
 }
 
-/** The bytes a receipt's signature covers: UTF-8 of the receipt body's RFC 8785 canonical JSON. */
-export function receiptBytes(receipt: Receipt): Uint8Array {
-  return new TextEncoder().encode(canonicalJson(receipt));
+/**
+ * The bytes a receipt's signature covers: UTF-8 of the RFC 8785 canonical JSON of
+ * `{ context: RECEIPT_CONTEXT, receipt }`, the receipt being the body without its signature.
+ */
+export function receiptSigningBytes(receipt: Receipt): Uint8Array {
+  return new TextEncoder().encode(canonicalJson({ context: RECEIPT_CONTEXT, receipt }));
 }
 
 /**
  * Signs a receipt as the recipient. Throws RECEIPT_INVALID for fields a sender would refuse.
- * Sign only for envelopes whose header signature verified: the fields echo the header.
+ * Sign only for envelopes whose signature verified: the fields echo the header.
  */
 export function signReceipt(fields: ReceiptFields, signer: Signer): SignedReceipt {
   const receipt = validateReceipt({ ...fields, signerKey: signer.fingerprint });
   checkReceipt(receipt, '');
-  return { receipt, signature: encodeBase64Url(signAs(signer, receiptBytes(receipt))) };
+  return { receipt, signature: encodeBase64Url(signAs(signer, receiptSigningBytes(receipt))) };
 }
 
 /**
@@ -125,7 +134,7 @@ export function verifyReceipt(input: unknown, resolveKey: ReceiptKeyResolver): R
     `receipt for envelope ${receipt.envelopeId} from ${receipt.from}`,
     { ...ids, from: receipt.from },
   );
-  if (!isValidSignature(key, receiptBytes(receipt), signature)) {
+  if (!isValidSignature(key, receiptSigningBytes(receipt), signature)) {
     throw invalid(`the signature does not verify under ${receipt.signerKey}`, '/signature', {
       ...ids,
       fingerprint: receipt.signerKey,

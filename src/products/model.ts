@@ -63,9 +63,9 @@ export function portionsSchema<Id extends TSchema>(id: Id) {
 
 /**
  * An originator's signature on a product or derived version: `by` the fingerprint of the signing
- * key its arrangements pin, `value` the base64 Ed25519 signature over the document's productDigest
- * (federation/product-signature.ts signs and verifies; the schema lives here so products need no
- * federation import).
+ * key its arrangements pin, `value` the base64 Ed25519 signature over `accord/product/v1:` and the
+ * document's productDigest (federation/product-signature.ts signs and verifies; the schema lives
+ * here so products need no federation import).
  */
 export const ProductSignatureSchema = Type.Object(
   {

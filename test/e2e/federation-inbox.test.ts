@@ -8,13 +8,22 @@ import { type AccordNode, buildNode } from '../../src/app/node.js';
 import { type NodeKeys, partnerKeysOf, signerOf } from '../../src/app/node-keys.js';
 import { type ArrangementDocument, arrangementVersionHash } from '../../src/arrangements/index.js';
 import { loadConfig } from '../../src/config/index.js';
-import { createNodeIdentity, publicIdentity, signDigest } from '../../src/crypto/index.js';
+import {
+  canonicalJson,
+  createNodeIdentity,
+  type EncryptionPublicKey,
+  publicIdentity,
+  seal,
+  signDigest,
+} from '../../src/crypto/index.js';
 import {
   type DerivedDocument,
+  ENVELOPE_INFO,
   type Envelope,
   type EnvelopeArrangement,
   type EnvelopeHeader,
   envelopeHeaderBytes,
+  envelopeSigningBytes,
   newEnvelopeHeader,
   productDigest,
   type Receipt,
@@ -217,9 +226,10 @@ interface EnvelopeOptions {
   readonly signer?: Signer;
   readonly header?: Partial<EnvelopeHeader>;
   readonly payload?: unknown;
+  readonly recipientEncryptionKey?: EncryptionPublicKey;
 }
 
-/** A release envelope from USA to GBR carrying `document`, sealed to GBR's key. */
+/** A release envelope from USA to GBR carrying `document`, sealed to GBR's key unless told otherwise. */
 function envelopeOf(document: DerivedDocument, options: EnvelopeOptions = {}): Envelope {
   const arrangement = onWire(options.arrangement ?? MAIN);
   const signer = options.signer ?? usaSigner;
@@ -238,8 +248,23 @@ function envelopeOf(document: DerivedDocument, options: EnvelopeOptions = {}): E
     header: { ...header, ...options.header },
     payload: options.payload ?? { kind: 'release', arrangement, product: document },
     signer,
-    recipientEncryptionKey: gbrKeys.identity.encryption.publicKey,
+    recipientEncryptionKey: options.recipientEncryptionKey ?? gbrKeys.identity.encryption.publicKey,
   });
+}
+
+/** `envelope` with its enc and ciphertext replaced by `payload` sealed to GBR under its header, as anyone can. */
+function resealedBySomeoneElse(envelope: Envelope, payload: unknown): Envelope {
+  const sealed = seal(
+    gbrKeys.identity.encryption.publicKey,
+    new TextEncoder().encode(ENVELOPE_INFO),
+    envelopeHeaderBytes(envelope.header),
+    new TextEncoder().encode(canonicalJson(payload)),
+  );
+  return {
+    ...envelope,
+    enc: Buffer.from(sealed.enc).toString('base64url'),
+    ciphertext: Buffer.from(sealed.ciphertext).toString('base64url'),
+  };
 }
 
 /** The text with its first character changed (still canonical base64url). */
@@ -461,7 +486,7 @@ describe.each(DIALECTS)('the federation inbox on $dialect', ({ dialect, enabled 
       expect(again.statusCode, again.body).toBe(200);
       expect(bodyOf(again)).toEqual(bodyOf(first));
       expect(await gbr.counts()).toEqual(before);
-      // The header signature must verify: a stranger's copy under the same id is refused.
+      // The signature must verify: a stranger's copy under the same id is refused.
       const forged = envelopeOf(document, {
         signer: strangerSigner,
         header: { envelopeId: envelope.header.envelopeId },
@@ -471,18 +496,47 @@ describe.each(DIALECTS)('the federation inbox on $dialect', ({ dialect, enabled 
     },
   );
 
+  it.runIf(enabled)(
+    'refuses a payload sealed by someone else under a captured header and signature, records nothing, and still stores the real envelope',
+    async () => {
+      const document = derivedOf(sourceOf({ id: 'usa-2026-0503' }), ['p1']);
+      const envelope = envelopeOf(document);
+      // HPKE base mode names no sender: an on-path attacker can seal to GBR under the captured
+      // header. The signature covers the sealed bytes, so the copy fails before its id is recorded.
+      const planted = { ...document, portions: [{ ...document.portions[0]!, text: 'Planted.' }] };
+      const tampered = resealedBySomeoneElse(envelope, {
+        kind: 'release',
+        arrangement: envelope.header.arrangement,
+        product: planted,
+      });
+      const before = await gbr.counts();
+      const body = await refused(tampered, 400, 'ENVELOPE_SIGNATURE_INVALID');
+      expect(body.receipt).toBeUndefined();
+      expect(await gbr.counts()).toEqual(before);
+      expect(await gbr.node.store.inbox.get(envelope.header.envelopeId)).toBeUndefined();
+
+      const response = await deliver(envelope);
+      expect(response.statusCode, response.body).toBe(201);
+      expect((await gbr.node.store.receivedProducts.get(document.id))?.document).toEqual(document);
+    },
+  );
+
   describe('envelopes that do not authenticate: answered 4xx, nothing recorded', () => {
     const document = () => derivedOf(sourceOf({ id: 'usa-2026-0600' }), ['p1']);
 
     it.runIf(enabled).each<[string, () => unknown, number, string]>([
       ['a body that is no envelope', () => ({ header: { v: 1 }, note: 'hello' }), 400, 'ENVELOPE_MALFORMED'],
       [
-        'a forged header signature',
+        'a forged signature',
         () => {
           const envelope = envelopeOf(document());
           const forged = signDigest(
             strangerKeys.identity.signing.privateKey,
-            envelopeHeaderBytes(envelope.header),
+            envelopeSigningBytes(
+              envelope.header,
+              Buffer.from(envelope.enc, 'base64url'),
+              Buffer.from(envelope.ciphertext, 'base64url'),
+            ),
           );
           return { ...envelope, signature: Buffer.from(forged).toString('base64url') };
         },
@@ -497,6 +551,15 @@ describe.each(DIALECTS)('the federation inbox on $dialect', ({ dialect, enabled 
             ...envelope,
             header: { ...envelope.header, product: { id: 'usa-2026-0601', version: 1 } },
           };
+        },
+        400,
+        'ENVELOPE_SIGNATURE_INVALID',
+      ],
+      [
+        'a ciphertext changed after signing',
+        () => {
+          const envelope = envelopeOf(document());
+          return { ...envelope, ciphertext: altered(envelope.ciphertext) };
         },
         400,
         'ENVELOPE_SIGNATURE_INVALID',
@@ -581,13 +644,12 @@ describe.each(DIALECTS)('the federation inbox on $dialect', ({ dialect, enabled 
       expect(body.receipt).toBeUndefined();
     });
 
-    it.runIf(enabled)('refuses a tampered ciphertext: ENVELOPE_DECRYPT_FAILED', async () => {
-      const envelope = envelopeOf(derivedOf(sourceOf({ id: 'usa-2026-0701' }), ['p1']));
-      await refusedAndRecorded(
-        { ...envelope, ciphertext: altered(envelope.ciphertext) },
-        400,
-        'ENVELOPE_DECRYPT_FAILED',
-      );
+    it.runIf(enabled)('refuses an envelope USA sealed to another key: ENVELOPE_DECRYPT_FAILED', async () => {
+      const envelope = envelopeOf(derivedOf(sourceOf({ id: 'usa-2026-0701' }), ['p1']), {
+        recipientEncryptionKey: strangerKeys.identity.encryption.publicKey,
+      });
+      const { body } = await refusedAndRecorded(envelope, 400, 'ENVELOPE_DECRYPT_FAILED');
+      expect(body.receipt).toBeUndefined();
     });
 
     it.runIf(enabled).each<[string, ArrangementDocument, string, RegExp]>([
