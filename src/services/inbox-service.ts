@@ -136,7 +136,7 @@ function replayed(envelopeId: string): AccordError {
 
 /**
  * The federation inbox (POST /federation/v1/inbox). Refusals are thrown as AccordErrors naming
- * their reason; those of envelopes whose header signature verified are also recorded in the
+ * their reason; those of envelopes whose signature verified are also recorded in the
  * inbox, with a signed refusal receipt once the product could be read. Unauthenticated envelopes
  * leave no row, so a stranger cannot fill the table.
  */
@@ -179,10 +179,9 @@ export class InboxService {
           this.#senderKey(trust, from, fingerprint, arrangement),
         now,
         ...(this.#deps.maxSkewMs === undefined ? {} : { maxSkewMs: this.#deps.maxSkewMs }),
-        // openEnvelope asks only once the header signature has verified (its documented order):
-        // from here on the header is the sender's, and a refusal is recorded against its id. The
-        // signature covers the header alone, not enc and ciphertext (HPKE base mode names no
-        // sender): the payload is trusted only through the originator's product signature.
+        // openEnvelope asks only once the envelope signature has verified (its documented order).
+        // That signature covers the header and the sealed bytes, so from here on the whole
+        // envelope is the sender's, and a refusal is recorded against its id.
         hasSeen: () => {
           authenticated = true;
           return earlier !== undefined;

@@ -494,7 +494,7 @@ export const INBOX_OUTCOMES = ['stored', 'refused'] as const;
 export type InboxOutcome = (typeof INBOX_OUTCOMES)[number];
 
 /**
- * What this node did with one envelope whose header signature verified: the first answer for its
+ * What this node did with one envelope whose signature (over header and sealed bytes) verified: the first answer for its
  * id, kept so that the same envelope sent again gets the same answer (the inbox is idempotent).
  */
 export interface InboxEntry {
