@@ -1,5 +1,4 @@
-import { type KeyObject, randomBytes } from 'node:crypto';
-import { fingerprintOf, importRawPublicKey, RAW_KEY_LENGTH } from '../crypto/index.js';
+import { randomBytes } from 'node:crypto';
 import { AccordError, isAccordError } from '../errors/index.js';
 import {
   arrangementPins,
@@ -19,6 +18,7 @@ import {
 import type { OutboxMessage, Store } from '../store/index.js';
 import { createValidator } from '../validation/index.js';
 import type { InboxKeys } from './inbox-service.js';
+import { recipientEncryptionKeyOf } from './partner-keys.js';
 import type { SealedRelease } from './product-service.js';
 
 // DESIGN.md §2.5 (nothing lost, nothing twice): a release commits with its outbox row; this worker
@@ -331,31 +331,8 @@ export class OutboxWorker {
       header,
       payload: release.payload,
       signer: this.#signer,
-      recipientEncryptionKey: await this.#recipientKey(recipient),
+      recipientEncryptionKey: await recipientEncryptionKeyOf(this.#deps.store.partners, recipient),
     });
-  }
-
-  /** The recipient's X25519 key on record: exactly one, matching its fingerprint. */
-  async #recipientKey(recipient: string): Promise<KeyObject> {
-    const partner = await this.#deps.store.partners.get(recipient);
-    const keys = partner?.keys.filter((k) => k.use === 'encryption') ?? [];
-    const [key] = keys;
-    if (key === undefined || keys.length > 1) {
-      throw new AccordError(
-        'PARTNER_KEY_MISSING',
-        `cannot seal the release to ${recipient} again: ${keys.length === 0 ? 'no' : keys.length} encryption keys on record`,
-        { partner: recipient },
-      );
-    }
-    const raw = Buffer.from(key.publicKey, 'base64');
-    if (raw.length !== RAW_KEY_LENGTH || fingerprintOf(raw) !== key.fingerprint) {
-      throw new AccordError(
-        'KEY_INVALID',
-        `partner ${recipient}: the encryption key on record does not match its fingerprint ${key.fingerprint}`,
-        { partner: recipient, fingerprint: key.fingerprint },
-      );
-    }
-    return importRawPublicKey('x25519', raw);
   }
 
   /**

@@ -1,6 +1,5 @@
-import { type KeyObject, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import Type, { type Static } from 'typebox';
-import { fingerprintOf, importRawPublicKey, RAW_KEY_LENGTH } from '../crypto/index.js';
 import { AccordError } from '../errors/index.js';
 import {
   type DerivedDocument,
@@ -47,6 +46,7 @@ import type {
   Store,
 } from '../store/index.js';
 import { type Actor, readerOf, requirePermission } from './actor.js';
+import { recipientEncryptionKeyOf } from './partner-keys.js';
 
 /** What an analyst writes; the node fills id, version, originator, author and time. */
 export const DraftInputSchema = Type.Object(
@@ -494,7 +494,7 @@ export class ProductService {
     if (signer === undefined) {
       return { id: randomUUID(), payload: { sealed: false, kind: 'release', arrangement, product: derived } };
     }
-    const recipientEncryptionKey = await this.#recipientKey(tx, recipient);
+    const recipientEncryptionKey = await recipientEncryptionKeyOf(tx.partners, recipient);
     const message: ReleaseMessage = {
       kind: 'release',
       arrangement,
@@ -514,39 +514,6 @@ export class ProductService {
       id: envelope.header.envelopeId,
       payload: { envelope, release: { header: fields, payload: message } },
     };
-  }
-
-  /**
-   * The X25519 key the recipient's entry in the partner directory records: exactly one, whose
-   * fingerprint is its own. None (or several to choose from) is PARTNER_KEY_MISSING naming the
-   * partner; a key that does not match its fingerprint is KEY_INVALID.
-   */
-  async #recipientKey(tx: Repositories, recipient: string): Promise<KeyObject> {
-    const partner = await tx.partners.get(recipient);
-    const keys = partner?.keys.filter((k) => k.use === 'encryption') ?? [];
-    const [key] = keys;
-    if (key === undefined || keys.length > 1) {
-      const why =
-        partner === undefined
-          ? `partner ${recipient} is not in the partner directory`
-          : key === undefined
-            ? `partner ${recipient} has no encryption key on record`
-            : `partner ${recipient} has ${keys.length} encryption keys on record and a release is sealed to one`;
-      throw new AccordError(
-        'PARTNER_KEY_MISSING',
-        `cannot seal a release to ${recipient}: ${why}; record its node's public keys (accord partner add ${recipient} --identity FILE)`,
-        { partner: recipient },
-      );
-    }
-    const raw = Buffer.from(key.publicKey, 'base64');
-    if (raw.length !== RAW_KEY_LENGTH || fingerprintOf(raw) !== key.fingerprint) {
-      throw new AccordError(
-        'KEY_INVALID',
-        `partner ${recipient}: the encryption key on record does not match its fingerprint ${key.fingerprint}`,
-        { partner: recipient, fingerprint: key.fingerprint },
-      );
-    }
-    return importRawPublicKey('x25519', raw);
   }
 
   async #arrangementFor(tx: Repositories, arrangementId: string): Promise<ArrangementVersion> {
