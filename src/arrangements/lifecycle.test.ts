@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AccordError } from '../errors/index.js';
+import { errorOf } from '../../test/fixtures/errors.js';
 import {
   type ArrangementDocument,
   allowedTransitions,
@@ -16,16 +16,6 @@ function example(name: string): ArrangementDocument {
   return parseArrangement(
     JSON.parse(readFileSync(new URL(`../../examples/arrangements/${name}.json`, import.meta.url), 'utf8')),
   );
-}
-
-function errorOf(fn: () => unknown): AccordError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof AccordError) return error;
-    throw error;
-  }
-  throw new Error('expected an AccordError');
 }
 
 describe('parseArrangement', () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AccordError } from '../errors/index.js';
+import { errorOf } from '../../test/fixtures/errors.js';
 import {
   COMPACT_TREES,
   EMPTY_ROOT,
@@ -35,16 +35,6 @@ import {
 const RUNS = { numRuns: 1000 } as const;
 
 const LEAVES = LEAF_INPUTS.map((input) => leafHash(unhex(input)));
-
-function errorOf(fn: () => unknown): AccordError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof AccordError) return error;
-    throw error;
-  }
-  throw new Error('expected an AccordError');
-}
 
 function build(leaves: readonly Uint8Array[]): { frontier: Frontier; store: MemorySubtreeStore } {
   const frontier = Frontier.empty();

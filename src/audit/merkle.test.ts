@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AccordError } from '../errors/index.js';
+import { errorOf } from '../../test/fixtures/errors.js';
 import {
   CONSISTENCY,
   EMPTY_ROOT,
@@ -28,16 +28,6 @@ import {
 const RUNS = { numRuns: 1000 } as const;
 
 const LEAVES = LEAF_INPUTS.map((input) => leafHash(unhex(input)));
-
-function errorOf(fn: () => unknown): AccordError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof AccordError) return error;
-    throw error;
-  }
-  throw new Error('expected an AccordError');
-}
 
 function flipBit(bytes: Uint8Array, bit: number): Uint8Array {
   const out = Uint8Array.from(bytes);

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AccordError } from '../errors/index.js';
+import { errorOf } from '../../test/fixtures/errors.js';
 import { LEAF_INPUTS, ROOTS, unhex } from './ct-vectors.fixture.js';
 import {
   Frontier,
@@ -48,16 +48,6 @@ function headsFor(entries: readonly Uint8Array[], sizes: readonly number[]): Sig
     take();
   }
   return heads;
-}
-
-function errorOf(fn: () => unknown): AccordError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof AccordError) return error;
-    throw error;
-  }
-  throw new Error('expected an AccordError');
 }
 
 const CT_ENTRIES = LEAF_INPUTS.map(unhex);

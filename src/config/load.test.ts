@@ -2,23 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { errorOf } from '../../test/fixtures/errors.js';
 import { createServices } from '../app/services.js';
-import { AccordError } from '../errors/index.js';
 import { isMemberAt } from '../markings/index.js';
 import { openStore } from '../store/index.js';
 import { loadConfig } from './index.js';
 
 const BASE = { dataDir: '/tmp/accord-config-test', partner: 'GBR' };
-
-function errorOf(fn: () => unknown): AccordError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof AccordError) return error;
-    throw error;
-  }
-  throw new Error('expected an AccordError');
-}
 
 describe('loadConfig', () => {
   it('layers defaults < file < ACCORD_* environment < flags', () => {

@@ -2,18 +2,8 @@ import { createHash } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AccordError } from '../errors/index.js';
+import { errorOf } from '../../test/fixtures/errors.js';
 import { canonicalJson, digestOf, sha256Hex } from './canonical-json.js';
-
-function errorOf(fn: () => unknown): AccordError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof AccordError) return error;
-    throw error;
-  }
-  throw new Error('expected an AccordError');
-}
 
 function codeOf(fn: () => unknown): string {
   return errorOf(fn).code;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { errorOf } from '../../test/fixtures/errors.js';
 import { AccordError } from '../errors/index.js';
 import { generateEncryptionKeyPair } from './hpke.js';
 import {
@@ -15,16 +16,6 @@ import { generateSigningKeyPair, signDigest, verifySignature } from './signing.j
 async function rejectionOf(promise: Promise<unknown>): Promise<AccordError> {
   try {
     await promise;
-  } catch (error) {
-    if (error instanceof AccordError) return error;
-    throw error;
-  }
-  throw new Error('expected an AccordError');
-}
-
-function errorOf(fn: () => unknown): AccordError {
-  try {
-    fn();
   } catch (error) {
     if (error instanceof AccordError) return error;
     throw error;

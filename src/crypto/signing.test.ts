@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AccordError } from '../errors/index.js';
+import { flipBit } from '../../test/fixtures/bytes.js';
+import { errorOf } from '../../test/fixtures/errors.js';
 import { generateEncryptionKeyPair } from './hpke.js';
 import { exportRawPublicKey, importRawPrivateKey, importRawPublicKey } from './raw-keys.js';
 import {
@@ -14,23 +15,6 @@ import {
 
 const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-
-function errorOf(fn: () => unknown): AccordError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof AccordError) return error;
-    throw error;
-  }
-  throw new Error('expected an AccordError');
-}
-
-function flipBit(bytes: Uint8Array, bit: number): Uint8Array {
-  const out = Uint8Array.from(bytes);
-  const i = Math.floor(bit / 8) % out.length;
-  out[i] = (out[i] ?? 0) ^ (1 << (bit % 8));
-  return out;
-}
 
 // RFC 8032 §7.1, "Test Vectors for Ed25519": TEST 1, TEST 2 and TEST 3.
 const RFC8032_VECTORS = [

@@ -2,6 +2,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { makeArrangement, makeProductDocument } from '../../test/fixtures/builders.js';
+import { errorOf } from '../../test/fixtures/errors.js';
 import { digestOf, fingerprintOf, isValidSignature, signDigest } from '../crypto/index.js';
 import { AccordError } from '../errors/index.js';
 import { DEFAULT_REGISTRY, renderBanner, renderPortionMark } from '../markings/index.js';
@@ -22,16 +23,6 @@ import {
 import type { KeyResolver, Signer } from './signer.js';
 
 const RUNS = { numRuns: 300 } as const;
-
-function errorOf(fn: () => unknown): AccordError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof AccordError) return error;
-    throw error;
-  }
-  throw new Error('expected an AccordError');
-}
 
 function makeSigner(): Signer & { readonly publicKey: KeyObject } {
   const pair = generateKeyPairSync('ed25519');

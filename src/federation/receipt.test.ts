@@ -1,8 +1,9 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { errorOf } from '../../test/fixtures/errors.js';
 import { canonicalJson, fingerprintOf, isValidSignature, signDigest } from '../crypto/index.js';
-import { AccordError, type ErrorCode } from '../errors/index.js';
+import type { ErrorCode } from '../errors/index.js';
 import {
   RECEIPT_CONTEXT,
   type Receipt,
@@ -16,16 +17,6 @@ import {
 import type { Signer } from './signer.js';
 
 const RUNS = { numRuns: 300 } as const;
-
-function errorOf(fn: () => unknown): AccordError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof AccordError) return error;
-    throw error;
-  }
-  throw new Error('expected an AccordError');
-}
 
 function makeSigner(): Signer & { readonly publicKey: KeyObject } {
   const pair = generateKeyPairSync('ed25519');

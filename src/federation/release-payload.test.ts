@@ -1,19 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { AccordError } from '../errors/index.js';
+import { errorOf } from '../../test/fixtures/errors.js';
 import { type EnvelopeHeader, newEnvelopeHeader } from './envelope.js';
 import type { DerivedDocument } from './product-signature.js';
 import { parseReleasePayload } from './release-payload.js';
-
-function errorOf(fn: () => unknown): AccordError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof AccordError) return error;
-    throw error;
-  }
-  throw new Error('expected an AccordError');
-}
 
 const ARRANGEMENT = { id: 'usa-gbr-ct', version: 2, versionHash: `sha256:${'ab'.repeat(32)}` };
 

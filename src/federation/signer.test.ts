@@ -1,18 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { errorOf } from '../../test/fixtures/errors.js';
 import { exportRawPublicKey, fingerprintOf, verifySignature } from '../crypto/index.js';
-import { AccordError } from '../errors/index.js';
 import { pinnedKey, signAs } from './signer.js';
-
-function errorOf(fn: () => unknown): AccordError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof AccordError) return error;
-    throw error;
-  }
-  throw new Error('expected an AccordError');
-}
 
 const pair = generateKeyPairSync('ed25519');
 const other = generateKeyPairSync('ed25519');
