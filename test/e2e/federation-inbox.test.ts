@@ -36,7 +36,6 @@ import {
 import { DEFAULT_REGISTRY, renderBanner, renderPortionMark } from '../../src/markings/index.js';
 import { compileArrangement, decideRelease } from '../../src/policy/index.js';
 import { type ProductDocument, parseProduct } from '../../src/products/index.js';
-import type { Actor } from '../../src/services/actor.js';
 import type { SealedRelease } from '../../src/services/product-service.js';
 import { openStore, type StoreDialect, type TableCounts } from '../../src/store/index.js';
 import { makeArrangement, makeProductDocument } from '../fixtures/builders.js';
@@ -48,7 +47,7 @@ import {
   pgAvailable,
   requireOrSkip,
 } from '../fixtures/services.js';
-import { makeDraft } from './harness.js';
+import { addUsaWorkflowActors, makeDraft } from './harness.js';
 
 // Two nodes in one process, USA and GBR, each with its own keys and store, each knowing the other
 // as a partner with its public keys, and holding the same arrangements, signed for real by both.
@@ -729,28 +728,7 @@ describe.each(DIALECTS)('the federation inbox on $dialect', ({ dialect, enabled 
   it.runIf(enabled)(
     'takes what a real release at USA queued in its outbox, and the receipt answers that message',
     async () => {
-      const directory = usa.node.services.directory;
-      for (const [username, roles] of [
-        ['analyst.usa', ['analyst']],
-        ['officer.usa', ['release-officer']],
-      ] as const) {
-        await directory.createUser(null, {
-          username,
-          displayName: username,
-          nationality: 'USA',
-          clearance: 'TOP SECRET',
-          caveats: ['SI'],
-          communities: [],
-          roles: [...roles],
-        });
-      }
-      const actor = async (username: string): Promise<Actor> => {
-        const user = await usa.node.store.users.getByUsername(username);
-        if (user === undefined) throw new Error(`no user ${username}`);
-        return { user, via: 'local' };
-      };
-      const analyst = await actor('analyst.usa');
-      const officer = await actor('officer.usa');
+      const { analyst, officer } = await addUsaWorkflowActors(usa.node);
       const products = usa.node.services.products;
       const draft = await products.createDraft(analyst, makeDraft());
       await products.submit(analyst, draft.id);

@@ -7,6 +7,7 @@ import { type AccordNode, buildNode } from '../../src/app/node.js';
 import type { NodeKeys } from '../../src/app/node-keys.js';
 import type { Role } from '../../src/auth/roles.js';
 import { loadConfig } from '../../src/config/index.js';
+import type { Actor } from '../../src/services/actor.js';
 import type { DraftInput } from '../../src/services/product-service.js';
 import { openStore, type Store, type StoreDialect, type TableCounts } from '../../src/store/index.js';
 import { dropPgSchema, freshPgSchemaName, PG_TEST_URL } from '../fixtures/services.js';
@@ -279,4 +280,31 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
       }
     },
   };
+}
+
+/**
+ * Adds a USA analyst and a USA release officer to a node (TOP SECRET, SI) and returns them as
+ * local actors, for tests that drive the release workflow through the services.
+ */
+export async function addUsaWorkflowActors(node: AccordNode): Promise<{ analyst: Actor; officer: Actor }> {
+  const actors: Actor[] = [];
+  for (const [username, role] of [
+    ['analyst.usa', 'analyst'],
+    ['officer.usa', 'release-officer'],
+  ] as const) {
+    await node.services.directory.createUser(null, {
+      username,
+      displayName: username,
+      nationality: 'USA',
+      clearance: 'TOP SECRET',
+      caveats: ['SI'],
+      communities: [],
+      roles: [role],
+    });
+    const user = await node.store.users.getByUsername(username);
+    if (user === undefined) throw new Error(`user ${username} was not stored`);
+    actors.push({ user, via: 'local' });
+  }
+  const [analyst, officer] = actors;
+  return { analyst: analyst!, officer: officer! };
 }

@@ -15,7 +15,7 @@ import { OutboxWorker } from '../../src/services/outbox-worker.js';
 import type { SealedRelease } from '../../src/services/product-service.js';
 import { openStore } from '../../src/store/index.js';
 import { makeArrangement } from '../fixtures/builders.js';
-import { makeDraft } from './harness.js';
+import { addUsaWorkflowActors, makeDraft } from './harness.js';
 
 // DESIGN.md §2.5 across two real nodes on loopback: USA releases, its outbox worker delivers over
 // HTTP to GBR's POST /federation/v1/inbox, and GBR holds each release exactly once whatever
@@ -193,28 +193,7 @@ beforeAll(async () => {
   await gbr.node.store.arrangements.setStatus(SUSPENDED.id, SUSPENDED.version, 'suspended');
   await setDirectory(gbr.address);
 
-  const directory = usa.node.services.directory;
-  for (const [username, roles] of [
-    ['analyst.usa', ['analyst']],
-    ['officer.usa', ['release-officer']],
-  ] as const) {
-    await directory.createUser(null, {
-      username,
-      displayName: username,
-      nationality: 'USA',
-      clearance: 'TOP SECRET',
-      caveats: ['SI'],
-      communities: [],
-      roles: [...roles],
-    });
-  }
-  const actor = async (username: string): Promise<Actor> => {
-    const user = await usa.node.store.users.getByUsername(username);
-    if (user === undefined) throw new Error(`no user ${username}`);
-    return { user, via: 'local' };
-  };
-  analyst = await actor('analyst.usa');
-  officer = await actor('officer.usa');
+  ({ analyst, officer } = await addUsaWorkflowActors(usa.node));
   const { token } = await usa.node.services.auth.issueToken(officer.user.id, 'outbox test');
   officerHeaders = { authorization: `Bearer ${token}` };
 
