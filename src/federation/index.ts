@@ -4,6 +4,7 @@ export {
   type KeyOnRecord,
   type UnverifiedParty,
 } from './arrangement-pins.js';
+export { nodeKeysOf, signArrangementAs, withPinnedKeys } from './arrangement-signing.js';
 export {
   DEFAULT_MAX_SKEW_MS,
   ENVELOPE_CONTEXT,
