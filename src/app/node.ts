@@ -79,6 +79,7 @@ export function startOutboxWorker(
     keys,
     partner: node.config.partner,
     now: node.services.now,
+    signal: node.services.outboxSignal,
     onError: (error) => node.server.log.error({ err: error }, 'outbox delivery round failed'),
   });
   worker.start(intervalMs);

@@ -5,6 +5,7 @@ import { AuthService } from '../services/auth-service.js';
 import { DirectoryService } from '../services/directory-service.js';
 import { InboxService } from '../services/inbox-service.js';
 import { OutboxService } from '../services/outbox-service.js';
+import { OutboxSignal } from '../services/outbox-signal.js';
 import { ProductService } from '../services/product-service.js';
 import type { Store } from '../store/index.js';
 import { type NodeKeys, signerOf } from './node-keys.js';
@@ -23,6 +24,8 @@ export interface Services {
   readonly keys: NodeKeys | undefined;
   /** The pending and past deliveries of releases to partners. */
   readonly outbox: OutboxService;
+  /** Raised when outbox rows are queued; the outbox worker listens to it. */
+  readonly outboxSignal: OutboxSignal;
   /** The clock the services run on, epoch milliseconds. */
   readonly now: () => number;
 }
@@ -35,6 +38,7 @@ export function createServices(
   keys?: NodeKeys,
 ): Services {
   const registry = createRegistry(config.markings ?? {});
+  const outboxSignal = new OutboxSignal();
   return {
     store,
     registry,
@@ -47,6 +51,7 @@ export function createServices(
       partner: config.partner,
       registry,
       now,
+      outboxSignal,
       ...(keys === undefined ? {} : { signer: signerOf(keys) }),
     }),
     inbox:
@@ -55,6 +60,7 @@ export function createServices(
         : new InboxService({ store, partner: config.partner, registry, keys, now }),
     keys,
     outbox: new OutboxService({ store }),
+    outboxSignal,
     now,
   };
 }

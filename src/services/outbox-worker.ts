@@ -18,6 +18,7 @@ import {
 import type { OutboxMessage, Store } from '../store/index.js';
 import { createValidator } from '../validation/index.js';
 import type { InboxKeys } from './inbox-service.js';
+import type { OutboxSignal } from './outbox-signal.js';
 import { recipientEncryptionKeyOf } from './partner-keys.js';
 import type { SealedRelease } from './product-service.js';
 
@@ -54,6 +55,8 @@ export interface OutboxWorkerDeps {
   readonly random?: () => number;
   /** How many due messages one round takes. */
   readonly batchSize?: number;
+  /** Wakes the running worker when a release queues a row (see wake()). */
+  readonly signal?: OutboxSignal;
   /** Told of a round that failed as a whole (the store unreachable); rows' failures are recorded on them. */
   readonly onError?: (error: unknown) => void;
 }
@@ -115,6 +118,10 @@ export class OutboxWorker {
   #round: Promise<DeliveryRound> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running = false;
+  #intervalMs = 5000;
+  /** A wake-up came during a round: run another as soon as it ends. */
+  #again = false;
+  #unsubscribe: (() => void) | undefined;
 
   constructor(deps: OutboxWorkerDeps) {
     this.#deps = deps;
@@ -139,28 +146,48 @@ export class OutboxWorker {
   start(intervalMs = 5000): void {
     if (this.#running) return;
     this.#running = true;
-    const tick = async (): Promise<void> => {
-      this.#timer = undefined;
-      try {
-        await this.runOnce();
-      } catch (error) {
-        this.#deps.onError?.(error);
-      }
-      if (this.#running) this.#schedule(tick, intervalMs);
-    };
-    this.#schedule(tick, 0);
+    this.#intervalMs = intervalMs;
+    this.#unsubscribe = this.#deps.signal?.subscribe(() => this.wake());
+    this.#schedule(0);
+  }
+
+  /**
+   * Runs a round now instead of at the next interval (a release was queued); during a round, runs
+   * another right after it, so a row committed while the round read the table is not left waiting.
+   */
+  wake(): void {
+    if (!this.#running) return;
+    if (this.#round !== undefined) {
+      this.#again = true;
+      return;
+    }
+    this.#schedule(0);
+  }
+
+  async #tick(): Promise<void> {
+    this.#timer = undefined;
+    this.#again = false;
+    try {
+      await this.runOnce();
+    } catch (error) {
+      this.#deps.onError?.(error);
+    }
+    if (this.#running) this.#schedule(this.#again ? 0 : this.#intervalMs);
   }
 
   /** Stops the rounds, waiting for the one in flight to finish. */
   async stop(): Promise<void> {
     this.#running = false;
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.#round?.catch(() => undefined);
   }
 
-  #schedule(tick: () => Promise<void>, ms: number): void {
-    this.#timer = setTimeout(() => void tick(), ms);
+  #schedule(ms: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.#tick(), ms);
     this.#timer.unref();
   }
 

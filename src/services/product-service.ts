@@ -46,6 +46,7 @@ import type {
   Store,
 } from '../store/index.js';
 import { type Actor, readerOf, requirePermission } from './actor.js';
+import type { OutboxSignal } from './outbox-signal.js';
 import { recipientEncryptionKeyOf } from './partner-keys.js';
 
 /** What an analyst writes; the node fills id, version, originator, author and time. */
@@ -138,6 +139,8 @@ export interface ProductServiceDeps {
    * unsigned and releases are queued unsealed (see release()).
    */
   readonly signer?: Signer;
+  /** Told after a release that queued an outbox row has committed, so delivery starts at once. */
+  readonly outboxSignal?: OutboxSignal;
 }
 
 const EDITABLE: readonly ProductState[] = ['draft', 'rejected'];
@@ -429,6 +432,7 @@ export class ProductService {
       return { releaseId, decision };
     });
     const { decision, releaseId } = outcome;
+    if (decision.effect === 'allow' && decision.derived !== null) this.#deps.outboxSignal?.notify();
     if (decision.effect === 'deny' || decision.derived === null) {
       const failed = decision.rules.filter((r) => r.outcome === 'fail');
       throw new AccordError(
