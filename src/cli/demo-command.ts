@@ -152,6 +152,8 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
       const basePort = parsePort(options.port);
       const root = dataDirOf(io, options.dir);
       writeLine(io.stderr, `accord demo: five nodes, data in ${root}`);
+      // scrypt makes opening (or first making) six members' keys take a few seconds.
+      writeLine(io.stderr, 'opening the node keys…');
       const alliance = await prepareAlliance(root);
       const nodes = await buildNodes(io, alliance, basePort);
       const workers: OutboxWorker[] = [];
