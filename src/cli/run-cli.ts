@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { isAccordError } from '../errors/index.js';
+import { registerArrangementSigningCommands } from './arrangement-signing-commands.js';
 import { type CliIo, printable, writeLine } from './cli-io.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerKeyCommands } from './key-commands.js';
@@ -42,6 +43,7 @@ function buildProgram(io: CliIo): Command {
   registerMarkingCommands(program, io);
   registerPolicyCommands(program, io);
   registerNodeCommands(program, io);
+  registerArrangementSigningCommands(program, io);
   registerKeyCommands(program, io);
   registerOutboxCommands(program, io);
   registerDemoCommand(program, io);
