@@ -1,4 +1,5 @@
 import type { Config } from '../config/index.js';
+import type { PublicIdentity } from '../crypto/index.js';
 import { createRegistry, type MarkingRegistry } from '../markings/index.js';
 import { ArrangementService } from '../services/arrangement-service.js';
 import { AuthService } from '../services/auth-service.js';
@@ -36,12 +37,17 @@ export interface Services {
   readonly now: () => number;
 }
 
-/** Wires the services with plain constructors; `now` is the clock (tests pass a fixed one). */
+/**
+ * Wires the services with plain constructors; `now` is the clock (tests pass a fixed one).
+ * `identity` is the node's public identity where its keys stay locked (read-only commands): enough
+ * to verify what others signed under arrangements this node is party to, never to sign.
+ */
 export function createServices(
   config: Readonly<Config>,
   store: Store,
   now: () => number = Date.now,
   keys?: NodeKeys,
+  identity: PublicIdentity | undefined = keys?.public,
 ): Services {
   const registry = createRegistry(config.markings ?? {});
   const outboxSignal = new OutboxSignal();
@@ -70,7 +76,7 @@ export function createServices(
       partner: config.partner,
       registry,
       now,
-      ...(keys === undefined ? {} : { ownSigningKey: keys.public.signing }),
+      ...(identity === undefined ? {} : { ownSigningKey: identity.signing }),
     }),
     inboxLog: new InboxLogService({ store }),
     outbox: new OutboxService({ store }),

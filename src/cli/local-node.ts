@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type AccordNode, buildNode } from '../app/node.js';
-import { loadNodeKeys } from '../app/node-keys.js';
+import { loadNodeKeys, readPublicIdentity } from '../app/node-keys.js';
 import { type Config, loadConfig } from '../config/index.js';
 import { KEY_PASSPHRASE_ENV } from '../crypto/index.js';
 import { AccordError } from '../errors/index.js';
@@ -78,6 +78,11 @@ export interface LocalNodeOptions {
    * delivery can ever send. Read-only commands leave them locked and need no passphrase.
    */
   readonly keys?: boolean;
+  /**
+   * Read the node's public identity from keys.json (no passphrase, as `keys show` does), for a
+   * read-only command that verifies signatures under arrangements this node is party to.
+   */
+  readonly identity?: boolean;
 }
 
 /**
@@ -93,9 +98,12 @@ export async function openLocalNode(
   // Commands run quietly; `serve` and `demo` raise the log level themselves.
   const config = await loadNodeConfig(io, dir, { log: { level: 'warn' }, ...flags });
   const keys = options.keys === true ? await loadNodeKeys(config.dataDir, keyPassphraseOf(io)) : undefined;
+  const identity =
+    keys === undefined && options.identity === true ? await readPublicIdentity(config.dataDir) : undefined;
   return buildNode(config, {
     ...(io.now ? { now: io.now } : {}),
     ...(keys === undefined ? {} : { keys }),
+    ...(identity === undefined ? {} : { identity }),
   });
 }
 

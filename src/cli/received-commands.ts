@@ -136,8 +136,12 @@ export function registerReceivedCommands(program: Command, io: CliIo): void {
           ...(options.arrangement === undefined ? {} : { arrangement: options.arrangement }),
           ...(options.text === undefined ? {} : { text: options.text }),
         };
-        const result = await withLocalNode(io, options.dir, async (node) =>
-          allReceived(node.services.received, await actorFor(node, options.as), filter),
+        // The public identity: the signatures shown are checked against keys this node pins.
+        const result = await withLocalNode(
+          io,
+          options.dir,
+          async (node) => allReceived(node.services.received, await actorFor(node, options.as), filter),
+          { identity: true },
         );
         if (options.json === true) {
           writeJson(io.stdout, result);
@@ -165,8 +169,11 @@ export function registerReceivedCommands(program: Command, io: CliIo): void {
     .action(
       async (productId: string, options: { as: string; version?: string; dir?: string; json?: boolean }) => {
         const version = options.version === undefined ? undefined : parseVersionOption(options.version);
-        const view = await withLocalNode(io, options.dir, async (node) =>
-          node.services.received.read(await actorFor(node, options.as), productId, version),
+        const view = await withLocalNode(
+          io,
+          options.dir,
+          async (node) => node.services.received.read(await actorFor(node, options.as), productId, version),
+          { identity: true },
         );
         if (options.json === true) writeJson(io.stdout, view);
         else printReceived(io, view);
