@@ -125,7 +125,7 @@ function productOf(document: DerivedDocument, registry: MarkingRegistry): Produc
  * under (compiled for their equivalence tables, and pinning the originators' keys) and the
  * partner directory.
  */
-class ReadContext {
+class Lookups {
   readonly #deps: ReceivedServiceDeps;
   readonly #arrangements = new Map<string, Promise<ArrangementVersion | undefined>>();
   readonly #compiled = new Map<string, CompiledArrangement | undefined>();
@@ -208,7 +208,7 @@ export class ReceivedService {
   async #readable(
     actor: Actor,
     received: ReceivedProduct,
-    context: ReadContext,
+    context: Lookups,
   ): Promise<DerivedProduct | undefined> {
     let product: Product;
     try {
@@ -227,11 +227,7 @@ export class ReceivedService {
     return decision.effect === 'allow' && decision.derived !== null ? decision.derived : undefined;
   }
 
-  async #render(
-    received: ReceivedProduct,
-    derived: DerivedProduct,
-    context: ReadContext,
-  ): Promise<ReceivedView> {
+  async #render(received: ReceivedProduct, derived: DerivedProduct, context: Lookups): Promise<ReceivedView> {
     const options = { originator: derived.originator, registry: this.#deps.registry };
     return {
       id: derived.id,
@@ -273,7 +269,7 @@ export class ReceivedService {
     requirePermission(actor, 'product:read');
     const received = await this.#deps.store.receivedProducts.get(productId, version);
     if (received === undefined) throw notFound(productId);
-    const context = new ReadContext(this.#deps);
+    const context = new Lookups(this.#deps);
     const derived = await this.#readable(actor, received, context);
     if (derived === undefined) throw notFound(productId);
     return this.#render(received, derived, context);
@@ -290,7 +286,7 @@ export class ReceivedService {
     input: ReceivedSearchInput = {},
   ): Promise<{ readonly items: readonly ReceivedView[]; readonly total: number }> {
     requirePermission(actor, 'product:read');
-    const context = new ReadContext(this.#deps);
+    const context = new Lookups(this.#deps);
     const needle = input.text?.toLowerCase();
     const visible: { received: ReceivedProduct; derived: DerivedProduct }[] = [];
     for (let offset = 0; ; offset += BATCH) {
