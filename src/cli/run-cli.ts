@@ -8,6 +8,7 @@ import { registerMarkingCommands } from './marking-commands.js';
 import { registerNodeCommands } from './node-commands.js';
 import { registerOutboxCommands } from './outbox-commands.js';
 import { registerPolicyCommands } from './policy-commands.js';
+import { registerReceivedCommands } from './received-commands.js';
 
 export type { CliIo, CliStream } from './cli-io.js';
 
@@ -46,6 +47,7 @@ function buildProgram(io: CliIo): Command {
   registerArrangementSigningCommands(program, io);
   registerKeyCommands(program, io);
   registerOutboxCommands(program, io);
+  registerReceivedCommands(program, io);
   registerDemoCommand(program, io);
   return program;
 }

@@ -43,6 +43,7 @@ function listRoutes(server: FastifyInstance): readonly Route[] {
 
 const PARAMS: Readonly<Record<string, string>> = {
   id: 'no-such-id',
+  productId: 'no-such-id',
   version: '1',
   code: 'GBR',
 };
@@ -226,6 +227,9 @@ describe('the route list', () => {
       'POST /api/v1/products',
       'POST /api/v1/products/:id/releases',
       'GET /api/v1/outbox',
+      'GET /api/v1/inbox',
+      'GET /api/v1/received',
+      'GET /api/v1/received/:productId',
     ]) {
       expect(keys).toContain(known);
     }
