@@ -17,7 +17,6 @@ import { AccordError } from '../errors/index.js';
 import type { OutboxWorker } from '../services/outbox-worker.js';
 import { type CliIo, writeLine } from './cli-io.js';
 import { CONFIG_FILE, dataDirOf, listenNode, loadNodeConfig, writeNodeConfig } from './local-node.js';
-import { waitForSignal } from './node-commands.js';
 
 /** Products each node writes; with the releases to its four peers they flow every way. */
 const PRODUCTS_PER_NODE = 12;
@@ -106,8 +105,15 @@ async function pendingCount(nodes: readonly AccordNode[]): Promise<number> {
   return pending;
 }
 
-/** Waits, with a progress bar, until every node's outbox is delivered or the wait is over. */
-async function awaitDeliveries(io: CliIo, nodes: readonly AccordNode[]): Promise<number> {
+/**
+ * Waits, with a progress bar, until every node's outbox is delivered, the wait is over or `stop`
+ * says Ctrl-C was pressed; resolves to what is still pending.
+ */
+async function awaitDeliveries(
+  io: CliIo,
+  nodes: readonly AccordNode[],
+  stop: { requested: boolean },
+): Promise<number> {
   const initial = await pendingCount(nodes);
   if (initial === 0) return 0;
   const bar = progressBar(io, 'delivering {bar} {value}/{total} envelopes');
@@ -115,7 +121,7 @@ async function awaitDeliveries(io: CliIo, nodes: readonly AccordNode[]): Promise
   const deadline = Date.now() + DELIVERY_WAIT_MS;
   let pending = initial;
   try {
-    while (pending > 0 && Date.now() < deadline) {
+    while (pending > 0 && Date.now() < deadline && !stop.requested) {
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
       pending = await pendingCount(nodes);
       bar.update(Math.max(0, initial - pending));
@@ -157,6 +163,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
       const alliance = await prepareAlliance(root);
       const nodes = await buildNodes(io, alliance, basePort);
       const workers: OutboxWorker[] = [];
+      let removeSignalHandlers = (): void => undefined;
       try {
         const results = await seedAll(io, nodes, alliance);
         const seeded = results.filter((r) => r.seeded);
@@ -166,6 +173,22 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
             ? 'already seeded; reusing the existing data (delete the demo directory to start afresh)'
             : `seeded ${sum(seeded, 'products')} products, ${sum(seeded, 'releases')} releases (${sum(seeded, 'denied')} denied by policy, with reasons stored)`,
         );
+        // From here on Ctrl-C stops the nodes in order rather than killing the process mid-delivery
+        // (which would lose nothing either: the outbox and the inbox are transactional).
+        const stop = { requested: false };
+        let markStopped = (): void => undefined;
+        const signalled = new Promise<void>((resolve) => {
+          markStopped = () => {
+            stop.requested = true;
+            resolve();
+          };
+        });
+        process.once('SIGINT', markStopped);
+        process.once('SIGTERM', markStopped);
+        removeSignalHandlers = () => {
+          process.off('SIGINT', markStopped);
+          process.off('SIGTERM', markStopped);
+        };
         const addresses = new Map<string, string>();
         for (const node of nodes) addresses.set(node.config.partner, await listenNode(node));
         await setDemoEndpoints(nodes, alliance, addresses);
@@ -173,7 +196,8 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           const worker = startOutboxWorker(node);
           if (worker !== undefined) workers.push(worker);
         }
-        const pending = await awaitDeliveries(io, nodes);
+        const pending = await awaitDeliveries(io, nodes, stop);
+        if (stop.requested) return;
         if (pending > 0) {
           writeLine(
             io.stderr,
@@ -209,9 +233,10 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
         writeLine(io.stdout, `       curl -s -b /tmp/gbr.jar '${gbr}/api/v1/received?limit=5'`);
         if (options.wait) {
           writeLine(io.stdout, 'Ctrl-C stops the demo.');
-          await waitForSignal();
+          await signalled;
         }
       } finally {
+        removeSignalHandlers();
         for (const worker of workers) await worker.stop();
         for (const node of nodes) await node.close();
         writeLine(io.stderr, 'accord demo stopped');
