@@ -9,10 +9,10 @@ import { type ArrangementDocument, arrangementVersionHash } from '../../src/arra
 import { type AccordError, type ErrorCode, isAccordError } from '../../src/errors/index.js';
 import type { ProductDocument } from '../../src/products/index.js';
 import {
+  type HeldProduct,
   type InboxEntry,
   openStore,
   type ProductVersionInput,
-  type ReceivedProduct,
   STORE_TABLES,
   type Store,
   type StoreConfig,
@@ -755,6 +755,51 @@ describe.each(TARGETS)('store on $dialect', (target) => {
         'STORE_NOT_FOUND',
       );
     });
+    it('records recalls of a product and ties each recall envelope to its recall', async () => {
+      await seedRelease();
+      const recall = {
+        id: 'rc-1',
+        productId: 'prod-1',
+        version: null,
+        reason: 'Source withdrew the reporting.',
+        by: 'officer-1',
+        at: '2025-06-01T00:03:00Z',
+      };
+      expect(await store.recalls.add(recall)).toEqual({ ...recall, at: '2025-06-01T00:03:00.000Z' });
+      await store.recalls.add({ ...recall, id: 'rc-2', version: 1, at: '2025-06-01T00:04:00Z' });
+      await rejection(store.recalls.add(recall), 'STORE_CONFLICT');
+      await rejection(store.recalls.add({ ...recall, id: 'rc-3', productId: 'nothing' }), 'STORE_NOT_FOUND');
+      expect((await store.recalls.list('prod-1')).map((r) => [r.id, r.version])).toEqual([
+        ['rc-1', null],
+        ['rc-2', 1],
+      ]);
+      expect(await store.recalls.get('rc-9')).toBeUndefined();
+
+      await store.outbox.enqueue({ id: 'msg-r', releaseId: 'rel-1', recipient: 'USA', payload: {} });
+      await store.outbox.enqueue({
+        id: 'msg-c',
+        releaseId: 'rel-1',
+        recipient: 'USA',
+        payload: {},
+        recallId: 'rc-1',
+      });
+      expect((await store.outbox.get('msg-r'))?.recallId).toBeNull();
+      expect((await store.outbox.list({ recallId: 'rc-1' })).map((m) => m.id)).toEqual(['msg-c']);
+      expect((await store.outbox.list({ releaseId: 'rel-1' })).map((m) => m.id).sort()).toEqual([
+        'msg-c',
+        'msg-r',
+      ]);
+      await rejection(
+        store.outbox.enqueue({
+          id: 'msg-x',
+          releaseId: 'rel-1',
+          recipient: 'USA',
+          payload: {},
+          recallId: 'rc-9',
+        }),
+        'STORE_NOT_FOUND',
+      );
+    });
   });
 
   describe('inbox and received products', () => {
@@ -794,7 +839,7 @@ describe.each(TARGETS)('store on $dialect', (target) => {
       };
     }
 
-    function received(envelopeId: string, overrides: Partial<ReceivedProduct> = {}): ReceivedProduct {
+    function received(envelopeId: string, overrides: Partial<HeldProduct> = {}): HeldProduct {
       const document = {
         id: 'usa-prod-1',
         version: 2,
@@ -824,6 +869,8 @@ describe.each(TARGETS)('store on $dialect', (target) => {
         banner: 'SECRET//REL TO USA, GBR',
         rank: 3,
         receivedAt: T0,
+        recalledAt: null,
+        recallEnvelopeId: null,
         ...overrides,
       };
     }
@@ -908,6 +955,101 @@ describe.each(TARGETS)('store on $dialect', (target) => {
         (await store.receivedProducts.list({ sender: 'USA', limit: 1 })).map((p) => p.envelopeId),
       ).toEqual([ENVELOPE_2]);
       expect(await store.counts()).toMatchObject({ inbox: 3, received_products: 3 });
+    });
+
+    it('erases the content of the versions a recall names, keeps their metadata, and never twice', async () => {
+      await store.inbox.record(entry(ENVELOPE_1));
+      await store.inbox.record(entry(ENVELOPE_2, { productVersion: 3 }));
+      await store.inbox.record(entry(ENVELOPE_3, { sender: 'CAN' }));
+      const v2 = await store.receivedProducts.add(received(ENVELOPE_1));
+      await store.receivedProducts.add(received(ENVELOPE_2, { productVersion: 3 }));
+      // The same product id from another originator: no recall by USA touches it.
+      await store.receivedProducts.add(received(ENVELOPE_3, { originator: 'CAN', sender: 'CAN' }));
+      expect(await store.receivedProducts.originatorsOf('usa-prod-1', null)).toEqual(['CAN', 'USA']);
+      expect(await store.receivedProducts.originatorsOf('usa-prod-1', 3)).toEqual(['USA']);
+      expect(await store.receivedProducts.originatorsOf('nothing', null)).toEqual([]);
+
+      const RECALL_1 = '8c3f5d71-b04e-4f6d-8152-4d5e6f708192';
+      const recall = {
+        envelopeId: RECALL_1,
+        recallId: '9d40e682-c15f-4a7e-9263-5e6f708192a3',
+        originator: 'USA',
+        productId: 'usa-prod-1',
+        productVersion: 2,
+        reason: 'Withdrawn.',
+        recalledAt: '2025-06-01T00:05:00Z',
+        receivedAt: '2025-06-01T00:06:00Z',
+      };
+      // A product may name a recall only once it is recorded.
+      await rejection(
+        store.receivedProducts.recall({
+          productId: 'usa-prod-1',
+          version: 2,
+          originator: 'USA',
+          recallEnvelopeId: RECALL_1,
+          recalledAt: recall.receivedAt,
+        }),
+        'STORE_NOT_FOUND',
+      );
+      expect(await store.receivedRecalls.add(recall)).toEqual({
+        ...recall,
+        recalledAt: '2025-06-01T00:05:00.000Z',
+        receivedAt: '2025-06-01T00:06:00.000Z',
+      });
+      await rejection(store.receivedRecalls.add(recall), 'STORE_CONFLICT');
+
+      const target = {
+        productId: 'usa-prod-1',
+        version: 2,
+        originator: 'USA',
+        recallEnvelopeId: RECALL_1,
+        recalledAt: '2025-06-01T00:06:00Z',
+      };
+      const [erased, ...more] = await store.receivedProducts.recall(target);
+      expect(more).toEqual([]);
+      const { document: _held, recalledAt: _none, recallEnvelopeId: _no, ...metadata } = v2;
+      expect(erased).toMatchObject({
+        ...metadata,
+        recalledAt: '2025-06-01T00:06:00.000Z',
+        recallEnvelopeId: RECALL_1,
+      });
+      expect(erased?.document).toMatchObject({
+        recalled: true,
+        id: 'usa-prod-1',
+        titleMarking: '(U)',
+        portions: [{ id: 'p1', marking: '(S//REL TO USA, GBR)' }],
+        signature: v2.document.signature,
+      });
+      const usaCopies = await store.receivedProducts.list({ originator: 'USA', productId: 'usa-prod-1' });
+      const v2Now = usaCopies.find((p) => p.envelopeId === ENVELOPE_1);
+      expect(v2Now).toEqual(erased);
+      expect(JSON.stringify(v2Now)).not.toMatch(/Kept\.|Derived title/);
+      // A second recall of the same version erases nothing more.
+      expect(await store.receivedProducts.recall(target)).toEqual([]);
+      // The other version and the other originator's copy still hold their content.
+      expect((await store.receivedProducts.get('usa-prod-1', 3))?.recalledAt).toBeNull();
+      const foreign = (await store.receivedProducts.list({ originator: 'CAN' }))[0];
+      expect(foreign?.recalledAt).toBeNull();
+      expect((await store.receivedProducts.list({ productId: 'usa-prod-1' })).length).toBe(3);
+
+      expect(await store.receivedRecalls.covering('USA', 'usa-prod-1', 2)).toMatchObject({
+        envelopeId: RECALL_1,
+      });
+      expect(await store.receivedRecalls.covering('USA', 'usa-prod-1', 3)).toBeUndefined();
+      expect(await store.receivedRecalls.covering('CAN', 'usa-prod-1', 2)).toBeUndefined();
+      const RECALL_ALL = 'ae51f793-d260-4b8f-a374-6f708192a3b4';
+      await store.receivedRecalls.add({ ...recall, envelopeId: RECALL_ALL, productVersion: null });
+      expect(await store.receivedRecalls.covering('USA', 'usa-prod-1', 7)).toMatchObject({
+        envelopeId: RECALL_ALL,
+      });
+      expect(await store.receivedRecalls.get(RECALL_ALL)).toMatchObject({ productVersion: null });
+      const all = await store.receivedProducts.recall({
+        ...target,
+        version: null,
+        recallEnvelopeId: RECALL_ALL,
+      });
+      expect(all.map((p) => [p.productVersion, p.originator])).toEqual([[3, 'USA']]);
+      expect(await store.counts()).toMatchObject({ received_products: 3, received_recalls: 2 });
     });
 
     it('writes neither the entry nor the product when the transaction that holds them fails', async () => {
