@@ -14,6 +14,7 @@ import { registerFederationRoutes } from './routes/federation-routes.js';
 import { registerOpsRoutes } from './routes/ops-routes.js';
 import { registerOutboxRoutes } from './routes/outbox-routes.js';
 import { registerProductRoutes } from './routes/product-routes.js';
+import { registerRecallRoutes } from './routes/recall-routes.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -90,6 +91,7 @@ export async function buildServer(services: Services, options: ServerOptions): P
   registerDirectoryRoutes(app, services.directory);
   registerArrangementRoutes(app, services.arrangements);
   registerProductRoutes(app, services.products);
+  registerRecallRoutes(app, services.recalls);
   registerFederationRoutes(app, services.inbox);
   registerOutboxRoutes(app, services.outbox);
   return app;
