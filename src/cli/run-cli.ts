@@ -7,6 +7,7 @@ import { registerMarkingCommands } from './marking-commands.js';
 import { registerNodeCommands } from './node-commands.js';
 import { registerOutboxCommands } from './outbox-commands.js';
 import { registerPolicyCommands } from './policy-commands.js';
+import { registerRecallCommands } from './recall-commands.js';
 
 export type { CliIo, CliStream } from './cli-io.js';
 
@@ -42,6 +43,7 @@ function buildProgram(io: CliIo): Command {
   registerMarkingCommands(program, io);
   registerPolicyCommands(program, io);
   registerNodeCommands(program, io);
+  registerRecallCommands(program, io);
   registerKeyCommands(program, io);
   registerOutboxCommands(program, io);
   registerDemoCommand(program, io);
