@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -19,6 +19,8 @@ import {
   type StoreDialect,
 } from '../../src/store/index.js';
 import { initialMigration } from '../../src/store/migrations/0001-initial.js';
+import { inboxMigration } from '../../src/store/migrations/0002-inbox.js';
+import { outboxReceiptsMigration } from '../../src/store/migrations/0003-outbox-receipts.js';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE } from '../../src/store/migrations/index.js';
 import { openSqlite } from '../../src/store/sqlite/index.js';
 import {
@@ -1382,6 +1384,118 @@ describe('openStore', () => {
       } finally {
         await store.close();
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('brings a database made at 0003 up to 0004, reads its received product as held, and erases it for good on recall', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'accord-store-'));
+    const marker = 'Marker text the recall must leave nowhere in the file';
+    const envelopeId = '5f0c2a4e-8d1b-4c3a-9e2f-1a2b3c4d5e6f';
+    const recallEnvelopeId = '8c3f5d71-b04e-4f6d-8152-4d5e6f708192';
+    const otherEnvelopeId = '6a1d3b5f-9e2c-4d4b-8f30-2b3c4d5e6f70';
+    const kept = 'Text of a product no one recalled';
+    try {
+      const file = join(dir, 'accord.sqlite');
+      const db = openSqlite(file);
+      const migrator = new Migrator({
+        db,
+        provider: {
+          getMigrations: async () => ({
+            '0001_initial': initialMigration('sqlite'),
+            '0002_inbox': inboxMigration(),
+            '0003_outbox_receipts': outboxReceiptsMigration(),
+          }),
+        },
+        migrationTableName: MIGRATION_TABLE,
+        migrationLockTableName: MIGRATION_LOCK_TABLE,
+      });
+      expect((await migrator.migrateToLatest()).error).toBeUndefined();
+      await db.destroy();
+      const document = {
+        id: 'usa-prod-1',
+        version: 1,
+        originator: 'USA',
+        title: 'A title',
+        titleMarking: '(U)',
+        discipline: 'SIGINT',
+        categories: ['counterterrorism'],
+        portions: [{ id: 'p1', marking: '(U)', text: marker }],
+        banner: 'UNCLASSIFIED',
+        withheldCount: 0,
+        reliability: 'B',
+        credibility: 2,
+        createdAt: '2025-05-01T00:00:00Z',
+        derivedFrom: { id: 'usa-prod-1', version: 1, digest: fingerprint('source') },
+        signature: { by: fingerprint('usa'), value: `${'A'.repeat(86)}==` },
+      };
+      const raw = new BetterSqlite3(file);
+      raw
+        .prepare(
+          `insert into inbox values (?, 'USA', 'release', 'arr', 1, 'usa-prod-1', 1, ?, null, 'stored', null, null, null, ?)`,
+        )
+        .run(envelopeId, fingerprint('envelope'), T0);
+      raw
+        .prepare(
+          `insert into received_products values (?, 'usa-prod-1', 1, 'USA', 'USA', 'arr', 1, ?, 'UNCLASSIFIED', 0, ?)`,
+        )
+        .run(envelopeId, JSON.stringify(document), T0);
+      // Another product on the same page, held on: its text stays.
+      raw
+        .prepare(
+          `insert into inbox values (?, 'USA', 'release', 'arr', 1, 'usa-prod-2', 1, ?, null, 'stored', null, null, null, ?)`,
+        )
+        .run(otherEnvelopeId, fingerprint('other'), T0);
+      raw
+        .prepare(
+          `insert into received_products values (?, 'usa-prod-2', 1, 'USA', 'USA', 'arr', 1, ?, 'UNCLASSIFIED', 0, ?)`,
+        )
+        .run(
+          otherEnvelopeId,
+          JSON.stringify({
+            ...document,
+            id: 'usa-prod-2',
+            portions: [{ id: 'p1', marking: '(U)', text: kept }],
+          }),
+          T0,
+        );
+      raw.close();
+      // The control: before the recall the text is in the file, so the check below can fail.
+      expect(readFileSync(file).includes(marker)).toBe(true);
+
+      const store = await openStore({ kind: 'sqlite', file });
+      try {
+        expect(await store.receivedProducts.get('usa-prod-1')).toMatchObject({
+          envelopeId,
+          document,
+          recalledAt: null,
+          recallEnvelopeId: null,
+        });
+        await store.receivedRecalls.add({
+          envelopeId: recallEnvelopeId,
+          recallId: '9d40e682-c15f-4a7e-9263-5e6f708192a3',
+          originator: 'USA',
+          productId: 'usa-prod-1',
+          productVersion: null,
+          reason: 'Withdrawn.',
+          recalledAt: T0,
+          receivedAt: T0,
+        });
+        const erased = await store.receivedProducts.recall({
+          productId: 'usa-prod-1',
+          version: null,
+          originator: 'USA',
+          recallEnvelopeId,
+          recalledAt: T0,
+        });
+        expect(erased).toHaveLength(1);
+      } finally {
+        await store.close();
+      }
+      // secure_delete: the old row's bytes are overwritten, not left in the page's free space.
+      expect(readFileSync(file).includes(marker)).toBe(false);
+      expect(readFileSync(file).includes(kept)).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
