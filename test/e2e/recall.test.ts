@@ -156,8 +156,8 @@ async function recallsViaApi(id: string): Promise<RecallStatus[]> {
 }
 
 /** Recalls through the API and returns the recall and its outbox rows at USA. */
-async function recall(id: string, reason = 'The source has withdrawn the reporting.') {
-  const response = await recallViaApi(id, { reason });
+async function recall(id: string, reason = 'The source has withdrawn the reporting.', version?: number) {
+  const response = await recallViaApi(id, version === undefined ? { reason } : { reason, version });
   expect(response.statusCode, response.body).toBe(201);
   const status = JSON.parse(response.body) as RecallStatus;
   const rows = await usa.node.store.outbox.list({ recallId: status.recallId });
@@ -523,7 +523,10 @@ describe('recall of a product between two nodes on loopback', () => {
   it('acknowledges the recall of a release GBR refused on arrival, under a suspended arrangement', async () => {
     const { id } = await release(SUSPENDED);
     expect(await worker.runOnce()).toEqual({ delivered: 0, retrying: 0, failed: 1 });
-    await recall(id);
+    // This time one version, by number: the recall names it, and so does the receipt.
+    const { status, rows } = await recall(id, 'Version 1 only.', 1);
+    expect(status.version).toBe(1);
+    expect((rows[0]?.payload as SealedRecall).recall.payload.product).toEqual({ id, version: 1 });
     expect(await worker.runOnce()).toEqual({ delivered: 1, retrying: 0, failed: 0 });
     const [listed] = await recallsViaApi(id);
     expect(listed?.recipients).toMatchObject([
