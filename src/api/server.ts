@@ -15,6 +15,7 @@ import { registerInboxRoutes } from './routes/inbox-routes.js';
 import { registerOpsRoutes } from './routes/ops-routes.js';
 import { registerOutboxRoutes } from './routes/outbox-routes.js';
 import { registerProductRoutes } from './routes/product-routes.js';
+import { registerRecallRoutes } from './routes/recall-routes.js';
 import { registerReceivedRoutes } from './routes/received-routes.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
@@ -92,6 +93,7 @@ export async function buildServer(services: Services, options: ServerOptions): P
   registerDirectoryRoutes(app, services.directory);
   registerArrangementRoutes(app, services.arrangements);
   registerProductRoutes(app, services.products);
+  registerRecallRoutes(app, services.recalls);
   registerFederationRoutes(app, services.inbox);
   registerOutboxRoutes(app, services.outbox);
   registerInboxRoutes(app, services.inboxLog);

@@ -9,6 +9,7 @@ import { InboxService } from '../services/inbox-service.js';
 import { OutboxService } from '../services/outbox-service.js';
 import { OutboxSignal } from '../services/outbox-signal.js';
 import { ProductService } from '../services/product-service.js';
+import { RecallService } from '../services/recall-service.js';
 import { ReceivedService } from '../services/received-service.js';
 import type { Store } from '../store/index.js';
 import { type NodeKeys, signerOf } from './node-keys.js';
@@ -21,6 +22,8 @@ export interface Services {
   readonly directory: DirectoryService;
   readonly arrangements: ArrangementService;
   readonly products: ProductService;
+  /** Recalls of this node's products and their status per recipient. */
+  readonly recalls: RecallService;
   /** The federation inbox; undefined without keys, and POST /federation/v1/inbox then answers 503. */
   readonly inbox: InboxService | undefined;
   /** The node's unlocked identity, for federation; undefined where a node runs without one (tests, benchmarks). */
@@ -59,6 +62,14 @@ export function createServices(
     arrangements: new ArrangementService({ store, registry }),
     // With keys, every product version is signed and every release sealed; without, neither.
     products: new ProductService({
+      store,
+      partner: config.partner,
+      registry,
+      now,
+      outboxSignal,
+      ...(keys === undefined ? {} : { signer: signerOf(keys) }),
+    }),
+    recalls: new RecallService({
       store,
       partner: config.partner,
       registry,

@@ -10,6 +10,7 @@ export const PERMISSIONS = [
   'product:submit',
   'product:approve',
   'product:release',
+  'product:recall',
   'arrangement:read',
   'arrangement:write',
   'partner:read',
@@ -37,6 +38,9 @@ const GRANTS: Readonly<Record<Role, readonly Permission[]>> = {
     'product:read',
     'product:approve',
     'product:release',
+    // A recall undoes releases: the people who release may recall (issue 4). Its own permission,
+    // so the route × role matrix and any later role can tell the two acts apart.
+    'product:recall',
     'arrangement:read',
     'partner:read',
     'outbox:read',

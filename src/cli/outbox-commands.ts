@@ -29,7 +29,9 @@ export function registerOutboxCommands(program: Command, io: CliIo): void {
         return;
       }
       for (const e of entries) {
-        const product = e.product === null ? '-' : `${e.product.id} v${e.product.version}`;
+        const carried = e.product === null ? '-' : `${e.product.id} v${e.product.version}`;
+        // Releases are the usual row; anything else (a recall) says what it is.
+        const product = e.kind === null || e.kind === 'release' ? carried : `${carried} ${e.kind}`;
         const when =
           e.status === 'delivered'
             ? `delivered ${e.deliveredAt ?? ''}`

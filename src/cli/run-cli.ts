@@ -8,6 +8,7 @@ import { registerMarkingCommands } from './marking-commands.js';
 import { registerNodeCommands } from './node-commands.js';
 import { registerOutboxCommands } from './outbox-commands.js';
 import { registerPolicyCommands } from './policy-commands.js';
+import { registerRecallCommands } from './recall-commands.js';
 import { registerReceivedCommands } from './received-commands.js';
 
 export type { CliIo, CliStream } from './cli-io.js';
@@ -45,6 +46,7 @@ function buildProgram(io: CliIo): Command {
   registerPolicyCommands(program, io);
   registerNodeCommands(program, io);
   registerArrangementSigningCommands(program, io);
+  registerRecallCommands(program, io);
   registerKeyCommands(program, io);
   registerOutboxCommands(program, io);
   registerReceivedCommands(program, io);

@@ -49,6 +49,16 @@ export {
   verifyProductSignature,
 } from './product-signature.js';
 export {
+  MAX_RECALL_REASON,
+  parseRecallPayload,
+  type RecallPayload,
+  RecallPayloadSchema,
+  type RecallVersion,
+  RecallVersionSchema,
+  recallDigest,
+} from './recall-payload.js';
+export { isRecalledDocument, type RecalledDocument, recalledDocumentOf } from './recalled-document.js';
+export {
   RECEIPT_CONTEXT,
   RECEIPT_OUTCOMES,
   type Receipt,

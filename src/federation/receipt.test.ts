@@ -46,13 +46,20 @@ const REFUSED: ReceiptFields = {
   reason: 'portion.releasability: p2 is not releasable to GBR under usa-gbr-ct v3',
 };
 
+const RECALLED: ReceiptFields = {
+  ...STORED,
+  product: { ...STORED.product, digest: `sha256:${'ef'.repeat(32)}` },
+  outcome: 'recalled',
+  erased: 1,
+};
+
 function clone<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
 describe('signReceipt and verifyReceipt', () => {
-  it('round-trips a stored and a refused receipt through JSON text', () => {
-    for (const fields of [STORED, REFUSED]) {
+  it('round-trips a stored, a refused and a recalled receipt through JSON text', () => {
+    for (const fields of [STORED, REFUSED, RECALLED, { ...RECALLED, erased: 0 }]) {
       const signed = signReceipt(fields, gbr);
       expect(signed.receipt).toEqual({ ...fields, signerKey: gbr.fingerprint });
       expect(verifyReceipt(clone(signed), pinnedGbr)).toEqual(signed.receipt);
@@ -151,6 +158,23 @@ describe('signReceipt and verifyReceipt', () => {
     const error = errorOf(() => verifyReceipt({ ...signed, signature: forged }, pinnedGbr));
     expect(error.code).toBe('RECEIPT_INVALID');
     expect(error.details.path).toBe('/signature');
+  });
+
+  it.each<[string, ReceiptFields]>([
+    ['a stored receipt', { ...STORED, erased: 0 }],
+    ['a refusal', { ...REFUSED, erased: 2 }],
+    ['a negative count', { ...RECALLED, erased: -1 }],
+    ['a fractional count', { ...RECALLED, erased: 0.5 }],
+  ])('refuses to sign or verify an erased count on %s', (_what, fields) => {
+    expect(errorOf(() => signReceipt(fields, gbr)).code).toBe('RECEIPT_INVALID');
+    const forged = signReceipt(RECALLED, gbr);
+    const body = { ...forged.receipt, ...fields, signerKey: gbr.fingerprint };
+    const signature = Buffer.from(signDigest(gbr.privateKey, receiptSigningBytes(body as Receipt))).toString(
+      'base64url',
+    );
+    const error = errorOf(() => verifyReceipt({ receipt: body, signature }, pinnedGbr));
+    expect(error.code).toBe('RECEIPT_INVALID');
+    expect(error.details.path).toBe('/receipt/erased');
   });
 
   const FIELDS = [

@@ -25,8 +25,11 @@ import {
  */
 export const RECEIPT_CONTEXT = 'accord/receipt/v1';
 
-/** What the recipient did with an envelope. */
-export const RECEIPT_OUTCOMES = ['stored', 'refused'] as const;
+/**
+ * What the recipient did with an envelope: `stored` a release, `recalled` (erased the content of
+ * what it held of a recalled product, or held none), or `refused` it.
+ */
+export const RECEIPT_OUTCOMES = ['stored', 'refused', 'recalled'] as const;
 export type ReceiptOutcome = (typeof RECEIPT_OUTCOMES)[number];
 
 const strict = { additionalProperties: false } as const;
@@ -34,7 +37,9 @@ const strict = { additionalProperties: false } as const;
 /**
  * The signed body of a receipt. `from` is the recipient that signs, `to` the sender of the
  * envelope, `signerKey` the fingerprint of the recipient's Ed25519 key, `product.digest` the
- * productDigest of the document as received.
+ * productDigest of the document as received (for a recall: recallDigest of the recall message).
+ * `erased` says, on a `recalled` receipt, how many received versions the recall erased (0 when
+ * the recipient held none).
  */
 export const ReceiptSchema = Type.Object(
   {
@@ -45,6 +50,7 @@ export const ReceiptSchema = Type.Object(
     receivedAt: Instant,
     outcome: Type.Enum(RECEIPT_OUTCOMES),
     reason: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
+    erased: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
     signerKey: Fingerprint,
   },
   strict,
@@ -87,6 +93,10 @@ function checkReceipt(receipt: Receipt, prefix: string): void {
   }
   if (receipt.outcome === 'refused' && receipt.reason === undefined) {
     throw invalid('a refusal must give its reason', `${prefix}/reason`, ids);
+  }
+  // Only a recall erases anything; a count on another outcome would be read as one.
+  if (receipt.outcome !== 'recalled' && receipt.erased !== undefined) {
+    throw invalid('only a recalled receipt counts erased versions', `${prefix}/erased`, ids);
   }
 }
 

@@ -11,8 +11,11 @@ import {
   type KeyOnRecord,
   type OpenedEnvelope,
   openEnvelope,
+  parseRecallPayload,
   parseReleasePayload,
   productDigest,
+  type RecallPayload,
+  recallDigest,
   type SignedReceipt,
   type Signer,
   signReceipt,
@@ -212,8 +215,28 @@ export class InboxService {
       throw error;
     }
 
-    const accepted = await this.#check(opened.header, opened.payload, trust, digest, remoteAddress, now);
-    return this.#store(opened.header, accepted, digest, remoteAddress, now);
+    // The one dispatch by kind: each kind's checks and writes live in their own methods.
+    switch (opened.header.kind) {
+      case 'release': {
+        const accepted = await this.#check(opened.header, opened.payload, trust, digest, remoteAddress, now);
+        return this.#store(opened.header, accepted, digest, remoteAddress, now);
+      }
+      case 'recall':
+        return this.#receiveRecall(opened, digest, remoteAddress, now);
+      default:
+        throw await this.#refuse(
+          opened.header,
+          digest,
+          remoteAddress,
+          now,
+          new AccordError(
+            'ENVELOPE_KIND_UNSUPPORTED',
+            `envelope ${opened.header.envelopeId} is a ${opened.header.kind}; this inbox takes releases and recalls only`,
+            { envelopeId: opened.header.envelopeId, kind: opened.header.kind },
+          ),
+          undefined,
+        );
+    }
   }
 
   /** This node's copy of the envelope's arrangement version and the keys it pins. */
@@ -282,13 +305,6 @@ export class InboxService {
   ): Promise<Accepted> {
     let document: DerivedDocument | undefined;
     try {
-      if (header.kind !== 'release') {
-        throw new AccordError(
-          'ENVELOPE_KIND_UNSUPPORTED',
-          `envelope ${header.envelopeId} is a ${header.kind}; this inbox takes releases only`,
-          { envelopeId: header.envelopeId, kind: header.kind },
-        );
-      }
       const arrangement = trust?.arrangement;
       const pins = trust?.pins;
       // openEnvelope resolved the sender's key through both, so neither can be missing here.
@@ -302,6 +318,7 @@ export class InboxService {
       // DESIGN.md §2.4: what a node stores verifies against its originator's key, pinned by the
       // arrangement (the sender's own key when it originated the product, as a release does).
       const signed = verifyProductSignature(document, (fingerprint) => pins.keyFor(originator, fingerprint));
+      await this.#refuseRecalled(header, document);
       const consents = await this.#deps.store.consents.list({
         productId: document.id,
         recipient: this.#deps.partner,
@@ -471,10 +488,12 @@ export class InboxService {
     now: number,
     error: AccordError,
     document: DerivedDocument | undefined,
+    subjectDigest?: string,
   ): Promise<AccordError> {
     const receivedAt = new Date(now).toISOString();
     let receipt: SignedReceipt | null = null;
-    const refusedDigest = document === undefined ? undefined : digestIfCanonical(document);
+    // What the refusal names: the document read, or what else the envelope carried (a recall).
+    const refusedDigest = subjectDigest ?? (document === undefined ? undefined : digestIfCanonical(document));
     if (refusedDigest !== undefined) {
       receipt = signReceipt(
         {
@@ -511,5 +530,121 @@ export class InboxService {
       { ...error.details, envelopeId: header.envelopeId, ...(receipt === null ? {} : { receipt }) },
       { cause: error },
     );
+  }
+
+  // ---------------------------------------------------------------- recall (issue 4)
+
+  /**
+   * Refuses a release of a version its originator has recalled here: the recall may arrive first
+   * (the originator's outbox delivers rows independently, a release retrying with backoff after
+   * the recall), or a holder may pass on what its originator recalled.
+   */
+  async #refuseRecalled(header: EnvelopeHeader, document: DerivedDocument): Promise<void> {
+    const recall = await this.#deps.store.receivedRecalls.covering(
+      document.originator,
+      document.id,
+      document.version,
+    );
+    if (recall === undefined) return;
+    throw new AccordError(
+      'FEDERATION_REFUSED',
+      `${this.#deps.partner} refuses ${document.id} v${document.version} from ${header.from}: ${document.originator} recalled it at ${recall.recalledAt} (recall ${recall.recallId}: ${recall.reason})`,
+      { envelopeId: header.envelopeId, deniedBy: ['product.recalled'] },
+    );
+  }
+
+  /**
+   * A recall from an originator. The envelope signature verified under the key the arrangement
+   * pins for the sender, so the sender is who it says; the recall must name the sender as the
+   * originator (parseRecallPayload), and a product this node holds only as originated by another
+   * partner is refused (a node may recall only what it originated), writing nothing. Otherwise,
+   * in one transaction: the recall is recorded, the content of every version it names that this
+   * node holds from that originator is erased (the tombstone keeps the metadata), and the inbox
+   * row keeps the signed `recalled` receipt, which counts what was erased. A recall naming a
+   * product never received here is acknowledged all the same, erasing nothing: the originator
+   * asks that this node hold none of it, which is true and signed; its allowed release may have
+   * been refused here or still be on its way, and the recall kept here refuses it on arrival.
+   */
+  async #receiveRecall(
+    opened: OpenedEnvelope,
+    digest: string,
+    remoteAddress: string,
+    now: number,
+  ): Promise<InboxAnswer> {
+    const { header } = opened;
+    const { store, partner: self } = this.#deps;
+    let recall: RecallPayload | undefined;
+    try {
+      recall = parseRecallPayload(opened.payload, header);
+      const { id } = recall.product;
+      const version = recall.product.version === 'all' ? null : recall.product.version;
+      const originators = await store.receivedProducts.originatorsOf(id, version);
+      if (originators.length > 0 && !originators.includes(header.from)) {
+        throw new AccordError(
+          'FEDERATION_REFUSED',
+          `${self} refuses the recall of ${id} from ${header.from}: a node may recall only what it originated, and ${self} holds ${id} as originated by ${originators.join(', ')}`,
+          { envelopeId: header.envelopeId, deniedBy: ['recall.originator'] },
+        );
+      }
+    } catch (error) {
+      if (!isAccordError(error)) throw error;
+      const subject = recall === undefined ? undefined : recallDigest(recall);
+      throw await this.#refuse(header, digest, remoteAddress, now, error, undefined, subject);
+    }
+    const accepted = recall;
+    const receivedAt = new Date(now).toISOString();
+    try {
+      return await store.transaction(async (tx) => {
+        await tx.receivedRecalls.add({
+          envelopeId: header.envelopeId,
+          recallId: accepted.recallId,
+          originator: header.from,
+          productId: accepted.product.id,
+          productVersion: accepted.product.version === 'all' ? null : accepted.product.version,
+          reason: accepted.reason,
+          recalledAt: accepted.recalledAt,
+          receivedAt,
+        });
+        const erased = await tx.receivedProducts.recall({
+          productId: accepted.product.id,
+          version: accepted.product.version === 'all' ? null : accepted.product.version,
+          originator: header.from,
+          recallEnvelopeId: header.envelopeId,
+          recalledAt: receivedAt,
+        });
+        const receipt = signReceipt(
+          {
+            envelopeId: header.envelopeId,
+            from: self,
+            to: header.from,
+            product: {
+              id: header.product.id,
+              version: header.product.version,
+              digest: recallDigest(accepted),
+            },
+            receivedAt,
+            outcome: 'recalled',
+            erased: erased.length,
+          },
+          this.#signer,
+        );
+        await tx.inbox.record({
+          ...this.#entryOf(header, digest, remoteAddress, receivedAt),
+          outcome: 'stored',
+          code: null,
+          reason: null,
+          receipt,
+        });
+        return { outcome: 'stored' as const, receipt };
+      });
+    } catch (error) {
+      if (!isAccordError(error) || error.code !== 'STORE_CONFLICT') throw error;
+      // Another delivery of this id was recorded first; its transaction erased what there was.
+      const winner = await store.inbox.get(header.envelopeId);
+      if (winner !== undefined && (winner.envelopeDigest === digest || isRetryOf(winner, header))) {
+        return this.#again(winner);
+      }
+      throw replayed(header.envelopeId);
+    }
   }
 }

@@ -6,6 +6,10 @@ export interface OutboxEntry {
   readonly id: string;
   readonly releaseId: string;
   readonly recipient: string;
+  /** What it carries (`release`, `recall`, as its header says); null for a row whose payload names none. */
+  readonly kind: string | null;
+  /** The recall a recall envelope carries; null otherwise. */
+  readonly recallId: string | null;
   /** The product version it carries; null for a row whose payload names none. */
   readonly product: { readonly id: string; readonly version: number } | null;
   readonly status: OutboxStatus;
@@ -31,12 +35,22 @@ function productOf(payload: unknown): OutboxEntry['product'] {
   return { id: named.id, version: named.version };
 }
 
+/** The kind a row's payload carries, read from the clear header (sealed) or the message (unsealed). */
+function kindOf(payload: unknown): string | null {
+  if (!isRecord(payload)) return null;
+  const header = isRecord(payload.envelope) ? payload.envelope.header : payload.header;
+  const kind = isRecord(header) ? header.kind : payload.kind;
+  return typeof kind === 'string' ? kind : null;
+}
+
 /** The row without its payload (which holds the released content) or the receipt's body. */
 export function outboxEntryOf(message: OutboxMessage): OutboxEntry {
   return {
     id: message.id,
     releaseId: message.releaseId,
     recipient: message.recipient,
+    kind: kindOf(message.payload),
+    recallId: message.recallId,
     product: productOf(message.payload),
     status: message.status,
     attempts: message.attempts,

@@ -11,6 +11,7 @@ import {
   productDigest,
   type Receipt,
   type ReceiptKeyResolver,
+  recallDigest,
   type Signer,
   sealEnvelope,
   verifyReceipt,
@@ -21,6 +22,7 @@ import type { InboxKeys } from './inbox-service.js';
 import type { OutboxSignal } from './outbox-signal.js';
 import { recipientEncryptionKeyOf } from './partner-keys.js';
 import type { SealedRelease } from './product-service.js';
+import type { SealedRecall } from './recall-service.js';
 
 // DESIGN.md §2.5 (nothing lost, nothing twice): a release commits with its outbox row; this worker
 // delivers each row to the recipient's POST /federation/v1/inbox until the recipient's signed
@@ -74,10 +76,14 @@ type Attempt =
   | { readonly kind: 'retry'; readonly reason: string }
   | { readonly kind: 'failed'; readonly reason: string; readonly receipt?: unknown };
 
-/** What a row holds: the envelope, and what it was sealed from when the row says (SealedRelease). */
+/**
+ * What a row holds: the envelope, and what it was sealed from when the row says (SealedRelease,
+ * SealedRecall), so a stale envelope can be sealed again and a receipt matched to its message.
+ */
 interface Deliverable {
   readonly envelope: Envelope;
   readonly release: SealedRelease['release'] | undefined;
+  readonly recall?: SealedRecall['recall'];
 }
 
 const validateEnvelope = createValidator<Envelope>(EnvelopeSchema, 'ENVELOPE_MALFORMED', 'outbox envelope');
@@ -306,7 +312,8 @@ export class OutboxWorker {
         // The recipient may well have stored it; its retry answer will carry the same receipt.
         return { kind: 'retry', reason: `${message.recipient} answered ${status} with ${describe(error)}` };
       }
-      if (receipt.outcome === 'stored') return { kind: 'delivered', receipt: body };
+      // #checkedReceipt let through the outcome this kind of message is answered with, or a refusal.
+      if (receipt.outcome !== 'refused') return { kind: 'delivered', receipt: body };
       return {
         kind: 'failed',
         reason: `${message.recipient} refused it: ${receipt.reason ?? 'no reason given'}`,
@@ -343,6 +350,11 @@ export class OutboxWorker {
       const release = payload.release as SealedRelease['release'];
       return { envelope: validateEnvelope(payload.envelope), release };
     }
+    if ('envelope' in payload && 'recall' in payload) {
+      // Written by RecallService.recall in this node's own store.
+      const recall = payload.recall as SealedRecall['recall'];
+      return { envelope: validateEnvelope(payload.envelope), release: undefined, recall };
+    }
     // A row queued before rows kept what they were sealed from: the envelope alone.
     return { envelope: validateEnvelope(payload), release: undefined };
   }
@@ -353,17 +365,18 @@ export class OutboxWorker {
    * and nonce, so a recipient back after hours still takes it (and its inbox knows the id).
    */
   async #fresh(deliverable: Deliverable, recipient: string): Promise<Envelope> {
-    const { envelope, release } = deliverable;
+    const { envelope } = deliverable;
+    const source = deliverable.release ?? deliverable.recall;
     const now = this.#deps.now();
     const age = Math.abs(now - Date.parse(envelope.header.createdAt));
-    if (release === undefined || age <= this.#skewMs / 2) return envelope;
+    if (source === undefined || age <= this.#skewMs / 2) return envelope;
     const header: EnvelopeHeader = {
-      ...newEnvelopeHeader(release.header, { now, randomBytes: (n) => randomBytes(n) }),
+      ...newEnvelopeHeader(source.header, { now, randomBytes: (n) => randomBytes(n) }),
       envelopeId: envelope.header.envelopeId,
     };
     return sealEnvelope({
       header,
-      payload: release.payload,
+      payload: source.payload,
       signer: this.#signer,
       recipientEncryptionKey: await recipientEncryptionKeyOf(this.#deps.store.partners, recipient),
     });
@@ -376,9 +389,18 @@ export class OutboxWorker {
   async #checkedReceipt(body: unknown, header: EnvelopeHeader, deliverable: Deliverable): Promise<Receipt> {
     // attacker-controlled: the recipient's answer, until its signature verifies.
     const receipt = verifyReceipt(body, await this.#receiptKeys(header));
+    // A release is answered `stored`, a recall `recalled` (over the recall message's digest); either may be refused.
+    const expectedOutcome = header.kind === 'recall' ? 'recalled' : 'stored';
     const expectedDigest =
-      deliverable.release === undefined ? undefined : productDigest(deliverable.release.payload.product);
+      deliverable.release !== undefined
+        ? productDigest(deliverable.release.payload.product)
+        : deliverable.recall !== undefined
+          ? recallDigest(deliverable.recall.payload)
+          : undefined;
     const mismatches = [
+      receipt.outcome === expectedOutcome || receipt.outcome === 'refused'
+        ? undefined
+        : `outcome ${receipt.outcome} for a ${header.kind}`,
       receipt.envelopeId === header.envelopeId ? undefined : `envelope ${receipt.envelopeId}`,
       receipt.from === header.to ? undefined : `from ${receipt.from}`,
       receipt.to === this.#deps.partner ? undefined : `to ${receipt.to}`,

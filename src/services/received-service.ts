@@ -9,7 +9,7 @@ import {
   decideRead,
 } from '../policy/index.js';
 import { type Discipline, type Product, parseProduct } from '../products/index.js';
-import type { ArrangementVersion, Partner, ReceivedProduct, Store } from '../store/index.js';
+import type { ArrangementVersion, HeldProduct, Partner, ReceivedProduct, Store } from '../store/index.js';
 import { type Actor, readerOf, requirePermission } from './actor.js';
 import { pinsOf } from './arrangement-trust.js';
 
@@ -163,7 +163,7 @@ class Lookups {
    * the key the arrangement pins for it today. A failure is reported, never hidden: the inbox
    * verified it on arrival, so a failure now means the arrangement or the directory changed since.
    */
-  async signature(received: ReceivedProduct): Promise<SignatureCheck> {
+  async signature(received: HeldProduct): Promise<SignatureCheck> {
     const { document } = received;
     const by = document.signature.by;
     const arrangement = await this.#arrangement(received.arrangementId, received.arrangementVersion);
@@ -209,7 +209,9 @@ export class ReceivedService {
     actor: Actor,
     received: ReceivedProduct,
     context: Lookups,
-  ): Promise<DerivedProduct | undefined> {
+  ): Promise<{ readonly held: HeldProduct; readonly derived: DerivedProduct } | undefined> {
+    // A version its originator recalled keeps no content to read (only its tombstone's metadata).
+    if (received.recalledAt !== null) return undefined;
     let product: Product;
     try {
       product = productOf(received.document, this.#deps.registry);
@@ -224,10 +226,12 @@ export class ReceivedService {
       // The arrangement it arrived under maps the originator's national levels onto the common scale.
       ...(arrangement === undefined ? {} : { arrangement }),
     });
-    return decision.effect === 'allow' && decision.derived !== null ? decision.derived : undefined;
+    return decision.effect === 'allow' && decision.derived !== null
+      ? { held: received, derived: decision.derived }
+      : undefined;
   }
 
-  async #render(received: ReceivedProduct, derived: DerivedProduct, context: Lookups): Promise<ReceivedView> {
+  async #render(received: HeldProduct, derived: DerivedProduct, context: Lookups): Promise<ReceivedView> {
     const options = { originator: derived.originator, registry: this.#deps.registry };
     return {
       id: derived.id,
@@ -270,9 +274,9 @@ export class ReceivedService {
     const received = await this.#deps.store.receivedProducts.get(productId, version);
     if (received === undefined) throw notFound(productId);
     const context = new Lookups(this.#deps);
-    const derived = await this.#readable(actor, received, context);
-    if (derived === undefined) throw notFound(productId);
-    return this.#render(received, derived, context);
+    const readable = await this.#readable(actor, received, context);
+    if (readable === undefined) throw notFound(productId);
+    return this.#render(readable.held, readable.derived, context);
   }
 
   /**
@@ -288,7 +292,7 @@ export class ReceivedService {
     requirePermission(actor, 'product:read');
     const context = new Lookups(this.#deps);
     const needle = input.text?.toLowerCase();
-    const visible: { received: ReceivedProduct; derived: DerivedProduct }[] = [];
+    const visible: { received: HeldProduct; derived: DerivedProduct }[] = [];
     for (let offset = 0; ; offset += BATCH) {
       const batch = await this.#deps.store.receivedProducts.list({
         limit: BATCH,
@@ -298,9 +302,9 @@ export class ReceivedService {
         ...(input.arrangement === undefined ? {} : { arrangementId: input.arrangement }),
       });
       for (const received of batch) {
-        const derived = await this.#readable(actor, received, context);
-        if (derived === undefined) continue;
-        const { title, portions } = derived;
+        const readable = await this.#readable(actor, received, context);
+        if (readable === undefined) continue;
+        const { title, portions } = readable.derived;
         if (
           needle !== undefined &&
           !title.toLowerCase().includes(needle) &&
@@ -308,7 +312,7 @@ export class ReceivedService {
         ) {
           continue;
         }
-        visible.push({ received, derived });
+        visible.push({ received: readable.held, derived: readable.derived });
       }
       if (batch.length < BATCH) break;
     }

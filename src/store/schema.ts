@@ -153,6 +153,15 @@ export interface ConsentsTable {
   signature: string | null;
 }
 
+export interface RecallsTable {
+  id: string;
+  product_id: string;
+  version: number | null;
+  reason: string;
+  recalled_by: string;
+  recalled_at: string;
+}
+
 export interface OutboxTable {
   id: string;
   release_id: string;
@@ -165,6 +174,7 @@ export interface OutboxTable {
   created_at: string;
   delivered_at: string | null;
   receipt_json: string | null;
+  recall_id: string | null;
 }
 
 export interface InboxTable {
@@ -196,6 +206,19 @@ export interface ReceivedProductsTable {
   banner: string;
   classification_rank: number;
   received_at: string;
+  recalled_at: string | null;
+  recall_envelope_id: string | null;
+}
+
+export interface ReceivedRecallsTable {
+  envelope_id: string;
+  recall_id: string;
+  originator: string;
+  product_id: string;
+  product_version: number | null;
+  reason: string;
+  recalled_at: string;
+  received_at: string;
 }
 
 /** The Kysely database type: one entry per table the migrations create. */
@@ -216,8 +239,10 @@ export interface Database {
   product_attachments: ProductAttachmentsTable;
   releases: ReleasesTable;
   consents: ConsentsTable;
+  recalls: RecallsTable;
   outbox: OutboxTable;
   inbox: InboxTable;
+  received_recalls: ReceivedRecallsTable;
   received_products: ReceivedProductsTable;
 }
 

@@ -1,5 +1,5 @@
 import type { ArrangementDocument, ArrangementStatus } from '../arrangements/index.js';
-import type { DerivedDocument, SignedReceipt } from '../federation/index.js';
+import type { DerivedDocument, RecalledDocument, SignedReceipt } from '../federation/index.js';
 import type { Discipline, ProductDocument } from '../products/index.js';
 
 /** The SQL engines a store can run on. */
@@ -23,8 +23,10 @@ export const STORE_TABLES = [
   'product_attachments',
   'releases',
   'consents',
+  'recalls',
   'outbox',
   'inbox',
+  'received_recalls',
   'received_products',
 ] as const;
 export type StoreTable = (typeof STORE_TABLES)[number];
@@ -439,6 +441,25 @@ export interface ConsentRepository {
   }): Promise<readonly ConsentRecord[]>;
 }
 
+/** A recall of one of this node's products (issue 4), as its originator recorded it. */
+export interface RecallRecord {
+  readonly id: string;
+  readonly productId: string;
+  /** The version recalled; null for every version of the product. */
+  readonly version: number | null;
+  readonly reason: string;
+  readonly by: string;
+  readonly at: IsoInstant;
+}
+
+export interface RecallRepository {
+  /** Records a recall; STORE_NOT_FOUND when the product does not exist, STORE_CONFLICT for a known id. */
+  add(recall: RecallRecord): Promise<RecallRecord>;
+  get(id: string): Promise<RecallRecord | undefined>;
+  /** Recalls of one product, oldest first. */
+  list(productId: string): Promise<readonly RecallRecord[]>;
+}
+
 export const OUTBOX_STATUSES = ['pending', 'delivered', 'failed'] as const;
 export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
 
@@ -456,6 +477,8 @@ export interface OutboxMessage {
   readonly deliveredAt: IsoInstant | null;
   /** The recipient's signed receipt, as it answered: stored on delivery, or with a refusal. */
   readonly receipt: unknown;
+  /** The recall this message carries (a recall envelope); null for a release. */
+  readonly recallId: string | null;
 }
 
 export interface OutboxRepository {
@@ -466,12 +489,20 @@ export interface OutboxRepository {
     readonly recipient: string;
     readonly payload: unknown;
     readonly nextAttemptAt?: IsoInstant;
+    /** The recall it carries, for a recall envelope. */
+    readonly recallId?: string;
   }): Promise<OutboxMessage>;
   get(id: string): Promise<OutboxMessage | undefined>;
   /** Pending messages due now, earliest first. */
   listPending(options?: { readonly limit?: number }): Promise<readonly OutboxMessage[]>;
-  /** Every message, newest first, optionally of one status. */
-  list(options?: { readonly status?: OutboxStatus } & Page): Promise<readonly OutboxMessage[]>;
+  /** Every message, newest first, optionally of one status, one release and/or one recall. */
+  list(
+    options?: {
+      readonly status?: OutboxStatus;
+      readonly releaseId?: string;
+      readonly recallId?: string;
+    } & Page,
+  ): Promise<readonly OutboxMessage[]>;
   /** Marks it delivered, keeping the recipient's signed receipt when given; a second call changes nothing. */
   markDelivered(id: string, receipt?: unknown): Promise<OutboxMessage>;
   /**
@@ -490,6 +521,7 @@ export interface OutboxRepository {
 
 // ---------------------------------------------------------------- inbox, received products
 
+/** `stored`: the envelope was accepted (a release stored, or a recall carried out); `refused`: not. */
 export const INBOX_OUTCOMES = ['stored', 'refused'] as const;
 export type InboxOutcome = (typeof INBOX_OUTCOMES)[number];
 
@@ -534,8 +566,8 @@ export interface InboxRepository {
   list(filter?: InboxFilter): Promise<readonly InboxEntry[]>;
 }
 
-/** A derived version received from a partner, as it arrived (with the originator's signature). */
-export interface ReceivedProduct {
+/** What every received version records, held or recalled: where it came from and how it was marked. */
+interface ReceivedProductFields {
   /** The envelope it came in; its inbox entry must be recorded first. */
   readonly envelopeId: string;
   readonly productId: string;
@@ -544,7 +576,6 @@ export interface ReceivedProduct {
   readonly sender: string;
   readonly arrangementId: string;
   readonly arrangementVersion: number;
-  readonly document: DerivedDocument;
   /** Banner of the document as this node renders it. */
   readonly banner: string;
   /** Rank of the banner's classification on the common scale (UNCLASSIFIED = 0). */
@@ -552,19 +583,88 @@ export interface ReceivedProduct {
   readonly receivedAt: IsoInstant;
 }
 
+/** A derived version received from a partner and held, as it arrived (with the originator's signature). */
+export interface HeldProduct extends ReceivedProductFields {
+  readonly document: DerivedDocument;
+  readonly recalledAt: null;
+  readonly recallEnvelopeId: null;
+}
+
+/**
+ * A received version its originator recalled: the content is erased from the store, the document
+ * is its tombstone (metadata, digest and signature only; see recalledDocumentOf).
+ */
+export interface RecalledProduct extends ReceivedProductFields {
+  readonly document: RecalledDocument;
+  /** When this node erased it (its clock on receiving the recall). */
+  readonly recalledAt: IsoInstant;
+  /** The recall envelope that erased it (a ReceivedRecall). */
+  readonly recallEnvelopeId: string;
+}
+
+/** A received version: held, or recalled. Narrow on `recalledAt` before reading any content. */
+export type ReceivedProduct = HeldProduct | RecalledProduct;
+
+/** A version to store as it arrives. */
+export type NewReceivedProduct = Omit<HeldProduct, 'recalledAt' | 'recallEnvelopeId'>;
+
 export interface ReceivedProductFilter extends Page {
   readonly originator?: string;
   readonly sender?: string;
   readonly arrangementId?: string;
+  readonly productId?: string;
+}
+
+/** Which received versions a recall erases: those of one originator's product, one version or all. */
+export interface RecallTarget {
+  readonly productId: string;
+  /** One version, or null for every version. */
+  readonly version: number | null;
+  readonly originator: string;
+  /** The ReceivedRecall erasing them, recorded first. */
+  readonly recallEnvelopeId: string;
+  readonly recalledAt: IsoInstant;
 }
 
 export interface ReceivedProductRepository {
   /** Stores a received version; STORE_CONFLICT when its envelope was stored already. */
-  add(product: ReceivedProduct): Promise<ReceivedProduct>;
+  add(product: NewReceivedProduct): Promise<ReceivedProduct>;
   /** The highest version received of the product (the latest arrival of it), or one given version. */
   get(productId: string, version?: number): Promise<ReceivedProduct | undefined>;
   /** Received versions, most recently received first. */
   list(filter?: ReceivedProductFilter): Promise<readonly ReceivedProduct[]>;
+  /** The originators named by the received versions of a product (one version, or all when null). */
+  originatorsOf(productId: string, version: number | null): Promise<readonly string[]>;
+  /**
+   * Erases the content of every held version the target names: the document becomes its
+   * tombstone, recalledAt and the recall are set. Versions recalled already stay as they are.
+   * Returns the versions it erased, as they now stand.
+   */
+  recall(target: RecallTarget): Promise<readonly RecalledProduct[]>;
+}
+
+/** A recall accepted from an originator: which of its products' versions no longer to hold. */
+export interface ReceivedRecall {
+  /** The recall envelope; its inbox entry is written in the same transaction. */
+  readonly envelopeId: string;
+  /** The originator's id of the recall (shared by its envelopes to every recipient). */
+  readonly recallId: string;
+  readonly originator: string;
+  readonly productId: string;
+  /** One version, or null for every version. */
+  readonly productVersion: number | null;
+  readonly reason: string;
+  /** When the originator recalled it, as it said. */
+  readonly recalledAt: IsoInstant;
+  readonly receivedAt: IsoInstant;
+}
+
+export interface ReceivedRecallRepository {
+  /** Records an accepted recall; STORE_CONFLICT when its envelope was recorded already. */
+  add(recall: ReceivedRecall): Promise<ReceivedRecall>;
+  get(envelopeId: string): Promise<ReceivedRecall | undefined>;
+  /** The earliest recall by `originator` that covers this version of its product, if any. */
+  covering(originator: string, productId: string, version: number): Promise<ReceivedRecall | undefined>;
 }
 
 // ---------------------------------------------------------------- the store
@@ -583,8 +683,10 @@ export interface Repositories {
   readonly attachments: AttachmentRepository;
   readonly releases: ReleaseRepository;
   readonly consents: ConsentRepository;
+  readonly recalls: RecallRepository;
   readonly outbox: OutboxRepository;
   readonly inbox: InboxRepository;
+  readonly receivedRecalls: ReceivedRecallRepository;
   readonly receivedProducts: ReceivedProductRepository;
   counts(): Promise<TableCounts>;
 }

@@ -85,6 +85,7 @@ const BODIES: Readonly<Record<string, () => unknown>> = {
   'POST /api/v1/products/:id/approve': () => ({ comment: 'matrix' }),
   'POST /api/v1/products/:id/reject': () => ({ comment: 'matrix' }),
   'POST /api/v1/products/:id/releases': () => ({ to: 'GBR', arrangement: 'fvey-multilateral' }),
+  'POST /api/v1/products/:id/recall': () => ({ reason: 'matrix' }),
   // A well-formed envelope for another node: the inbox itself answers (ENVELOPE_MISADDRESSED).
   'POST /federation/v1/inbox': () => {
     const sender = createNodeIdentity();

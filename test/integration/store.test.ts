@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -9,16 +9,18 @@ import { type ArrangementDocument, arrangementVersionHash } from '../../src/arra
 import { type AccordError, type ErrorCode, isAccordError } from '../../src/errors/index.js';
 import type { ProductDocument } from '../../src/products/index.js';
 import {
+  type HeldProduct,
   type InboxEntry,
   openStore,
   type ProductVersionInput,
-  type ReceivedProduct,
   STORE_TABLES,
   type Store,
   type StoreConfig,
   type StoreDialect,
 } from '../../src/store/index.js';
 import { initialMigration } from '../../src/store/migrations/0001-initial.js';
+import { inboxMigration } from '../../src/store/migrations/0002-inbox.js';
+import { outboxReceiptsMigration } from '../../src/store/migrations/0003-outbox-receipts.js';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE } from '../../src/store/migrations/index.js';
 import { openSqlite } from '../../src/store/sqlite/index.js';
 import {
@@ -755,6 +757,51 @@ describe.each(TARGETS)('store on $dialect', (target) => {
         'STORE_NOT_FOUND',
       );
     });
+    it('records recalls of a product and ties each recall envelope to its recall', async () => {
+      await seedRelease();
+      const recall = {
+        id: 'rc-1',
+        productId: 'prod-1',
+        version: null,
+        reason: 'Source withdrew the reporting.',
+        by: 'officer-1',
+        at: '2025-06-01T00:03:00Z',
+      };
+      expect(await store.recalls.add(recall)).toEqual({ ...recall, at: '2025-06-01T00:03:00.000Z' });
+      await store.recalls.add({ ...recall, id: 'rc-2', version: 1, at: '2025-06-01T00:04:00Z' });
+      await rejection(store.recalls.add(recall), 'STORE_CONFLICT');
+      await rejection(store.recalls.add({ ...recall, id: 'rc-3', productId: 'nothing' }), 'STORE_NOT_FOUND');
+      expect((await store.recalls.list('prod-1')).map((r) => [r.id, r.version])).toEqual([
+        ['rc-1', null],
+        ['rc-2', 1],
+      ]);
+      expect(await store.recalls.get('rc-9')).toBeUndefined();
+
+      await store.outbox.enqueue({ id: 'msg-r', releaseId: 'rel-1', recipient: 'USA', payload: {} });
+      await store.outbox.enqueue({
+        id: 'msg-c',
+        releaseId: 'rel-1',
+        recipient: 'USA',
+        payload: {},
+        recallId: 'rc-1',
+      });
+      expect((await store.outbox.get('msg-r'))?.recallId).toBeNull();
+      expect((await store.outbox.list({ recallId: 'rc-1' })).map((m) => m.id)).toEqual(['msg-c']);
+      expect((await store.outbox.list({ releaseId: 'rel-1' })).map((m) => m.id).sort()).toEqual([
+        'msg-c',
+        'msg-r',
+      ]);
+      await rejection(
+        store.outbox.enqueue({
+          id: 'msg-x',
+          releaseId: 'rel-1',
+          recipient: 'USA',
+          payload: {},
+          recallId: 'rc-9',
+        }),
+        'STORE_NOT_FOUND',
+      );
+    });
   });
 
   describe('inbox and received products', () => {
@@ -794,7 +841,7 @@ describe.each(TARGETS)('store on $dialect', (target) => {
       };
     }
 
-    function received(envelopeId: string, overrides: Partial<ReceivedProduct> = {}): ReceivedProduct {
+    function received(envelopeId: string, overrides: Partial<HeldProduct> = {}): HeldProduct {
       const document = {
         id: 'usa-prod-1',
         version: 2,
@@ -824,6 +871,8 @@ describe.each(TARGETS)('store on $dialect', (target) => {
         banner: 'SECRET//REL TO USA, GBR',
         rank: 3,
         receivedAt: T0,
+        recalledAt: null,
+        recallEnvelopeId: null,
         ...overrides,
       };
     }
@@ -912,6 +961,101 @@ describe.each(TARGETS)('store on $dialect', (target) => {
         (await store.receivedProducts.list({ arrangementId: 'arr-gbr-usa-ct' })).map((p) => p.envelopeId),
       ).toEqual([ENVELOPE_2, ENVELOPE_1]);
       expect(await store.counts()).toMatchObject({ inbox: 3, received_products: 3 });
+    });
+
+    it('erases the content of the versions a recall names, keeps their metadata, and never twice', async () => {
+      await store.inbox.record(entry(ENVELOPE_1));
+      await store.inbox.record(entry(ENVELOPE_2, { productVersion: 3 }));
+      await store.inbox.record(entry(ENVELOPE_3, { sender: 'CAN' }));
+      const v2 = await store.receivedProducts.add(received(ENVELOPE_1));
+      await store.receivedProducts.add(received(ENVELOPE_2, { productVersion: 3 }));
+      // The same product id from another originator: no recall by USA touches it.
+      await store.receivedProducts.add(received(ENVELOPE_3, { originator: 'CAN', sender: 'CAN' }));
+      expect(await store.receivedProducts.originatorsOf('usa-prod-1', null)).toEqual(['CAN', 'USA']);
+      expect(await store.receivedProducts.originatorsOf('usa-prod-1', 3)).toEqual(['USA']);
+      expect(await store.receivedProducts.originatorsOf('nothing', null)).toEqual([]);
+
+      const RECALL_1 = '8c3f5d71-b04e-4f6d-8152-4d5e6f708192';
+      const recall = {
+        envelopeId: RECALL_1,
+        recallId: '9d40e682-c15f-4a7e-9263-5e6f708192a3',
+        originator: 'USA',
+        productId: 'usa-prod-1',
+        productVersion: 2,
+        reason: 'Withdrawn.',
+        recalledAt: '2025-06-01T00:05:00Z',
+        receivedAt: '2025-06-01T00:06:00Z',
+      };
+      // A product may name a recall only once it is recorded.
+      await rejection(
+        store.receivedProducts.recall({
+          productId: 'usa-prod-1',
+          version: 2,
+          originator: 'USA',
+          recallEnvelopeId: RECALL_1,
+          recalledAt: recall.receivedAt,
+        }),
+        'STORE_NOT_FOUND',
+      );
+      expect(await store.receivedRecalls.add(recall)).toEqual({
+        ...recall,
+        recalledAt: '2025-06-01T00:05:00.000Z',
+        receivedAt: '2025-06-01T00:06:00.000Z',
+      });
+      await rejection(store.receivedRecalls.add(recall), 'STORE_CONFLICT');
+
+      const target = {
+        productId: 'usa-prod-1',
+        version: 2,
+        originator: 'USA',
+        recallEnvelopeId: RECALL_1,
+        recalledAt: '2025-06-01T00:06:00Z',
+      };
+      const [erased, ...more] = await store.receivedProducts.recall(target);
+      expect(more).toEqual([]);
+      const { document: _held, recalledAt: _none, recallEnvelopeId: _no, ...metadata } = v2;
+      expect(erased).toMatchObject({
+        ...metadata,
+        recalledAt: '2025-06-01T00:06:00.000Z',
+        recallEnvelopeId: RECALL_1,
+      });
+      expect(erased?.document).toMatchObject({
+        recalled: true,
+        id: 'usa-prod-1',
+        titleMarking: '(U)',
+        portions: [{ id: 'p1', marking: '(S//REL TO USA, GBR)' }],
+        signature: v2.document.signature,
+      });
+      const usaCopies = await store.receivedProducts.list({ originator: 'USA', productId: 'usa-prod-1' });
+      const v2Now = usaCopies.find((p) => p.envelopeId === ENVELOPE_1);
+      expect(v2Now).toEqual(erased);
+      expect(JSON.stringify(v2Now)).not.toMatch(/Kept\.|Derived title/);
+      // A second recall of the same version erases nothing more.
+      expect(await store.receivedProducts.recall(target)).toEqual([]);
+      // The other version and the other originator's copy still hold their content.
+      expect((await store.receivedProducts.get('usa-prod-1', 3))?.recalledAt).toBeNull();
+      const foreign = (await store.receivedProducts.list({ originator: 'CAN' }))[0];
+      expect(foreign?.recalledAt).toBeNull();
+      expect((await store.receivedProducts.list({ productId: 'usa-prod-1' })).length).toBe(3);
+
+      expect(await store.receivedRecalls.covering('USA', 'usa-prod-1', 2)).toMatchObject({
+        envelopeId: RECALL_1,
+      });
+      expect(await store.receivedRecalls.covering('USA', 'usa-prod-1', 3)).toBeUndefined();
+      expect(await store.receivedRecalls.covering('CAN', 'usa-prod-1', 2)).toBeUndefined();
+      const RECALL_ALL = 'ae51f793-d260-4b8f-a374-6f708192a3b4';
+      await store.receivedRecalls.add({ ...recall, envelopeId: RECALL_ALL, productVersion: null });
+      expect(await store.receivedRecalls.covering('USA', 'usa-prod-1', 7)).toMatchObject({
+        envelopeId: RECALL_ALL,
+      });
+      expect(await store.receivedRecalls.get(RECALL_ALL)).toMatchObject({ productVersion: null });
+      const all = await store.receivedProducts.recall({
+        ...target,
+        version: null,
+        recallEnvelopeId: RECALL_ALL,
+      });
+      expect(all.map((p) => [p.productVersion, p.originator])).toEqual([[3, 'USA']]);
+      expect(await store.counts()).toMatchObject({ received_products: 3, received_recalls: 2 });
     });
 
     it('writes neither the entry nor the product when the transaction that holds them fails', async () => {
@@ -1244,6 +1388,118 @@ describe('openStore', () => {
       } finally {
         await store.close();
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('brings a database made at 0003 up to 0004, reads its received product as held, and erases it for good on recall', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'accord-store-'));
+    const marker = 'Marker text the recall must leave nowhere in the file';
+    const envelopeId = '5f0c2a4e-8d1b-4c3a-9e2f-1a2b3c4d5e6f';
+    const recallEnvelopeId = '8c3f5d71-b04e-4f6d-8152-4d5e6f708192';
+    const otherEnvelopeId = '6a1d3b5f-9e2c-4d4b-8f30-2b3c4d5e6f70';
+    const kept = 'Text of a product no one recalled';
+    try {
+      const file = join(dir, 'accord.sqlite');
+      const db = openSqlite(file);
+      const migrator = new Migrator({
+        db,
+        provider: {
+          getMigrations: async () => ({
+            '0001_initial': initialMigration('sqlite'),
+            '0002_inbox': inboxMigration(),
+            '0003_outbox_receipts': outboxReceiptsMigration(),
+          }),
+        },
+        migrationTableName: MIGRATION_TABLE,
+        migrationLockTableName: MIGRATION_LOCK_TABLE,
+      });
+      expect((await migrator.migrateToLatest()).error).toBeUndefined();
+      await db.destroy();
+      const document = {
+        id: 'usa-prod-1',
+        version: 1,
+        originator: 'USA',
+        title: 'A title',
+        titleMarking: '(U)',
+        discipline: 'SIGINT',
+        categories: ['counterterrorism'],
+        portions: [{ id: 'p1', marking: '(U)', text: marker }],
+        banner: 'UNCLASSIFIED',
+        withheldCount: 0,
+        reliability: 'B',
+        credibility: 2,
+        createdAt: '2025-05-01T00:00:00Z',
+        derivedFrom: { id: 'usa-prod-1', version: 1, digest: fingerprint('source') },
+        signature: { by: fingerprint('usa'), value: `${'A'.repeat(86)}==` },
+      };
+      const raw = new BetterSqlite3(file);
+      raw
+        .prepare(
+          `insert into inbox values (?, 'USA', 'release', 'arr', 1, 'usa-prod-1', 1, ?, null, 'stored', null, null, null, ?)`,
+        )
+        .run(envelopeId, fingerprint('envelope'), T0);
+      raw
+        .prepare(
+          `insert into received_products values (?, 'usa-prod-1', 1, 'USA', 'USA', 'arr', 1, ?, 'UNCLASSIFIED', 0, ?)`,
+        )
+        .run(envelopeId, JSON.stringify(document), T0);
+      // Another product on the same page, held on: its text stays.
+      raw
+        .prepare(
+          `insert into inbox values (?, 'USA', 'release', 'arr', 1, 'usa-prod-2', 1, ?, null, 'stored', null, null, null, ?)`,
+        )
+        .run(otherEnvelopeId, fingerprint('other'), T0);
+      raw
+        .prepare(
+          `insert into received_products values (?, 'usa-prod-2', 1, 'USA', 'USA', 'arr', 1, ?, 'UNCLASSIFIED', 0, ?)`,
+        )
+        .run(
+          otherEnvelopeId,
+          JSON.stringify({
+            ...document,
+            id: 'usa-prod-2',
+            portions: [{ id: 'p1', marking: '(U)', text: kept }],
+          }),
+          T0,
+        );
+      raw.close();
+      // The control: before the recall the text is in the file, so the check below can fail.
+      expect(readFileSync(file).includes(marker)).toBe(true);
+
+      const store = await openStore({ kind: 'sqlite', file });
+      try {
+        expect(await store.receivedProducts.get('usa-prod-1')).toMatchObject({
+          envelopeId,
+          document,
+          recalledAt: null,
+          recallEnvelopeId: null,
+        });
+        await store.receivedRecalls.add({
+          envelopeId: recallEnvelopeId,
+          recallId: '9d40e682-c15f-4a7e-9263-5e6f708192a3',
+          originator: 'USA',
+          productId: 'usa-prod-1',
+          productVersion: null,
+          reason: 'Withdrawn.',
+          recalledAt: T0,
+          receivedAt: T0,
+        });
+        const erased = await store.receivedProducts.recall({
+          productId: 'usa-prod-1',
+          version: null,
+          originator: 'USA',
+          recallEnvelopeId,
+          recalledAt: T0,
+        });
+        expect(erased).toHaveLength(1);
+      } finally {
+        await store.close();
+      }
+      // secure_delete: the old row's bytes are overwritten, not left in the page's free space.
+      expect(readFileSync(file).includes(marker)).toBe(false);
+      expect(readFileSync(file).includes(kept)).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -24,7 +24,7 @@ export function registerFederationRoutes(app: FastifyInstance, inbox: InboxServi
         summary: 'Deliver an envelope from a partner node',
         description:
           'The body is a sealed envelope (header, signature, enc, ciphertext). 201 with the signed receipt when ' +
-          'the product is stored, 200 with the same receipt when the same envelope is delivered again; a refusal ' +
+          'the product is stored (or a recall carried out), 200 with the same receipt when the same envelope is delivered again; a refusal ' +
           'is problem+json naming its code and reason, with a signed refusal receipt when the product was read.',
         security: [],
       },

@@ -11,7 +11,9 @@ import { createLoginAttemptRepository } from './login-attempts.js';
 import { createOutboxRepository } from './outbox.js';
 import { createPartnerRepository } from './partners.js';
 import { createProductRepository } from './products.js';
+import { createRecallRepository } from './recalls.js';
 import { createReceivedProductRepository } from './received-products.js';
+import { createReceivedRecallRepository } from './received-recalls.js';
 import { createReleaseRepository } from './releases.js';
 import { createSessionRepository } from './sessions.js';
 import { createTokenRepository } from './tokens.js';
@@ -72,8 +74,10 @@ export function createRepositories(ctx: RepositoryContext, guard: CallGuard): Re
     attachments: guarded('attachments', createAttachmentRepository(ctx), guard),
     releases: guarded('releases', createReleaseRepository(ctx), guard),
     consents: guarded('consents', createConsentRepository(ctx), guard),
+    recalls: guarded('recalls', createRecallRepository(ctx), guard),
     outbox: guarded('outbox', createOutboxRepository(ctx), guard),
     inbox: guarded('inbox', createInboxRepository(ctx), guard),
+    receivedRecalls: guarded('receivedRecalls', createReceivedRecallRepository(ctx), guard),
     receivedProducts: guarded('receivedProducts', createReceivedProductRepository(ctx), guard),
     counts: guarded('store', { counts }, guard).counts,
   };

@@ -23,6 +23,7 @@ function toMessage(row: OutboxTable): OutboxMessage {
     createdAt: row.created_at,
     deliveredAt: row.delivered_at,
     receipt: row.receipt_json === null ? null : parseStoredJson<unknown>(row.receipt_json),
+    recallId: row.recall_id,
   };
 }
 
@@ -51,6 +52,7 @@ export function createOutboxRepository(ctx: RepositoryContext): OutboxRepository
         created_at: now,
         delivered_at: null,
         receipt_json: null,
+        recall_id: message.recallId ?? null,
       };
       await db.insertInto('outbox').values(row).execute();
       return toMessage(row);
@@ -80,6 +82,8 @@ export function createOutboxRepository(ctx: RepositoryContext): OutboxRepository
       const { limit, offset } = pageOf(options);
       let query = db.selectFrom('outbox').selectAll();
       if (options.status !== undefined) query = query.where('status', '=', options.status);
+      if (options.releaseId !== undefined) query = query.where('release_id', '=', options.releaseId);
+      if (options.recallId !== undefined) query = query.where('recall_id', '=', options.recallId);
       const rows = await query
         .orderBy('created_at', 'desc')
         .orderBy('id')

@@ -36,6 +36,9 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Kysely<Da
     sqlite = new BetterSqlite3(file, { timeout: busyTimeoutMs });
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('foreign_keys = ON');
+    // Issue 4: a recalled product's content must be erased, and an UPDATE otherwise leaves the old
+    // row's bytes in the page's free space; secure_delete overwrites freed content with zeros.
+    sqlite.pragma('secure_delete = ON');
     sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
     // synchronous stays FULL (the default): a committed release and its outbox row survive power loss.
   } catch (error) {

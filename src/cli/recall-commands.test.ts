@@ -1,0 +1,178 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildNode } from '../app/node.js';
+import type { RecallStatus, SealedRecall } from '../services/recall-service.js';
+import type { Store } from '../store/index.js';
+import { type CapturedRun, REPO_ROOT, runCaptured } from './captured-run.js';
+import { loadNodeConfig } from './local-node.js';
+
+// `accord product recall` and `accord product recalls` on a USA node that released a product to
+// GBR: the recall is sealed to GBR with the node's keys (so it needs the passphrase), queued with
+// the state change, and listed per recipient.
+
+const KEY_ENV = { ACCORD_KEY_PASSPHRASE: 'a passphrase for the test node keys' } as const;
+const FVEY = 'examples/arrangements/fvey-multilateral.json';
+const SIGINT_CT = 'examples/products/usa-sigint-ct.json';
+const root = mkdtempSync(join(tmpdir(), 'accord-recall-cli-'));
+const usa = join(root, 'usa');
+const gbr = join(root, 'gbr');
+
+function expectOneLineFailure(run: CapturedRun, pattern: RegExp): void {
+  expect(run.code).toBe(2);
+  expect(run.stdout).toBe('');
+  expect(run.stderrLines).toHaveLength(1);
+  expect(run.stderrLines[0]).toMatch(/^accord: /);
+  expect(run.stderrLines[0]).toMatch(pattern);
+}
+
+async function ok(argv: readonly string[], env: Record<string, string> = {}): Promise<CapturedRun> {
+  const run = await runCaptured(argv, { env });
+  expect(run.stderr, argv.join(' ')).toBe('');
+  expect(run.code).toBe(0);
+  return run;
+}
+
+/** Opens the USA node the way the CLI does, runs `work` on its store, closes it. */
+async function onUsa<T>(work: (store: Store) => Promise<T>): Promise<T> {
+  const io = { stdout: { write: () => true }, stderr: { write: () => true }, env: {}, cwd: REPO_ROOT };
+  const node = await buildNode(await loadNodeConfig(io, usa, { log: { level: 'silent' } }));
+  try {
+    return await work(node.store);
+  } finally {
+    await node.close();
+  }
+}
+
+async function stateOf(id: string): Promise<string | undefined> {
+  return onUsa(async (store) => (await store.products.get(id))?.state);
+}
+
+/** Writes, approves and releases the example product to GBR; returns its id. */
+async function released(): Promise<string> {
+  const created = await ok(['product', 'create', SIGINT_CT, '--dir', usa, '--as', 'ann', '--json'], KEY_ENV);
+  const { id } = JSON.parse(created.stdout) as { id: string };
+  await ok(['product', 'submit', id, '--dir', usa, '--as', 'ann']);
+  await ok(['product', 'approve', id, '--dir', usa, '--as', 'olly']);
+  await ok(
+    ['product', 'release', id, '--to', 'GBR', '--under', 'fvey-multilateral', '--dir', usa, '--as', 'olly'],
+    KEY_ENV,
+  );
+  return id;
+}
+
+beforeAll(async () => {
+  for (const [dir, partner] of [
+    [usa, 'USA'],
+    [gbr, 'GBR'],
+  ] as const) {
+    await ok(['init', '--dir', dir, '--partner', partner, '--json'], KEY_ENV);
+  }
+  const identity = join(root, 'gbr-identity.json');
+  writeFileSync(identity, (await ok(['keys', 'show', '--dir', gbr, '--json'])).stdout);
+  await ok([
+    'partner',
+    'add',
+    'GBR',
+    '--identity',
+    identity,
+    '--endpoint',
+    'http://127.0.0.1:9',
+    '--dir',
+    usa,
+  ]);
+  for (const [username, role] of [
+    ['ann', 'analyst'],
+    ['olly', 'release-officer'],
+  ] as const) {
+    await ok([
+      'user',
+      'add',
+      '--dir',
+      usa,
+      '--username',
+      username,
+      '--nationality',
+      'USA',
+      '--clearance',
+      'TOP SECRET',
+      '--role',
+      role,
+      '--caveats',
+      'SI',
+    ]);
+  }
+  await ok(['arrangement', 'add', FVEY, '--dir', usa, '--as', 'admin']);
+}, 60_000);
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('accord product recall', () => {
+  it('queues a sealed recall to GBR, withdraws the undelivered release, and lists it per recipient', async () => {
+    const id = await released();
+    const run = await ok(
+      ['product', 'recall', id, '--reason', 'Source withdrawn.', '--dir', usa, '--as', 'olly'],
+      KEY_ENV,
+    );
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(
+      new RegExp(`^recall [0-9a-f-]{36} of ${id} \\(all versions\\) by olly at \\S+Z: Source withdrawn\\.$`),
+    );
+    expect(lines[1]).toBe('  GBR under fvey-multilateral v1  pending, attempts 0');
+    expect(lines.at(-1)).toBe('1 recall envelope(s) queued for delivery');
+    expect(await stateOf(id)).toBe('recalled');
+
+    const listed = await ok(['product', 'recalls', id, '--dir', usa, '--as', 'olly', '--json']);
+    const [recall] = JSON.parse(listed.stdout) as RecallStatus[];
+    expect(recall).toMatchObject({
+      productId: id,
+      version: 'all',
+      reason: 'Source withdrawn.',
+      recalledBy: 'olly',
+    });
+    expect(recall?.recipients).toMatchObject([{ recipient: 'GBR', status: 'pending', receipt: null }]);
+    const queued = await onUsa(
+      async (store) => (await store.outbox.get(recall?.recipients[0]?.envelopeId ?? ''))?.payload,
+    );
+    expect((queued as SealedRecall).envelope.header).toMatchObject({
+      kind: 'recall',
+      from: 'USA',
+      to: 'GBR',
+    });
+    const text = await ok(['product', 'recalls', id, '--dir', usa, '--as', 'olly']);
+    expect(text.stdout.trimEnd().split('\n').at(-1)).toBe('1 recall(s)');
+
+    // The outbox holds the recall sealed to GBR, and the release it withdrew, given up with why.
+    const outbox = await ok(['outbox', 'list', '--dir', usa, '--json']);
+    const entries = JSON.parse(outbox.stdout) as { kind: string; status: string; lastError: string | null }[];
+    expect(entries.find((e) => e.kind === 'recall')).toMatchObject({ status: 'pending', lastError: null });
+    expect(entries.find((e) => e.kind === 'release')?.lastError).toMatch(/^recalled before delivery/);
+    expect((await ok(['outbox', 'list', '--dir', usa])).stdout).toMatch(
+      new RegExp(`GBR  ${id} v1 recall  pending`),
+    );
+  });
+
+  it('needs the key passphrase to seal the recall, and recalls nothing without it', async () => {
+    const id = await released();
+    const run = await runCaptured(['product', 'recall', id, '--reason', 'x', '--dir', usa, '--as', 'olly']);
+    expectOneLineFailure(run, /set ACCORD_KEY_PASSPHRASE \[KEY_PASSPHRASE_MISSING\]$/);
+    expect(await stateOf(id)).toBe('released');
+  });
+
+  it.each<[string, readonly string[], RegExp]>([
+    ['an analyst', ['--as', 'ann'], /product:recall is not granted to roles analyst \[FORBIDDEN\]$/],
+    [
+      'a version that is no number',
+      ['--as', 'olly', '--version', 'two'],
+      /--version: 'two' is not a version number \[INPUT_INVALID\]$/,
+    ],
+    ['a version it does not have', ['--as', 'olly', '--version', '2'], /has no version 2 \[NOT_FOUND\]$/],
+    ['a blank reason', ['--as', 'olly', '--reason', ' '], /reason must be 1 to 2000 characters/],
+  ])('refuses a recall by %s in one line, changing nothing', async (_what, extra, pattern) => {
+    const id = await released();
+    const argv = ['product', 'recall', id, '--reason', 'r', '--dir', usa, ...extra];
+    expectOneLineFailure(await runCaptured(argv, { env: KEY_ENV }), pattern);
+    expect(await stateOf(id)).toBe('released');
+  });
+});
