@@ -4,7 +4,10 @@ import { type Actor, requirePermission } from './actor.js';
 /** One delivery as an operator sees it: who, what, how it stands; never the payload. */
 export interface OutboxEntry {
   readonly id: string;
-  readonly releaseId: string;
+  /** What the message belongs to: exactly one of a release, a consent request or an onward release. */
+  readonly releaseId: string | null;
+  readonly consentRequestId: string | null;
+  readonly onwardReleaseId: string | null;
   readonly recipient: string;
   /** The product version it carries; null for a row whose payload names none. */
   readonly product: { readonly id: string; readonly version: number } | null;
@@ -36,6 +39,8 @@ export function outboxEntryOf(message: OutboxMessage): OutboxEntry {
   return {
     id: message.id,
     releaseId: message.releaseId,
+    consentRequestId: message.consentRequestId,
+    onwardReleaseId: message.onwardReleaseId,
     recipient: message.recipient,
     product: productOf(message.payload),
     status: message.status,
