@@ -9,6 +9,7 @@ import { installAuthentication } from './authenticate.js';
 import { sendProblem } from './problem.js';
 import { registerArrangementRoutes } from './routes/arrangement-routes.js';
 import { registerAuthRoutes } from './routes/auth-routes.js';
+import { registerConsentRoutes } from './routes/consent-routes.js';
 import { registerDirectoryRoutes } from './routes/directory-routes.js';
 import { registerFederationRoutes } from './routes/federation-routes.js';
 import { registerOpsRoutes } from './routes/ops-routes.js';
@@ -92,5 +93,6 @@ export async function buildServer(services: Services, options: ServerOptions): P
   registerProductRoutes(app, services.products);
   registerFederationRoutes(app, services.inbox);
   registerOutboxRoutes(app, services.outbox);
+  registerConsentRoutes(app, services.consents);
   return app;
 }

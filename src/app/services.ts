@@ -2,6 +2,7 @@ import type { Config } from '../config/index.js';
 import { createRegistry, type MarkingRegistry } from '../markings/index.js';
 import { ArrangementService } from '../services/arrangement-service.js';
 import { AuthService } from '../services/auth-service.js';
+import { ConsentService } from '../services/consent-service.js';
 import { DirectoryService } from '../services/directory-service.js';
 import { InboxService } from '../services/inbox-service.js';
 import { OutboxService } from '../services/outbox-service.js';
@@ -18,6 +19,8 @@ export interface Services {
   readonly directory: DirectoryService;
   readonly arrangements: ArrangementService;
   readonly products: ProductService;
+  /** Consent requests and answers (third-party rule), and onward releases of received products. */
+  readonly consents: ConsentService;
   /** The federation inbox; undefined without keys, and POST /federation/v1/inbox then answers 503. */
   readonly inbox: InboxService | undefined;
   /** The node's unlocked identity, for federation; undefined where a node runs without one (tests, benchmarks). */
@@ -53,6 +56,14 @@ export function createServices(
       now,
       outboxSignal,
       ...(keys === undefined ? {} : { signer: signerOf(keys) }),
+    }),
+    consents: new ConsentService({
+      store,
+      partner: config.partner,
+      registry,
+      now,
+      outboxSignal,
+      ...(keys === undefined ? {} : { keys }),
     }),
     inbox:
       keys === undefined

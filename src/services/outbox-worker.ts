@@ -106,6 +106,16 @@ function problemText(body: unknown): string {
 }
 
 /**
+ * The product digest the recipient's receipt must name: the one the row states (a consent request
+ * or answer, which carries no document), else the productDigest of the document released.
+ */
+function expectedDigestOf(release: Deliverable['release']): string | undefined {
+  if (release === undefined) return undefined;
+  const stated = (release as { readonly digest?: unknown }).digest;
+  return typeof stated === 'string' ? stated : productDigest(release.payload.product);
+}
+
+/**
  * Delivers the outbox: `runOnce()` sends every due pending message once; `start()` runs rounds
  * every interval, never two at once, until `stop()`.
  */
@@ -369,8 +379,7 @@ export class OutboxWorker {
   async #checkedReceipt(body: unknown, header: EnvelopeHeader, deliverable: Deliverable): Promise<Receipt> {
     // attacker-controlled: the recipient's answer, until its signature verifies.
     const receipt = verifyReceipt(body, await this.#receiptKeys(header));
-    const expectedDigest =
-      deliverable.release === undefined ? undefined : productDigest(deliverable.release.payload.product);
+    const expectedDigest = expectedDigestOf(deliverable.release);
     const mismatches = [
       receipt.envelopeId === header.envelopeId ? undefined : `envelope ${receipt.envelopeId}`,
       receipt.from === header.to ? undefined : `from ${receipt.from}`,
