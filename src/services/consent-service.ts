@@ -537,9 +537,11 @@ export class ConsentService {
         });
       }
       if (failed.length > 0) {
+        // The rules that tore portions out say why nothing, or too little, remains.
+        const withholding = decision.rules.filter((r) => r.outcome === 'withhold');
         throw new AccordError(
           'POLICY_DENIED',
-          `consent for ${request.holder} to pass ${request.productId} v${request.productVersion} on to ${request.recipient} denied by ${this.#deps.partner}'s own policy: ${sentences(failed)}`,
+          `consent for ${request.holder} to pass ${request.productId} v${request.productVersion} on to ${request.recipient} denied by ${this.#deps.partner}'s own policy: ${sentences([...failed, ...withholding])}`,
           { deniedBy: failed.map((r) => r.rule), rules: decision.rules },
         );
       }
