@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { isAccordError } from '../errors/index.js';
 import { type CliIo, printable, writeLine } from './cli-io.js';
+import { registerConsentCommands } from './consent-commands.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerKeyCommands } from './key-commands.js';
 import { registerMarkingCommands } from './marking-commands.js';
@@ -44,6 +45,7 @@ function buildProgram(io: CliIo): Command {
   registerNodeCommands(program, io);
   registerKeyCommands(program, io);
   registerOutboxCommands(program, io);
+  registerConsentCommands(program, io);
   registerDemoCommand(program, io);
   return program;
 }
