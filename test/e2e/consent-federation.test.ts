@@ -489,6 +489,123 @@ function onwardEnvelope(document: DerivedDocument, consent: unknown, signer: Sig
   });
 }
 
+describe('consent envelopes at the inboxes', () => {
+  /** A consent envelope of `kind` from `from` to `to` under FVEY, sealed to `to`'s key. */
+  function consentEnvelope(
+    kind: 'consent-request' | 'consent-grant',
+    from: 'USA' | 'GBR',
+    to: 'USA' | 'GBR',
+    product: { id: string; version: number },
+    payload: object,
+    signer: Signer = from === 'USA' ? usaSigner : gbrSigner,
+  ) {
+    const header = newEnvelopeHeader(
+      { kind, from, to, arrangement: onWire(FVEY), product, senderKey: signer.fingerprint },
+      { now: clockNow, randomBytes: (n) => new Uint8Array(randomBytes(n)) },
+    );
+    return sealEnvelope({
+      header,
+      payload,
+      signer,
+      recipientEncryptionKey: KEYS[to].identity.encryption.publicKey,
+    });
+  }
+
+  async function post(to: RunningNode, envelope: unknown): Promise<LightMyRequestResponse> {
+    return to.node.server.inject({
+      method: 'POST',
+      url: '/federation/v1/inbox',
+      payload: envelope as object,
+    });
+  }
+
+  it('answers a consent request delivered twice with the same receipt, and records it once', async () => {
+    const id = await releasedToGbr(FVEY_PORTIONS);
+    const asked = await askUsa(id);
+    const [row] = (await nodes.GBR.node.store.outbox.list({ limit: 200 })).filter(
+      (m) => m.consentRequestId === asked.id,
+    );
+    if (row === undefined) throw new Error('GBR queued no request');
+    const first = row.receipt;
+    const again = await post(nodes.USA, (row.payload as { envelope: unknown }).envelope);
+    expect(again.statusCode, again.body).toBe(200);
+    expect(json(again)).toEqual(first);
+    const receipt = verifyReceipt(first, (from, fp) =>
+      from === 'USA' && fp === usaSigner.fingerprint ? KEYS.USA.identity.signing.publicKey : undefined,
+    );
+    expect(receipt).toMatchObject({ from: 'USA', to: 'GBR', outcome: 'stored', product: asked.product });
+    const incoming = await nodes.USA.node.store.consentRequests.list({ direction: 'incoming', limit: 500 });
+    expect(incoming.filter((r) => r.id === asked.id)).toHaveLength(1);
+  });
+
+  it('refuses a consent request for a product USA did not originate, with a refusal receipt', async () => {
+    const product = { id: 'GBR-2026-0001', version: 1 };
+    const envelope = consentEnvelope('consent-request', 'GBR', 'USA', product, {
+      kind: 'consent-request',
+      request: {
+        requestId: '5d2b0c74-7e3a-4f9c-9d4e-8a6b3c4d5e6f',
+        product: { ...product, digest: `sha256:${'2'.repeat(64)}` },
+        originator: 'USA',
+        holder: 'GBR',
+        recipient: 'CAN',
+        arrangement: onWire(FVEY),
+        reason: 'probing',
+        requestedAt: new Date(clockNow).toISOString(),
+      },
+    });
+    const response = await post(nodes.USA, envelope);
+    expect(response.statusCode, response.body).toBe(404);
+    const problem = json(response);
+    expect(problem.code).toBe('NOT_FOUND');
+    expect(problem.receipt).toMatchObject({ receipt: { outcome: 'refused', from: 'USA', to: 'GBR' } });
+    expect(
+      await nodes.USA.node.store.consentRequests.get('5d2b0c74-7e3a-4f9c-9d4e-8a6b3c4d5e6f'),
+    ).toBeUndefined();
+  });
+
+  it("refuses at GBR an answer to no request of GBR's, and a grant whose consent USA did not sign", async () => {
+    const id = await releasedToGbr(FVEY_PORTIONS);
+    const product = { id, version: 1 };
+    const stray = consentEnvelope('consent-grant', 'USA', 'GBR', product, {
+      kind: 'consent-grant',
+      requestId: '6e3c1d85-8f4b-4a0d-8e5f-9b7c4d5e6f70',
+      outcome: 'denied',
+      decidedAt: new Date(clockNow).toISOString(),
+      reason: 'no',
+    });
+    const strayResponse = await post(nodes.GBR, stray);
+    expect(strayResponse.statusCode).toBe(404);
+
+    // A real request; USA's envelope carries a consent signed with CAN's key in USA's name.
+    const asked = await askUsa(id);
+    const held = await nodes.GBR.node.store.receivedProducts.get(id);
+    const forged = signConsent(
+      {
+        requestId: asked.id,
+        product: { id, version: 1, digest: productDigest(held?.document ?? {}) },
+        originator: 'USA',
+        holder: 'GBR',
+        recipient: 'CAN',
+        arrangement: onWire(FVEY),
+        grantedAt: new Date(clockNow).toISOString(),
+      },
+      signerOf(KEYS.CAN),
+    );
+    const envelope = consentEnvelope('consent-grant', 'USA', 'GBR', product, {
+      kind: 'consent-grant',
+      requestId: asked.id,
+      outcome: 'granted',
+      decidedAt: new Date(clockNow).toISOString(),
+      consent: forged,
+    });
+    const response = await post(nodes.GBR, envelope);
+    expect(response.statusCode, response.body).toBe(403);
+    expect(json(response).code).toBe('KEY_UNPINNED');
+    expect((await nodes.GBR.node.store.consentRequests.get(asked.id))?.status).toBe('pending');
+    expect(await nodes.GBR.node.store.consents.list({ productId: id })).toEqual([]);
+  });
+});
+
 describe("CAN's inbox and consents it did not get from USA", () => {
   let document: DerivedDocument;
   let fields: ConsentFields;
