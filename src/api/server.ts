@@ -12,9 +12,11 @@ import { registerAuthRoutes } from './routes/auth-routes.js';
 import { registerConsentRoutes } from './routes/consent-routes.js';
 import { registerDirectoryRoutes } from './routes/directory-routes.js';
 import { registerFederationRoutes } from './routes/federation-routes.js';
+import { registerInboxRoutes } from './routes/inbox-routes.js';
 import { registerOpsRoutes } from './routes/ops-routes.js';
 import { registerOutboxRoutes } from './routes/outbox-routes.js';
 import { registerProductRoutes } from './routes/product-routes.js';
+import { registerReceivedRoutes } from './routes/received-routes.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -93,6 +95,8 @@ export async function buildServer(services: Services, options: ServerOptions): P
   registerProductRoutes(app, services.products);
   registerFederationRoutes(app, services.inbox);
   registerOutboxRoutes(app, services.outbox);
+  registerInboxRoutes(app, services.inboxLog);
+  registerReceivedRoutes(app, services.received);
   registerConsentRoutes(app, services.consents);
   return app;
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../api/server.js';
 import type { Config } from '../config/index.js';
+import type { PublicIdentity } from '../crypto/index.js';
 import { OutboxWorker } from '../services/outbox-worker.js';
 import { openStore, type Store } from '../store/index.js';
 import type { NodeKeys } from './node-keys.js';
@@ -37,10 +38,22 @@ export async function openConfiguredStore(config: Readonly<Config>): Promise<Sto
  */
 export async function buildNode(
   config: Readonly<Config>,
-  options: { readonly store?: Store; readonly now?: () => number; readonly keys?: NodeKeys } = {},
+  options: {
+    readonly store?: Store;
+    readonly now?: () => number;
+    readonly keys?: NodeKeys;
+    /** The public identity of a node whose keys stay locked (see createServices). */
+    readonly identity?: PublicIdentity;
+  } = {},
 ): Promise<AccordNode> {
   const store = options.store ?? (await openConfiguredStore(config));
-  const services = createServices(config, store, options.now, options.keys);
+  const services = createServices(
+    config,
+    store,
+    options.now,
+    options.keys,
+    options.identity ?? options.keys?.public,
+  );
   const server = await buildServer(services, {
     bodyLimitBytes: config.http.bodyLimitBytes,
     logLevel: config.log.level,

@@ -1,13 +1,16 @@
 import type { Config } from '../config/index.js';
+import type { PublicIdentity } from '../crypto/index.js';
 import { createRegistry, type MarkingRegistry } from '../markings/index.js';
 import { ArrangementService } from '../services/arrangement-service.js';
 import { AuthService } from '../services/auth-service.js';
 import { ConsentService } from '../services/consent-service.js';
 import { DirectoryService } from '../services/directory-service.js';
+import { InboxLogService } from '../services/inbox-log-service.js';
 import { InboxService } from '../services/inbox-service.js';
 import { OutboxService } from '../services/outbox-service.js';
 import { OutboxSignal } from '../services/outbox-signal.js';
 import { ProductService } from '../services/product-service.js';
+import { ReceivedService } from '../services/received-service.js';
 import type { Store } from '../store/index.js';
 import { type NodeKeys, signerOf } from './node-keys.js';
 
@@ -25,6 +28,10 @@ export interface Services {
   readonly inbox: InboxService | undefined;
   /** The node's unlocked identity, for federation; undefined where a node runs without one (tests, benchmarks). */
   readonly keys: NodeKeys | undefined;
+  /** Products received from partners, read through the read policy. */
+  readonly received: ReceivedService;
+  /** What the inbox did with each envelope: stored or refused, and why. */
+  readonly inboxLog: InboxLogService;
   /** The pending and past deliveries of releases to partners. */
   readonly outbox: OutboxService;
   /** Raised when outbox rows are queued; the outbox worker listens to it. */
@@ -33,12 +40,17 @@ export interface Services {
   readonly now: () => number;
 }
 
-/** Wires the services with plain constructors; `now` is the clock (tests pass a fixed one). */
+/**
+ * Wires the services with plain constructors; `now` is the clock (tests pass a fixed one).
+ * `identity` is the node's public identity where its keys stay locked (read-only commands): enough
+ * to verify what others signed under arrangements this node is party to, never to sign.
+ */
 export function createServices(
   config: Readonly<Config>,
   store: Store,
   now: () => number = Date.now,
   keys?: NodeKeys,
+  identity: PublicIdentity | undefined = keys?.public,
 ): Services {
   const registry = createRegistry(config.markings ?? {});
   const outboxSignal = new OutboxSignal();
@@ -70,6 +82,14 @@ export function createServices(
         ? undefined
         : new InboxService({ store, partner: config.partner, registry, keys, now }),
     keys,
+    received: new ReceivedService({
+      store,
+      partner: config.partner,
+      registry,
+      now,
+      ...(identity === undefined ? {} : { ownSigningKey: identity.signing }),
+    }),
+    inboxLog: new InboxLogService({ store }),
     outbox: new OutboxService({ store }),
     outboxSignal,
     now,

@@ -17,6 +17,7 @@ export const PERMISSIONS = [
   'user:read',
   'user:write',
   'outbox:read',
+  'inbox:read',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -39,6 +40,7 @@ const GRANTS: Readonly<Record<Role, readonly Permission[]>> = {
     'arrangement:read',
     'partner:read',
     'outbox:read',
+    'inbox:read',
   ],
   administrator: [
     'arrangement:read',
@@ -48,6 +50,7 @@ const GRANTS: Readonly<Record<Role, readonly Permission[]>> = {
     'user:read',
     'user:write',
     'outbox:read',
+    'inbox:read',
   ],
   'oversight-auditor': ['arrangement:read', 'partner:read'],
 };

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { type AccordNode, buildNode } from '../app/node.js';
-import { loadNodeKeys } from '../app/node-keys.js';
 import { AccordError } from '../errors/index.js';
 import { MAX_CONSENT_REASON } from '../federation/index.js';
 import { DEFAULT_REGISTRY } from '../markings/index.js';
@@ -12,31 +10,11 @@ import {
   type ConsentRequestStatus,
 } from '../store/index.js';
 import { type CliIo, printable, writeJson, writeLine } from './cli-io.js';
-import { actorFor, keyPassphraseOf, loadNodeConfig, withLocalNode } from './local-node.js';
+import { actorFor, withLocalNode } from './local-node.js';
 import { parseInstantOption, parsePartnerOption } from './option-values.js';
 
 // The store's largest page.
 const PAGE = 500;
-
-/**
- * Runs `work` on the node of a data directory with its keys unlocked (ACCORD_KEY_PASSPHRASE):
- * asking, granting, denying and passing on sign and seal what they queue. A running `serve` of
- * the same directory delivers it.
- */
-async function withKeyedNode<T>(
-  io: CliIo,
-  dir: string | undefined,
-  work: (node: AccordNode) => Promise<T>,
-): Promise<T> {
-  const config = await loadNodeConfig(io, dir, { log: { level: 'warn' } });
-  const keys = await loadNodeKeys(config.dataDir, keyPassphraseOf(io));
-  const node = await buildNode(config, { keys, ...(io.now ? { now: io.now } : {}) });
-  try {
-    return await work(node);
-  } finally {
-    await node.close();
-  }
-}
 
 function reasonOf(value: string, flag: string): string {
   const reason = value.trim();
@@ -99,7 +77,9 @@ function printRequest(io: CliIo, r: ConsentRequestView): void {
 
 /**
  * Registers `consent request|list|grant|deny|release`: the third-party rule by federation, from
- * the holder's side (ask, pass on) and the originator's (decide).
+ * the holder's side (ask, pass on) and the originator's (decide). All but `list` sign and seal what
+ * they queue, so they unlock the node keys (ACCORD_KEY_PASSPHRASE); a running `serve` of the same
+ * data directory delivers it.
  */
 export function registerConsentCommands(program: Command, io: CliIo): void {
   const consent = program
@@ -132,13 +112,17 @@ export function registerConsentCommands(program: Command, io: CliIo): void {
         const recipient = parsePartnerOption(options.to, '--to', DEFAULT_REGISTRY);
         const reason = reasonOf(options.reason, '--reason');
         const version = versionOf(options.version);
-        const request = await withKeyedNode(io, options.dir, async (node) =>
-          node.services.consents.request(await actorFor(node, options.as), productId, {
-            recipient,
-            arrangementId: options.under,
-            reason,
-            ...(version === undefined ? {} : { version }),
-          }),
+        const request = await withLocalNode(
+          io,
+          options.dir,
+          async (node) =>
+            node.services.consents.request(await actorFor(node, options.as), productId, {
+              recipient,
+              arrangementId: options.under,
+              reason,
+              ...(version === undefined ? {} : { version }),
+            }),
+          { keys: true },
         );
         if (options.json === true) writeJson(io.stdout, request);
         else
@@ -201,10 +185,14 @@ export function registerConsentCommands(program: Command, io: CliIo): void {
         options.expires === undefined
           ? undefined
           : new Date(parseInstantOption(options.expires, '--expires')).toISOString();
-      const granted = await withKeyedNode(io, options.dir, async (node) =>
-        node.services.consents.grant(await actorFor(node, options.as), id, {
-          ...(expires === undefined ? {} : { expiresAt: expires }),
-        }),
+      const granted = await withLocalNode(
+        io,
+        options.dir,
+        async (node) =>
+          node.services.consents.grant(await actorFor(node, options.as), id, {
+            ...(expires === undefined ? {} : { expiresAt: expires }),
+          }),
+        { keys: true },
       );
       if (options.json === true) writeJson(io.stdout, granted);
       else
@@ -223,8 +211,11 @@ export function registerConsentCommands(program: Command, io: CliIo): void {
     .option('--json', 'print as JSON')
     .action(async (id: string, options: { reason: string; as: string; dir?: string; json?: boolean }) => {
       const reason = reasonOf(options.reason, '--reason');
-      const denied = await withKeyedNode(io, options.dir, async (node) =>
-        node.services.consents.deny(await actorFor(node, options.as), id, { reason }),
+      const denied = await withLocalNode(
+        io,
+        options.dir,
+        async (node) => node.services.consents.deny(await actorFor(node, options.as), id, { reason }),
+        { keys: true },
       );
       if (options.json === true) writeJson(io.stdout, denied);
       else
@@ -252,12 +243,16 @@ export function registerConsentCommands(program: Command, io: CliIo): void {
       ) => {
         const recipient = parsePartnerOption(options.to, '--to', DEFAULT_REGISTRY);
         const version = versionOf(options.version);
-        const outcome = await withKeyedNode(io, options.dir, async (node) =>
-          node.services.consents.releaseOnward(await actorFor(node, options.as), productId, {
-            recipient,
-            arrangementId: options.under,
-            ...(version === undefined ? {} : { version }),
-          }),
+        const outcome = await withLocalNode(
+          io,
+          options.dir,
+          async (node) =>
+            node.services.consents.releaseOnward(await actorFor(node, options.as), productId, {
+              recipient,
+              arrangementId: options.under,
+              ...(version === undefined ? {} : { version }),
+            }),
+          { keys: true },
         );
         if (options.json === true) writeJson(io.stdout, outcome);
         else

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type AccordNode, buildNode } from '../app/node.js';
+import { loadNodeKeys, readPublicIdentity } from '../app/node-keys.js';
 import { type Config, loadConfig } from '../config/index.js';
 import { KEY_PASSPHRASE_ENV } from '../crypto/index.js';
 import { AccordError } from '../errors/index.js';
@@ -69,17 +70,41 @@ export async function writeNodeConfig(dataDir: string, config: Record<string, un
   await writeFile(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
 }
 
-/** Opens the node of a data directory (store migrated, server built but not listening). */
+/** How a local command opens its node. */
+export interface LocalNodeOptions {
+  /**
+   * Unlock the node keys with ACCORD_KEY_PASSPHRASE, for a command that signs or seals: without
+   * them a product version would be stored unsigned and a release queued unsealed, which no
+   * delivery can ever send. Read-only commands leave them locked and need no passphrase.
+   */
+  readonly keys?: boolean;
+  /**
+   * Read the node's public identity from keys.json (no passphrase, as `keys show` does), for a
+   * read-only command that verifies signatures under arrangements this node is party to.
+   */
+  readonly identity?: boolean;
+}
+
+/**
+ * Opens the node of a data directory (store migrated, server built but not listening). With
+ * `keys`, a missing or wrong passphrase fails before the store is opened, so nothing is written.
+ */
 export async function openLocalNode(
   io: CliIo,
   dir: string | undefined,
   flags: Record<string, unknown> = {},
+  options: LocalNodeOptions = {},
 ): Promise<AccordNode> {
   // Commands run quietly; `serve` and `demo` raise the log level themselves.
-  return buildNode(
-    await loadNodeConfig(io, dir, { log: { level: 'warn' }, ...flags }),
-    io.now ? { now: io.now } : {},
-  );
+  const config = await loadNodeConfig(io, dir, { log: { level: 'warn' }, ...flags });
+  const keys = options.keys === true ? await loadNodeKeys(config.dataDir, keyPassphraseOf(io)) : undefined;
+  const identity =
+    keys === undefined && options.identity === true ? await readPublicIdentity(config.dataDir) : undefined;
+  return buildNode(config, {
+    ...(io.now ? { now: io.now } : {}),
+    ...(keys === undefined ? {} : { keys }),
+    ...(identity === undefined ? {} : { identity }),
+  });
 }
 
 /** Runs `work` on the node of a data directory and closes it afterwards. */
@@ -87,8 +112,9 @@ export async function withLocalNode<T>(
   io: CliIo,
   dir: string | undefined,
   work: (node: AccordNode) => Promise<T>,
+  options: LocalNodeOptions = {},
 ): Promise<T> {
-  const node = await openLocalNode(io, dir);
+  const node = await openLocalNode(io, dir, {}, options);
   try {
     return await work(node);
   } finally {

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type AccordNode, buildNode } from '../app/node.js';
 import { loadNodeKeys } from '../app/node-keys.js';
-import type { PublicIdentity } from '../crypto/index.js';
+import { createNodeIdentity, type PublicIdentity, publicIdentity } from '../crypto/index.js';
+import { type Envelope, verifyProductSignature } from '../federation/index.js';
+import type { SealedRelease } from '../services/product-service.js';
 import { type CapturedRun, REPO_ROOT, runCaptured } from './captured-run.js';
 import type { CliIo } from './cli-io.js';
 import { loadNodeConfig } from './local-node.js';
@@ -131,17 +133,39 @@ const LIAISON = {
   communities: 'FVEY',
 } as const;
 
-/** A USA node with an analyst, an officer, a dual-role user, a GBR liaison and the FVEY arrangement. */
+/** GBR's node as USA's directory records it: its public keys (a release is sealed to them). */
+const GBR_IDENTITY = { partner: 'GBR', ...publicIdentity(createNodeIdentity()) };
+
+/**
+ * A USA node with an analyst, an officer, a dual-role user, a GBR liaison, the FVEY arrangement
+ * and GBR's node keys on record.
+ */
 async function allianceNode(): Promise<string> {
   const dir = tempDir();
   await initNode(dir);
   for (const user of [ANALYST, OFFICER, DUAL, LIAISON]) await addUser(dir, user);
   expect((await runCaptured(['arrangement', 'add', FVEY, '--dir', dir, '--as', 'admin'])).code).toBe(0);
+  const identity = join(dir, 'gbr-identity.json');
+  writeFileSync(identity, JSON.stringify(GBR_IDENTITY));
+  const partner = await runCaptured([
+    'partner',
+    'add',
+    'GBR',
+    '--identity',
+    identity,
+    '--endpoint',
+    'http://127.0.0.1:7402',
+    '--dir',
+    dir,
+  ]);
+  expect(partner.stderr).toBe('');
   return dir;
 }
 
 async function createProduct(dir: string, as: string): Promise<string> {
-  const run = await runCaptured(['product', 'create', SIGINT_CT, '--dir', dir, '--as', as, '--json']);
+  const run = await runCaptured(['product', 'create', SIGINT_CT, '--dir', dir, '--as', as, '--json'], {
+    env: KEY_ENV,
+  });
   expect(run.stderr).toBe('');
   expect(run.code).toBe(0);
   return (JSON.parse(run.stdout) as { id: string }).id;
@@ -447,16 +471,10 @@ describe('accord arrangement', () => {
 describe('accord product', () => {
   it('takes a whole product document through create, submit, approve and release to GBR', async () => {
     const dir = await allianceNode();
-    const created = await runCaptured([
-      'product',
-      'create',
-      SIGINT_CT,
-      '--dir',
-      dir,
-      '--as',
-      'ann',
-      '--json',
-    ]);
+    const created = await runCaptured(
+      ['product', 'create', SIGINT_CT, '--dir', dir, '--as', 'ann', '--json'],
+      { env: KEY_ENV },
+    );
     expect(created.code).toBe(0);
     // Only the draft fields of the example are used: the node assigns id, author and originator.
     const view = JSON.parse(created.stdout) as Record<string, unknown>;
@@ -470,19 +488,10 @@ describe('accord product', () => {
     const approve = await runCaptured(['product', 'approve', id, '--dir', dir, '--as', 'olly']);
     expect(approve.stdout).toBe(`${id} v1 is approved\n`);
 
-    const release = await runCaptured([
-      'product',
-      'release',
-      id,
-      '--to',
-      'gbr',
-      '--under',
-      'fvey-multilateral',
-      '--dir',
-      dir,
-      '--as',
-      'olly',
-    ]);
+    const release = await runCaptured(
+      ['product', 'release', id, '--to', 'gbr', '--under', 'fvey-multilateral', '--dir', dir, '--as', 'olly'],
+      { env: KEY_ENV },
+    );
     expect(release.stderr).toBe('');
     expect(release.code).toBe(0);
     const lines = release.stdout.trimEnd().split('\n');
@@ -518,6 +527,84 @@ describe('accord product', () => {
     expect(text.stdout.trimEnd().split('\n').at(-1)).toBe('1 deliveries, 1 pending');
   });
 
+  it('signs the version it creates and seals the release it queues, with the node keys', async () => {
+    const dir = await allianceNode();
+    const id = await approvedProduct(dir);
+    const argv = ['product', 'release', id, '--to', 'GBR', '--under', 'fvey-multilateral', '--dir', dir];
+    const release = await runCaptured([...argv, '--as', 'olly'], { env: KEY_ENV });
+    expect(release.stderr).toBe('');
+    expect(release.code).toBe(0);
+
+    const { public: pub, identity } = await loadNodeKeys(dir, KEY_ENV.ACCORD_KEY_PASSPHRASE);
+    const usaKey = (fingerprint: string) =>
+      fingerprint === pub.signing.fingerprint ? identity.signing.publicKey : undefined;
+    await onNode(dir, async (node) => {
+      const version = await node.store.products.getVersion(id, 1);
+      expect(() => verifyProductSignature(version?.document ?? {}, usaKey)).not.toThrow();
+      const [row] = await node.store.outbox.list();
+      // A sealed envelope to GBR's key under its own id, not the clear `sealed: false` message
+      // a node without keys queues and the outbox worker can never deliver.
+      const payload = row?.payload as SealedRelease & { sealed?: unknown };
+      expect(payload.sealed).toBeUndefined();
+      const envelope: Envelope = payload.envelope;
+      expect(envelope.header).toMatchObject({
+        envelopeId: row?.id,
+        kind: 'release',
+        from: 'USA',
+        to: 'GBR',
+        product: { id, version: 1 },
+        senderKey: pub.signing.fingerprint,
+      });
+      expect(typeof envelope.ciphertext).toBe('string');
+      expect(JSON.stringify(envelope)).not.toContain('Intercepted communications');
+      expect(() => verifyProductSignature(payload.release.payload.product, usaKey)).not.toThrow();
+    });
+  });
+
+  it.each([
+    ['unset', {}, /set ACCORD_KEY_PASSPHRASE \[KEY_PASSPHRASE_MISSING\]$/],
+    ['empty', { ACCORD_KEY_PASSPHRASE: '' }, /set ACCORD_KEY_PASSPHRASE \[KEY_PASSPHRASE_MISSING\]$/],
+    ['wrong', { ACCORD_KEY_PASSPHRASE: 'not the passphrase' }, /does not unlock .*\[KEY_PASSPHRASE_WRONG\]$/],
+  ])(
+    'refuses create and release when ACCORD_KEY_PASSPHRASE is %s, with one line, writing nothing',
+    async (_how, env, message) => {
+      const dir = await allianceNode();
+      const id = await approvedProduct(dir);
+      const before = await onNode(dir, (node) => node.store.counts());
+
+      const create = await runCaptured(['product', 'create', SIGINT_CT, '--dir', dir, '--as', 'ann'], {
+        env,
+      });
+      expectOneLineFailure(create, message);
+      const argv = ['product', 'release', id, '--to', 'GBR', '--under', 'fvey-multilateral', '--dir', dir];
+      const release = await runCaptured([...argv, '--as', 'olly'], { env });
+      expectOneLineFailure(release, message);
+      expect(release.stderr).not.toContain('not the passphrase');
+
+      await onNode(dir, async (node) => {
+        expect(await node.store.counts()).toEqual(before);
+        expect((await node.store.products.get(id))?.state).toBe('approved');
+      });
+    },
+  );
+
+  it('reads, submits and approves without the passphrase: only signing and sealing need the keys', async () => {
+    const dir = await allianceNode();
+    // approvedProduct submits and approves with an empty environment.
+    const id = await approvedProduct(dir);
+    for (const argv of [
+      ['product', 'show', id, '--as', 'ann'],
+      ['product', 'list', '--as', 'ann'],
+      ['outbox', 'list'],
+      ['inbox', 'list'],
+      ['received', 'list', '--as', 'ann'],
+    ]) {
+      const run = await runCaptured([...argv, '--dir', dir]);
+      expect(run.stderr, argv.join(' ')).toBe('');
+      expect(run.code).toBe(0);
+    }
+  });
+
   it('refuses an author approving their own product', async () => {
     const dir = await allianceNode();
     const id = await createProduct(dir, 'dana');
@@ -534,7 +621,7 @@ describe('accord product', () => {
     const dir = await allianceNode();
     const id = await approvedProduct(dir);
     const argv = ['product', 'release', id, '--under', 'fvey-multilateral', '--dir', dir, '--as', 'olly'];
-    const run = await runCaptured([...argv, '--to', 'FRA']);
+    const run = await runCaptured([...argv, '--to', 'FRA'], { env: KEY_ENV });
     expectOneLineFailure(
       run,
       /denied: .*arrangement\.parties \(FRA is not party to fvey-multilateral\).*\[POLICY_DENIED\]$/,
@@ -595,6 +682,40 @@ describe('accord product', () => {
   });
 });
 
+describe('accord inbox and accord received', () => {
+  it('lists an empty inbox and no received products, and refuses bad options with one line', async () => {
+    const dir = await allianceNode();
+    const inbox = await runCaptured(['inbox', 'list', '--dir', dir]);
+    expect(inbox.stdout).toBe('0 envelope(s), 0 refused\n');
+    const json = await runCaptured(['inbox', 'list', '--status', 'refused', '--dir', dir, '--json']);
+    expect(JSON.parse(json.stdout)).toEqual([]);
+    const received = await runCaptured(['received', 'list', '--as', 'gwen', '--dir', dir]);
+    expect(received.stdout).toBe('0 received product(s)\n');
+
+    expectOneLineFailure(
+      await runCaptured(['inbox', 'list', '--status', 'lost', '--dir', dir]),
+      /'lost' is invalid\. Allowed choices are stored, refused/,
+    );
+    expectOneLineFailure(
+      await runCaptured(['received', 'show', 'USA-2026-0000000000', '--as', 'gwen', '--dir', dir]),
+      /no received product 'USA-2026-0000000000' \[NOT_FOUND\]$/,
+    );
+    expectOneLineFailure(
+      await runCaptured(['received', 'show', 'x', '--version', 'latest', '--as', 'gwen', '--dir', dir]),
+      /--version: 'latest' is not a version number \[INPUT_INVALID\]$/,
+    );
+    expectOneLineFailure(
+      await runCaptured(['received', 'list', '--sender', 'XYZ', '--as', 'gwen', '--dir', dir]),
+      /--sender: 'XYZ' is not a known partner code/,
+    );
+    // Administrators run the node but read no product content, received or own.
+    expectOneLineFailure(
+      await runCaptured(['received', 'list', '--as', 'admin', '--dir', dir]),
+      /product:read is not granted to roles administrator \[FORBIDDEN\]$/,
+    );
+  });
+});
+
 describe('commands on a directory without a node', () => {
   it.each([
     [
@@ -616,6 +737,8 @@ describe('commands on a directory without a node', () => {
     [['product', 'create', SIGINT_CT, '--as', 'ann']],
     [['product', 'list', '--as', 'ann']],
     [['product', 'show', 'USA-2026-0000000000', '--as', 'ann']],
+    [['inbox', 'list']],
+    [['received', 'list', '--as', 'ann']],
     [['serve', '--port', '0']],
   ])('%j exits 2 telling to run init, and creates nothing', async (argv) => {
     const dir = join(tempDir(), 'missing');

@@ -281,15 +281,19 @@ export function registerNodeCommands(program: Command, io: CliIo): void {
   product
     .command('create <file>')
     .description(
-      'create a draft from a JSON file (a draft, or a product document whose draft fields are used)',
+      `create a draft from a JSON file (a draft, or a product document whose draft fields are used); signed with the node key ($${KEY_PASSPHRASE_ENV})`,
     )
     .requiredOption('--as <user>', 'analyst writing it')
     .option('--dir <dir>', 'data directory')
     .option('--json', 'print the product as JSON')
     .action(async (file: string, options: { as: string; dir?: string; json?: boolean }) => {
       const draft = await readDocument(file, io.cwd, 'product', draftOf);
-      const view = await withLocalNode(io, options.dir, async (node) =>
-        node.services.products.createDraft(await actorFor(node, options.as), draft),
+      // Keys: the node signs every version it writes (DESIGN.md §2 invariant 4).
+      const view = await withLocalNode(
+        io,
+        options.dir,
+        async (node) => node.services.products.createDraft(await actorFor(node, options.as), draft),
+        { keys: true },
       );
       if (options.json === true) writeJson(io.stdout, view);
       else writeLine(io.stdout, `created ${view.id} v${view.version} (${view.state})  ${view.banner}`);
@@ -326,7 +330,7 @@ export function registerNodeCommands(program: Command, io: CliIo): void {
   product
     .command('release <id>')
     .description(
-      'release a product to a partner under an arrangement (policy-checked; a deny exits 2 naming the rules)',
+      `release a product to a partner under an arrangement (policy-checked; a deny exits 2 naming the rules); signed and sealed with the node keys ($${KEY_PASSPHRASE_ENV})`,
     )
     .requiredOption('--to <partner>', 'recipient partner')
     .requiredOption('--under <arrangement>', 'arrangement id')
@@ -339,8 +343,13 @@ export function registerNodeCommands(program: Command, io: CliIo): void {
         options: { to: string; under: string; as: string; dir?: string; json?: boolean },
       ) => {
         const to = parsePartnerOption(options.to, '--to', DEFAULT_REGISTRY);
-        const outcome = await withLocalNode(io, options.dir, async (node) =>
-          node.services.products.release(await actorFor(node, options.as), id, to, options.under),
+        // Keys: the release is signed and sealed to the recipient now, or the outbox could never send it.
+        const outcome = await withLocalNode(
+          io,
+          options.dir,
+          async (node) =>
+            node.services.products.release(await actorFor(node, options.as), id, to, options.under),
+          { keys: true },
         );
         if (options.json === true) {
           writeJson(io.stdout, {

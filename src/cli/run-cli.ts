@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { isAccordError } from '../errors/index.js';
+import { registerArrangementSigningCommands } from './arrangement-signing-commands.js';
 import { type CliIo, printable, writeLine } from './cli-io.js';
 import { registerConsentCommands } from './consent-commands.js';
 import { registerDemoCommand } from './demo-command.js';
@@ -8,6 +9,7 @@ import { registerMarkingCommands } from './marking-commands.js';
 import { registerNodeCommands } from './node-commands.js';
 import { registerOutboxCommands } from './outbox-commands.js';
 import { registerPolicyCommands } from './policy-commands.js';
+import { registerReceivedCommands } from './received-commands.js';
 
 export type { CliIo, CliStream } from './cli-io.js';
 
@@ -43,8 +45,10 @@ function buildProgram(io: CliIo): Command {
   registerMarkingCommands(program, io);
   registerPolicyCommands(program, io);
   registerNodeCommands(program, io);
+  registerArrangementSigningCommands(program, io);
   registerKeyCommands(program, io);
   registerOutboxCommands(program, io);
+  registerReceivedCommands(program, io);
   registerConsentCommands(program, io);
   registerDemoCommand(program, io);
   return program;

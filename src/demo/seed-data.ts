@@ -12,6 +12,13 @@ export const DEMO_PARTNERS = [
 ] as const;
 
 /**
+ * Parties to an example arrangement that run no demo node (FRA in the counter-terrorism task
+ * force). An arrangement pins keys only once every party has signed, so the demo makes keys for
+ * them and signs on their behalf; nothing is ever released to them.
+ */
+export const DEMO_SIGNATORIES = [{ code: 'FRA', name: 'France' }] as const;
+
+/**
  * The passphrase the demo encrypts its node keys under. Like the demo logins it is fixed and
  * printed, so it serves only the demo's own data directory; a real node reads ACCORD_KEY_PASSPHRASE.
  */
@@ -268,18 +275,39 @@ const TEMPLATES: readonly Template[] = [
   },
 ];
 
-/** A deterministic set of `count` varied products (drafts as an analyst writes them). */
-export function demoProducts(count: number): DraftInput[] {
+/**
+ * A marking of the templates (written for USA) as `originator` writes it: USA in a REL TO list
+ * becomes the originator, which goes first, and USA takes the place the originator had.
+ */
+function markingFor(marking: string, originator: string): string {
+  if (originator === 'USA') return marking;
+  return marking.replace(/REL TO ([A-Z, ]+)/, (_all, list: string) => {
+    const codes = list.split(', ').map((c) => (c === originator ? 'USA' : c === 'USA' ? originator : c));
+    return `REL TO ${[originator, ...codes.filter((c) => c !== originator)].join(', ')}`;
+  });
+}
+
+/** A deterministic set of `count` varied products, as an analyst of `originator` writes them. */
+export function demoProducts(count: number, originator = 'USA'): DraftInput[] {
   const drafts: DraftInput[] = [];
+  // Each partner starts elsewhere in the lists, so the five nodes do not write the same reports.
+  const shift =
+    Math.max(
+      0,
+      DEMO_PARTNERS.findIndex((p) => p.code === originator),
+    ) * 3;
   for (let i = 0; i < count; i++) {
-    const template = TEMPLATES[i % TEMPLATES.length]!;
-    const place = PLACES[(i * 7) % PLACES.length]!;
+    const template = TEMPLATES[(i + shift) % TEMPLATES.length]!;
+    const place = PLACES[(i * 7 + shift) % PLACES.length]!;
     drafts.push({
       title: template.title(place.name),
-      titleMarking: template.titleMarking,
+      titleMarking: markingFor(template.titleMarking, originator),
       discipline: template.discipline,
       categories: [template.category],
-      portions: template.portions.map(([marking, text]) => ({ marking, text: text(place.name) })),
+      portions: template.portions.map(([marking, text]) => ({
+        marking: markingFor(marking, originator),
+        text: text(place.name),
+      })),
       reliability: template.reliability,
       credibility: template.credibility,
       geo: {

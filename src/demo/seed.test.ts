@@ -1,15 +1,21 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AccordNode, buildNode } from '../app/node.js';
-import { keysFileOf, loadNodeKeys, partnerKeysOf, readPublicIdentity } from '../app/node-keys.js';
+import { partnerKeysOf } from '../app/node-keys.js';
 import { runCaptured } from '../cli/captured-run.js';
 import { loadConfig } from '../config/index.js';
-import { verifyProductSignature } from '../federation/index.js';
+import {
+  arrangementPins,
+  type KeyOnRecord,
+  openEnvelope,
+  parseReleasePayload,
+  verifyProductSignature,
+} from '../federation/index.js';
 import type { SealedRelease } from '../services/product-service.js';
-import { type SeedProgress, seedDemo } from './seed.js';
-import { DEMO_KEY_PASSPHRASE, DEMO_PARTNERS, demoUsers } from './seed-data.js';
+import { type DemoAlliance, prepareAlliance, SEEDED_MARKER, seedMember, seedSteps } from './seed.js';
+import { DEMO_PARTNERS, DEMO_SIGNATORIES, demoProducts, demoUsers } from './seed-data.js';
 
 const dirs: string[] = [];
 const nodes: AccordNode[] = [];
@@ -20,133 +26,157 @@ function tempDir(): string {
   return dir;
 }
 
-/** A fresh USA node on SQLite in its own temp directory, closed after the test. */
-async function freshNode(): Promise<AccordNode> {
-  const config = loadConfig({ flags: { dataDir: tempDir(), partner: 'USA', log: { level: 'silent' } } });
-  const node = await buildNode(config);
+// Making six identities runs scrypt twelve times: one alliance serves the seeding tests.
+let alliance: DemoAlliance;
+beforeAll(async () => {
+  alliance = await prepareAlliance(join(tempDir(), 'demo'));
+});
+
+/** A fresh node of `partner` in its own temp directory, with the alliance member's keys. */
+async function freshNode(partner: string): Promise<AccordNode> {
+  const config = loadConfig({ flags: { dataDir: tempDir(), partner, log: { level: 'silent' } } });
+  const member = alliance.members.find((m) => m.code === partner);
+  const node = await buildNode(config, member === undefined ? {} : { keys: member.keys });
   nodes.push(node);
   return node;
 }
 
+function recordsOf(code: string): readonly KeyOnRecord[] {
+  const member = alliance.members.find((m) => m.code === code);
+  return member === undefined ? [] : partnerKeysOf(member.keys.public);
+}
+
 afterEach(async () => {
   for (const node of nodes.splice(0)) await node.close();
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-describe('seedDemo', () => {
-  it('seeds users, the five partners, three arrangements, the products and some releases', async () => {
-    const node = await freshNode();
-    const progress: SeedProgress[] = [];
-    const result = await seedDemo(node, { productCount: 12, onProgress: (p) => progress.push(p) });
+describe('prepareAlliance', () => {
+  it('gives each member keys of its own and arrangements every party signed with them', () => {
+    expect(alliance.members.map((m) => m.code)).toEqual([
+      ...DEMO_PARTNERS.map((p) => p.code),
+      ...DEMO_SIGNATORIES.map((p) => p.code),
+    ]);
+    const fingerprints = alliance.members.map((m) => m.keys.public.signing.fingerprint);
+    expect(new Set(fingerprints).size).toBe(fingerprints.length);
+    expect(alliance.arrangements.map((a) => a.id)).toEqual([
+      'ct-task-force',
+      'fvey-multilateral',
+      'usa-gbr-sigint',
+    ]);
+    for (const arrangement of alliance.arrangements) {
+      const pins = arrangementPins(arrangement, recordsOf);
+      expect(pins.unverified).toEqual([]);
+      for (const party of arrangement.parties) {
+        const member = alliance.members.find((m) => m.code === party.partner);
+        expect(pins.keyFor(party.partner, member?.keys.public.signing.fingerprint ?? '')).toBeDefined();
+      }
+    }
+  });
+
+  it('reads the same keys back on the next run', async () => {
+    const again = await prepareAlliance(alliance.root);
+    expect(again.members.map((m) => m.keys.public)).toEqual(alliance.members.map((m) => m.keys.public));
+    expect(again.arrangements.map((a) => a.parties)).toEqual(alliance.arrangements.map((a) => a.parties));
+  });
+
+  it('refuses a directory holding files it did not make, and writes nothing there', async () => {
+    const root = tempDir();
+    // What `accord init` or the older one-node demo leaves.
+    writeFileSync(join(root, 'accord.json'), '{}');
+    await expect(prepareAlliance(root)).rejects.toMatchObject({
+      code: 'INPUT_INVALID',
+      message: expect.stringMatching(/holds files the five-node demo did not make \(accord\.json\)/),
+    });
+    expect(readdirSync(root)).toEqual(['accord.json']);
+  });
+});
+
+describe('seedMember', () => {
+  it('seeds users, the alliance, its arrangements and products released sealed to the real peers', async () => {
+    const node = await freshNode('USA');
+    const steps: string[] = [];
+    const result = await seedMember(node, alliance, { productCount: 12, onTick: (s) => steps.push(s) });
 
     expect(result).toMatchObject({ seeded: true, products: 12 });
     expect(result.releases).toBeGreaterThan(0);
-    const counts = await node.store.counts();
-    expect(counts).toMatchObject({
+    expect(steps).toHaveLength(seedSteps(alliance, 'USA', 12));
+    expect(await node.store.counts()).toMatchObject({
       users: demoUsers('USA').length,
-      partners: DEMO_PARTNERS.length,
+      partners: alliance.members.length,
       arrangements: 3,
       products: 12,
       // Denied releases are stored too, each with the rule that denied it.
       releases: result.releases + result.denied,
       outbox: result.releases,
     });
-    expect((await node.store.partners.list()).map((p) => p.code).sort()).toEqual(
-      ['AUS', 'CAN', 'GBR', 'NZL', 'USA'].sort(),
-    );
-    expect((await node.store.arrangements.list()).map((a) => a.id).sort()).toEqual([
-      'ct-task-force',
-      'fvey-multilateral',
-      'usa-gbr-sigint',
-    ]);
-
-    // The node's keys, under the demo passphrase, on its own entry; the other partners have
-    // placeholder keys of their own, so releases to them are sealed.
-    const keys = await loadNodeKeys(node.config.dataDir, DEMO_KEY_PASSPHRASE);
-    const partners = await node.store.partners.list();
-    expect(partners.find((p) => p.code === 'USA')?.keys).toEqual(partnerKeysOf(keys.public));
-    const others = partners.filter((p) => p.code !== 'USA');
-    for (const partner of others) {
-      expect(partner.keys.map((k) => k.use)).toEqual(['signing', 'encryption']);
+    for (const member of alliance.members) {
+      expect((await node.store.partners.get(member.code))?.keys).toEqual(partnerKeysOf(member.keys.public));
     }
-    const fingerprints = partners.flatMap((p) => p.keys.map((k) => k.fingerprint));
-    expect(new Set(fingerprints).size).toBe(fingerprints.length);
 
-    // Every version is signed by the node; every queued release is an envelope to its recipient.
-    const pinned = (fingerprint: string) =>
-      fingerprint === keys.public.signing.fingerprint ? keys.identity.signing.publicKey : undefined;
+    // Every version verifies under the key the arrangements pin for USA.
+    const usa = alliance.members[0]!;
+    const pins = arrangementPins(alliance.arrangements[1]!, recordsOf);
     for (const product of await node.store.products.list({ limit: 100 })) {
       const version = await node.store.products.getVersion(product.id);
-      expect(() => verifyProductSignature(version?.document ?? {}, pinned)).not.toThrow();
+      expect(() =>
+        verifyProductSignature(version?.document ?? {}, (f) => pins.keyFor('USA', f)),
+      ).not.toThrow();
     }
+    // Every queued release opens at its recipient, under a key the arrangement pins for USA.
     const rows = await node.store.outbox.listPending({ limit: 100 });
-    expect(rows).toHaveLength(result.releases);
+    expect(new Set(rows.map((r) => r.recipient))).toEqual(new Set(['GBR', 'CAN', 'AUS', 'NZL']));
     for (const row of rows) {
       const { envelope } = row.payload as SealedRelease;
-      expect(envelope.header).toMatchObject({
-        kind: 'release',
-        envelopeId: row.id,
-        from: 'USA',
-        to: row.recipient,
-        senderKey: keys.public.signing.fingerprint,
+      const recipient = alliance.members.find((m) => m.code === row.recipient);
+      const arrangement = alliance.arrangements.find((a) => a.id === envelope.header.arrangement.id);
+      if (recipient === undefined || arrangement === undefined) throw new Error(`no ${row.recipient}`);
+      const opened = openEnvelope(envelope, {
+        self: row.recipient,
+        recipientPrivateKey: recipient.keys.identity.encryption.privateKey,
+        resolveSenderKey: (from, fingerprint) =>
+          arrangementPins(arrangement, recordsOf).keyFor(from, fingerprint),
+        now: Date.now(),
+        hasSeen: () => false,
       });
-      expect(Object.keys(envelope).sort()).toEqual(['ciphertext', 'enc', 'header', 'signature']);
+      expect(opened.header.senderKey).toBe(usa.keys.public.signing.fingerprint);
+      expect(parseReleasePayload(opened.payload, opened.header).originator).toBe('USA');
     }
+  });
 
-    // One tick per user, partner, arrangement and product: 1, 2, … up to the same total.
-    const total = demoUsers('USA').length + DEMO_PARTNERS.length + 3 + 12;
-    expect(progress.map((p) => p.done)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
-    expect(new Set(progress.map((p) => p.total))).toEqual(new Set([total]));
-    expect(progress.at(-1)?.step).toBe('product 12/12');
+  it('holds only the arrangements the node is party to, and writes its products as its own', async () => {
+    const node = await freshNode('NZL');
+    await seedMember(node, alliance, { productCount: 8 });
+    expect((await node.store.arrangements.list()).map((a) => a.id)).toEqual(['fvey-multilateral']);
+    const titles = new Set(demoProducts(8, 'NZL').map((d) => d.title));
+    for (const product of await node.store.products.list({ limit: 100 })) {
+      const version = await node.store.products.getVersion(product.id);
+      expect(version?.document).toMatchObject({ originator: 'NZL' });
+      expect(titles.has(String(version?.document.title))).toBe(true);
+    }
   });
 
   it('gives logins that work with the passwords the demo prints', async () => {
-    const node = await freshNode();
-    await seedDemo(node, { productCount: 1 });
-    for (const user of demoUsers('USA')) {
+    const node = await freshNode('GBR');
+    await seedMember(node, alliance, { productCount: 1 });
+    for (const user of demoUsers('GBR')) {
       const session = await node.services.auth.login(user.username, user.password, '127.0.0.1');
       expect(session.user).toMatchObject({ username: user.username, roles: user.roles });
     }
   });
 
   it('does nothing on a node it has seeded already', async () => {
-    const node = await freshNode();
-    await seedDemo(node, { productCount: 12 });
+    const node = await freshNode('CAN');
+    await seedMember(node, alliance, { productCount: 4 });
     const before = await node.store.counts();
-
-    const progress: SeedProgress[] = [];
-    const again = await seedDemo(node, { productCount: 12, onProgress: (p) => progress.push(p) });
+    const steps: string[] = [];
+    const again = await seedMember(node, alliance, { productCount: 4, onTick: (s) => steps.push(s) });
     expect(again).toEqual({ seeded: false, products: 0, releases: 0, denied: 0 });
-    expect(progress).toEqual([]);
+    expect(steps).toEqual([]);
     expect(await node.store.counts()).toEqual(before);
   });
 
-  it('gives the other partners of a node seeded before releases were sealed keys, and keeps any they have', async () => {
-    const node = await freshNode();
-    await seedDemo(node, { productCount: 1 });
-    const gbr = await node.store.partners.get('GBR');
-    if (gbr === undefined) throw new Error('no GBR entry');
-    const { code, name, endpoint } = gbr;
-    await node.store.partners.upsert({ code, name, endpoint, keys: [] });
-    const can = await node.store.partners.get('CAN');
-
-    expect(await seedDemo(node, { productCount: 1 })).toMatchObject({ seeded: false });
-    expect((await node.store.partners.get('GBR'))?.keys.map((k) => k.use)).toEqual(['signing', 'encryption']);
-    expect((await node.store.partners.get('CAN'))?.keys).toEqual(can?.keys);
-  });
-
-  it('gives a node seeded before nodes had keys its keys, on its own entry', async () => {
-    const node = await freshNode();
-    await seedDemo(node, { productCount: 1 });
-    unlinkSync(keysFileOf(node.config.dataDir));
-
-    expect(await seedDemo(node, { productCount: 1 })).toMatchObject({ seeded: false });
-    const keys = await loadNodeKeys(node.config.dataDir, DEMO_KEY_PASSPHRASE);
-    expect((await node.store.partners.get('USA'))?.keys).toEqual(partnerKeysOf(keys.public));
-  });
-
   it('refuses a node that has its own users instead of seeding it half-way', async () => {
-    const node = await freshNode();
+    const node = await freshNode('USA');
     // What `accord init` leaves: an administrator with its own password.
     await node.services.directory.createUser(null, {
       username: 'admin',
@@ -159,78 +189,97 @@ describe('seedDemo', () => {
       password: 'an operator password',
     });
     const before = await node.store.counts();
-
-    await expect(seedDemo(node, { productCount: 3 })).rejects.toMatchObject({
-      code: 'INPUT_INVALID',
-      message: expect.stringMatching(/holds a node with its own users/),
-    });
+    for (let run = 0; run < 2; run++) {
+      await expect(seedMember(node, alliance, { productCount: 3 })).rejects.toMatchObject({
+        code: 'INPUT_INVALID',
+        message: expect.stringMatching(/holds a node with its own users/),
+      });
+    }
     expect(await node.store.counts()).toEqual(before);
-    // A second attempt refuses again rather than reporting the node as seeded.
-    await expect(seedDemo(node, { productCount: 3 })).rejects.toMatchObject({ code: 'INPUT_INVALID' });
-    // Nor does it make keys: an operator's node gets its keys from accord init, never the demo passphrase.
-    expect(existsSync(keysFileOf(node.config.dataDir))).toBe(false);
   });
 
   it('refuses a seeding that was cut short rather than reporting it as seeded', async () => {
-    const node = await freshNode();
+    const node = await freshNode('AUS');
     let ticks = 0;
-    const interrupted = seedDemo(node, {
+    const interrupted = seedMember(node, alliance, {
       productCount: 6,
-      onProgress: () => {
-        // Stands in for Ctrl-C half-way through the products.
+      onTick: () => {
+        // Stands in for Ctrl-C half-way.
         if (++ticks === 16) throw new Error('interrupted');
       },
     });
     await expect(interrupted).rejects.toThrow('interrupted');
-    await expect(seedDemo(node, { productCount: 6 })).rejects.toMatchObject({
+    expect(existsSync(join(node.config.dataDir, SEEDED_MARKER))).toBe(false);
+    await expect(seedMember(node, alliance, { productCount: 6 })).rejects.toMatchObject({
       code: 'INPUT_INVALID',
-      message: expect.stringMatching(/was interrupted; delete that directory/),
+      message: expect.stringMatching(/was interrupted; delete .* and run the demo again/),
     });
   });
 });
 
 describe('accord demo', () => {
-  it('seeds a new directory, prints the logins and stops with --no-wait; a second run reuses the data', async () => {
-    const dir = join(tempDir(), 'demo');
+  it('runs five nodes that deliver every release to each other; a second run reuses the data', async () => {
+    const dir = join(tempDir(), 'alliance');
     const first = await runCaptured(['demo', '--dir', dir, '--port', '0', '--no-wait']);
-    expect(first.code).toBe(0);
-    const address = /^Accord demo running at (http:\/\/127\.0\.0\.1:\d+)$/m.exec(first.stdout)?.[1];
-    expect(address).toBeDefined();
+    expect(first.code, first.stderr).toBe(0);
+    const seeded = /^seeded (\d+) products, (\d+) releases \((\d+) denied by policy/m.exec(first.stderr);
+    expect(seeded).not.toBeNull();
+    const releases = Number(seeded?.[2]);
+    expect(first.stderr).not.toMatch(/still pending/);
+
+    // One line per node: every release it made delivered, none refused, and something received.
+    const lines = [
+      ...first.stdout.matchAll(
+        /^ {2}([A-Z]{3}) {2}(http:\/\/127\.0\.0\.1:\d+) +(\d+) products +(\d+) delivered +(\d+) refused +(\d+) received$/gm,
+      ),
+    ];
+    expect(lines.map((l) => l[1])).toEqual(DEMO_PARTNERS.map((p) => p.code));
+    const delivered = lines.reduce((n, l) => n + Number(l[4]), 0);
+    const received = lines.reduce((n, l) => n + Number(l[6]), 0);
+    expect(delivered).toBe(releases);
+    expect(received).toBe(releases);
+    for (const line of lines) {
+      expect(Number(line[5])).toBe(0);
+      expect(Number(line[6])).toBeGreaterThan(0);
+    }
     for (const user of demoUsers('USA')) {
       expect(first.stdout).toMatch(new RegExp(`^ {4}${user.username} +${user.password} `, 'm'));
     }
-    expect(first.stderr).toMatch(/^seeded \d+ products, \d+ releases \(\d+ denied by policy/m);
-    expect(first.stdout).toContain(
-      `  node keys: encrypted under the fixed demo passphrase '${DEMO_KEY_PASSPHRASE}' (demo only; a real node takes ACCORD_KEY_PASSPHRASE)`,
-    );
-    expect(await readPublicIdentity(dir)).toEqual((await loadNodeKeys(dir, DEMO_KEY_PASSPHRASE)).public);
     expect(first.stderrLines.at(-1)).toBe('accord demo stopped');
-    // --no-wait stops the server before returning.
-    await expect(fetch(`${address}/healthz`)).rejects.toThrow();
+    // --no-wait stops the servers before returning.
+    await expect(fetch(`${lines[0]?.[2]}/healthz`)).rejects.toThrow();
 
     const second = await runCaptured(['demo', '--dir', dir, '--port', '0', '--no-wait']);
-    expect(second.code).toBe(0);
+    expect(second.code, second.stderr).toBe(0);
     expect(second.stderr).toContain('already seeded; reusing the existing data');
-    expect(second.stderr).not.toMatch(/^seeded /m);
-    expect(second.stdout).toContain('analyst   analyst-usa-demo');
-  });
+    expect(second.stdout).toMatch(/^ {2}GBR .* 12 products/m);
+  }, 60_000);
 
-  it('refuses a directory made by accord init, leaving it unseeded', async () => {
+  it('refuses a directory made by accord init, leaving it as it was', async () => {
     const dir = tempDir();
     const init = await runCaptured(['init', '--dir', dir], {
       env: { ACCORD_KEY_PASSPHRASE: 'an operator passphrase' },
     });
     expect(init.code).toBe(0);
-    const keys = readFileSync(keysFileOf(dir), 'utf8');
-    for (let run = 0; run < 2; run++) {
-      const demo = await runCaptured(['demo', '--dir', dir, '--port', '0', '--no-wait']);
-      expect(demo.code).toBe(2);
-      expect(demo.stdout).toBe('');
-      expect(demo.stderrLines.at(-1)).toMatch(
-        /^accord: .* holds a node with its own users; the demo seeds only a new data directory \[INPUT_INVALID\]$/,
-      );
-    }
-    // The operator's keys are left as they were.
-    expect(readFileSync(keysFileOf(dir), 'utf8')).toBe(keys);
+    const before = readdirSync(dir).sort();
+    const demo = await runCaptured(['demo', '--dir', dir, '--port', '0', '--no-wait']);
+    expect(demo.code).toBe(2);
+    expect(demo.stdout).toBe('');
+    expect(demo.stderrLines.at(-1)).toMatch(
+      /^accord: .* holds files the five-node demo did not make .*\[INPUT_INVALID\]$/,
+    );
+    expect(readdirSync(dir).sort()).toEqual(before);
   });
+
+  it('refuses a port that leaves no room for five nodes', async () => {
+    const dir = join(tempDir(), 'alliance');
+    const demo = await runCaptured(['demo', '--dir', dir, '--port', '65534', '--no-wait']);
+    expect(demo.code).toBe(2);
+    expect(existsSync(dir)).toBe(false);
+    expect(demo.stderrLines.at(-1)).toMatch(/--port: '65534' is not a port number from 1 to 65531/);
+  });
+});
+
+afterAll(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });

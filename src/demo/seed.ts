@@ -10,12 +10,22 @@ import {
   partnerKeysOf,
   signerOf,
 } from '../app/node-keys.js';
-import { createNodeIdentity, publicIdentity } from '../crypto/index.js';
+import { type ArrangementDocument, parseArrangement } from '../arrangements/index.js';
+import type { PublicIdentity } from '../crypto/index.js';
 import { AccordError, isAccordError } from '../errors/index.js';
+import { signArrangementAs, withPinnedKeys } from '../federation/index.js';
 import type { Actor } from '../services/actor.js';
-import { ProductService } from '../services/product-service.js';
-import type { Store } from '../store/index.js';
-import { DEMO_KEY_PASSPHRASE, DEMO_PARTNERS, demoProducts, demoUsers } from './seed-data.js';
+import {
+  DEMO_KEY_PASSPHRASE,
+  DEMO_PARTNERS,
+  DEMO_SIGNATORIES,
+  demoProducts,
+  demoUsers,
+} from './seed-data.js';
+
+// The demo alliance: one node per FVEY partner, each with its own keys and SQLite file, holding
+// the example arrangements with every party's real keys pinned and signed by every party, so
+// what the nodes release to each other is verified, opened and stored on arrival (DESIGN.md §3).
 
 /** How far seeding has got, for a progress bar. */
 export interface SeedProgress {
@@ -31,13 +41,97 @@ export interface SeedResult {
   readonly denied: number;
 }
 
-/** File in the data directory that records a completed seeding. */
+/** A partner of the demo alliance: a node the demo runs, or a signatory that runs none (FRA). */
+export interface DemoMember {
+  readonly code: string;
+  readonly name: string;
+  /** The member's directory under the demo root: its keys, and for a node its config and SQLite file. */
+  readonly dataDir: string;
+  readonly keys: NodeKeys;
+  readonly runsNode: boolean;
+}
+
+/** Everything the demo nodes share: who they are and the arrangements all parties signed. */
+export interface DemoAlliance {
+  readonly root: string;
+  /** The nodes first, in DEMO_PARTNERS order, then the signatories. */
+  readonly members: readonly DemoMember[];
+  /** The example arrangements with each party's demo keys pinned, signed by every party. */
+  readonly arrangements: readonly ArrangementDocument[];
+}
+
+/** File in a member's data directory that records a completed seeding. */
 export const SEEDED_MARKER = 'demo-seeded';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/arrangements/', import.meta.url));
 
-// Releases the demo makes: recipient and arrangement per discipline, round-robin over partners.
-const RECIPIENTS = ['GBR', 'CAN', 'AUS', 'NZL'] as const;
+const MEMBERS = [
+  ...DEMO_PARTNERS.map((p) => ({ code: p.code, name: p.name, runsNode: true })),
+  ...DEMO_SIGNATORIES.map((p) => ({ code: p.code, name: p.name, runsNode: false })),
+];
+
+/** The directory of a member under the demo root: its code in lower case. */
+export function memberDirOf(root: string, code: string): string {
+  return join(root, code.toLowerCase());
+}
+
+/**
+ * Refuses a demo root holding anything the demo did not make: an `accord init` node, an older
+ * one-node demo, someone's files. Member keys are opened with the fixed demo passphrase, so the
+ * demo must be sure the directories are its own.
+ */
+function checkRoot(root: string): void {
+  if (!existsSync(root)) return;
+  const ours = new Set(MEMBERS.map((m) => m.code.toLowerCase()));
+  const foreign = readdirSync(root).filter((entry) => !ours.has(entry));
+  if (foreign.length === 0) return;
+  throw new AccordError(
+    'INPUT_INVALID',
+    `${root} holds files the five-node demo did not make (${foreign.slice(0, 5).join(', ')}); the demo runs only in a directory of its own: delete it or choose another --dir`,
+    { dataDir: root },
+  );
+}
+
+/** The examples, each party's keys pinned, then signed by every party (signedAt: its effective date). */
+function signedExamples(members: readonly DemoMember[]): ArrangementDocument[] {
+  const identities = new Map<string, PublicIdentity>(members.map((m) => [m.code, m.keys.public]));
+  const files = readdirSync(EXAMPLES)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
+  return files.map((file) => {
+    const example = parseArrangement(JSON.parse(readFileSync(join(EXAMPLES, file), 'utf8')));
+    let doc = withPinnedKeys(example, identities);
+    for (const party of doc.parties) {
+      const member = members.find((m) => m.code === party.partner);
+      if (member === undefined) {
+        throw new AccordError(
+          'INPUT_INVALID',
+          `examples/arrangements/${file}: party ${party.partner} is no member of the demo alliance`,
+          { partner: party.partner },
+        );
+      }
+      doc = signArrangementAs(doc, party.partner, signerOf(member.keys), doc.effective);
+    }
+    return doc;
+  });
+}
+
+/**
+ * The demo alliance under `root`: every member's keys (made under DEMO_KEY_PASSPHRASE the first
+ * time, read back after) and the signed arrangements. Refuses a root with files of its own.
+ */
+export async function prepareAlliance(root: string): Promise<DemoAlliance> {
+  checkRoot(root);
+  const members: DemoMember[] = [];
+  for (const member of MEMBERS) {
+    const dataDir = memberDirOf(root, member.code);
+    const keys = existsSync(keysFileOf(dataDir))
+      ? await loadNodeKeys(dataDir, DEMO_KEY_PASSPHRASE)
+      : await createNodeKeys(dataDir, DEMO_KEY_PASSPHRASE);
+    members.push({ ...member, dataDir, keys });
+  }
+  return { root, members, arrangements: signedExamples(members) };
+}
 
 async function actor(node: AccordNode, username: string): Promise<Actor> {
   const user = await node.store.users.getByUsername(username);
@@ -46,69 +140,41 @@ async function actor(node: AccordNode, username: string): Promise<Actor> {
   return { user, via: 'local' };
 }
 
-/**
- * The demo node's identity: keys.json unlocked with the demo passphrase, or new keys under it when
- * there are none. Only called once seedDemo has ruled out a node with its own users, so an
- * operator's keys are never opened with the demo passphrase.
- */
-async function demoIdentity(node: AccordNode): Promise<NodeKeys> {
-  const { dataDir } = node.config;
-  if (existsSync(keysFileOf(dataDir))) return loadNodeKeys(dataDir, DEMO_KEY_PASSPHRASE);
-  return createNodeKeys(dataDir, DEMO_KEY_PASSPHRASE);
+/** The arrangement a release from `from` to `to` travels under, for a product of `discipline`. */
+function arrangementFor(from: string, to: string, discipline: string): string {
+  const pair = new Set([from, to]);
+  const sigint = discipline === 'SIGINT' || discipline === 'CYBINT';
+  return sigint && pair.has('USA') && pair.has('GBR') ? 'usa-gbr-sigint' : 'fvey-multilateral';
+}
+
+/** How many progress ticks seeding one member takes: users, partners, its arrangements, products. */
+export function seedSteps(alliance: DemoAlliance, code: string, productCount: number): number {
+  const arrangements = alliance.arrangements.filter((a) => a.parties.some((p) => p.partner === code));
+  return demoUsers(code).length + alliance.members.length + arrangements.length + productCount;
 }
 
 /**
- * Public keys for a demo partner other than this node, so that releases to it are sealed (a release
- * needs the recipient's encryption key on record). They are fresh and their private halves are
- * dropped: until the five-node demo runs a node per partner, nothing opens what is sealed to them.
- * That demo's nodes make their own keys and replace these entries with them.
+ * Seeds the node of `code` with its part of the demo alliance: one login per role, every member
+ * in the partner directory with its real public keys (endpoints come once the nodes listen:
+ * setDemoEndpoints), the arrangements it is party to, and `productCount` products of its own
+ * through the whole workflow (draft, submitted, approved, released to the other nodes: signed and
+ * sealed). On a node seeded before it does nothing; a seeding cut short, or a node with users
+ * the demo did not make, is refused.
  */
-function placeholderKeys() {
-  return partnerKeysOf(publicIdentity(createNodeIdentity()));
-}
-
-/** Gives every other demo partner that has no encryption key on record placeholder keys. */
-async function fillPartnerKeys(store: Store, self: string): Promise<void> {
-  for (const partner of await store.partners.list()) {
-    if (partner.code === self || !DEMO_PARTNERS.some((p) => p.code === partner.code)) continue;
-    if (partner.keys.some((k) => k.use === 'encryption')) continue;
-    const { code, name, endpoint } = partner;
-    await store.partners.upsert({ code, name, endpoint, keys: placeholderKeys() });
-  }
-}
-
-/**
- * Seeds a node with the demo alliance: the five FVEY partners (the others with placeholder keys),
- * the three example arrangements, one login per role and `productCount` products through the whole
- * workflow (draft, submitted, approved, released: signed and sealed), and creates the node's keys
- * under DEMO_KEY_PASSPHRASE if it has none. On a node already seeded it only fills in keys a
- * directory seeded by an older demo lacks, so re-running is safe.
- */
-export async function seedDemo(
+export async function seedMember(
   node: AccordNode,
-  options: { readonly productCount: number; readonly onProgress?: (p: SeedProgress) => void },
+  alliance: DemoAlliance,
+  options: { readonly productCount: number; readonly onTick?: (step: string) => void },
 ): Promise<SeedResult> {
   const { services, store, config } = node;
+  const code = config.partner;
   // Written last: a seed cut short (Ctrl-C, a crash) leaves users but no marker.
   const marker = join(config.dataDir, SEEDED_MARKER);
   if ((await store.users.getByUsername('analyst')) !== undefined) {
-    if (existsSync(marker)) {
-      // A demo directory seeded before releases were sealed: its other partners need keys.
-      await fillPartnerKeys(store, config.partner);
-      // A demo directory seeded before nodes had keys: give it keys and record them on its own entry.
-      if (!existsSync(keysFileOf(config.dataDir))) {
-        const identity = (await createNodeKeys(config.dataDir, DEMO_KEY_PASSPHRASE)).public;
-        const own = await store.partners.get(config.partner);
-        if (own !== undefined) {
-          const { code, name, endpoint } = own;
-          await store.partners.upsert({ code, name, endpoint, keys: partnerKeysOf(identity) });
-        }
-      }
-      return { seeded: false, products: 0, releases: 0, denied: 0 };
-    }
+    if (existsSync(marker)) return { seeded: false, products: 0, releases: 0, denied: 0 };
     throw new AccordError(
       'INPUT_INVALID',
-      `an earlier demo seeding of ${config.dataDir} was interrupted; delete that directory and run the demo again`,
+      `an earlier demo seeding of ${config.dataDir} was interrupted; delete ${alliance.root} and run the demo again`,
       { dataDir: config.dataDir },
     );
   }
@@ -121,67 +187,48 @@ export async function seedDemo(
       { dataDir: config.dataDir },
     );
   }
-  // Keys first: should keys.json be some other node's, the demo stops before it has written a row.
-  const keys = await demoIdentity(node);
-  // The node seeding may have been built before its keys existed: products are written and
-  // released through a product service that has them, so versions are signed and releases sealed.
-  const products =
-    services.keys === undefined
-      ? new ProductService({
-          store,
-          partner: config.partner,
-          registry: services.registry,
-          now: Date.now,
-          signer: signerOf(keys),
-        })
-      : services.products;
-  const users = demoUsers(config.partner);
-  const files = readdirSync(EXAMPLES)
-    .filter((f) => f.endsWith('.json'))
-    .sort();
-  const drafts = demoProducts(options.productCount);
-  const total = DEMO_PARTNERS.length + users.length + files.length + drafts.length;
-  let done = 0;
-  const tick = (step: string) => options.onProgress?.({ done: ++done, total, step });
-
-  for (const user of users) {
+  const tick = options.onTick ?? (() => undefined);
+  for (const user of demoUsers(code)) {
     await services.directory.createUser(null, user);
-    tick(`user ${user.username}`);
+    tick(`${code} user ${user.username}`);
   }
-  for (const partner of DEMO_PARTNERS) {
+  for (const member of alliance.members) {
     await services.directory.upsertPartner(null, {
-      code: partner.code,
-      name: partner.name,
-      endpoint: `http://127.0.0.1:${partner.port}`,
-      keys: partner.code === config.partner ? partnerKeysOf(keys.public) : placeholderKeys(),
+      code: member.code,
+      name: member.name,
+      endpoint: null,
+      keys: partnerKeysOf(member.keys.public),
     });
-    tick(`partner ${partner.code}`);
+    tick(`${code} partner ${member.code}`);
   }
   const admin = await actor(node, 'admin');
-  for (const file of files) {
-    await services.arrangements.create(admin, JSON.parse(readFileSync(`${EXAMPLES}${file}`, 'utf8')));
-    tick(`arrangement ${file}`);
+  const mine = alliance.arrangements.filter((a) => a.parties.some((p) => p.partner === code));
+  for (const arrangement of mine) {
+    await services.arrangements.create(admin, arrangement);
+    tick(`${code} arrangement ${arrangement.id}`);
   }
 
+  const peers = alliance.members.filter((m) => m.runsNode && m.code !== code).map((m) => m.code);
+  const taskForce = mine.find((a) => a.id === 'ct-task-force');
+  // A node in the task force also offers some counter-terrorism reports to a fellow member of it.
+  const taskForcePeer = taskForce?.parties.map((p) => p.partner).find((p) => p !== code && peers.includes(p));
   const analyst = await actor(node, 'analyst');
   const officer = await actor(node, 'officer');
+  const drafts = demoProducts(options.productCount, code);
   let releases = 0;
   let denied = 0;
   for (const [i, draft] of drafts.entries()) {
-    const view = await products.createDraft(analyst, draft);
+    const view = await services.products.createDraft(analyst, draft);
     // Most products go through the workflow; every eighth stays a draft, every seventh awaits approval.
-    if (i % 8 !== 7) await products.submit(analyst, view.id);
+    if (i % 8 !== 7) await services.products.submit(analyst, view.id);
     if (i % 8 !== 7 && i % 7 !== 6) {
-      await products.decide(officer, view.id, 'approved', 'demo: approved for release');
-      const recipient = RECIPIENTS[i % RECIPIENTS.length]!;
-      const under =
-        draft.discipline === 'SIGINT' && recipient === 'GBR' ? 'usa-gbr-sigint' : 'fvey-multilateral';
-      const attempts: [string, string][] = [[recipient, under]];
-      // Some products are also offered to the counter-terrorism task force, whose scope is narrower.
-      if (i % 5 === 2) attempts.push(['AUS', 'ct-task-force']);
+      await services.products.decide(officer, view.id, 'approved', 'demo: approved for release');
+      const recipient = peers[i % peers.length]!;
+      const attempts: [string, string][] = [[recipient, arrangementFor(code, recipient, draft.discipline)]];
+      if (i % 5 === 2 && taskForcePeer !== undefined) attempts.push([taskForcePeer, 'ct-task-force']);
       for (const [to, arrangement] of attempts) {
         try {
-          await products.release(officer, view.id, to, arrangement);
+          await services.products.release(officer, view.id, to, arrangement);
           releases++;
         } catch (error) {
           // A denied release is part of the demo: its decision is stored with the rule that denied it.
@@ -190,8 +237,29 @@ export async function seedDemo(
         }
       }
     }
-    tick(`product ${i + 1}/${drafts.length}`);
+    tick(`${code} product ${i + 1}/${drafts.length}`);
   }
   writeFileSync(marker, `${new Date().toISOString()}\n`);
   return { seeded: true, products: drafts.length, releases, denied };
+}
+
+/**
+ * Records where each demo node listens in every node's partner directory (the keys stay as
+ * seeded). Run on every start: the ports may differ from the last run's.
+ */
+export async function setDemoEndpoints(
+  nodes: readonly AccordNode[],
+  alliance: DemoAlliance,
+  addresses: ReadonlyMap<string, string>,
+): Promise<void> {
+  for (const node of nodes) {
+    for (const member of alliance.members) {
+      await node.services.directory.upsertPartner(null, {
+        code: member.code,
+        name: member.name,
+        endpoint: addresses.get(member.code) ?? null,
+        keys: partnerKeysOf(member.keys.public),
+      });
+    }
+  }
 }

@@ -3,13 +3,11 @@ import Type, { type Static } from 'typebox';
 import { AccordError, isAccordError } from '../errors/index.js';
 import {
   type ArrangementPins,
-  arrangementPins,
   type ConsentAnswerPayload,
   type ConsentRequestPayload,
   type DerivedDocument,
   type EnvelopeArrangement,
   type EnvelopeHeaderFields,
-  type KeyOnRecord,
   MAX_CONSENT_REASON,
   newEnvelopeHeader,
   policyConsentOf,
@@ -41,6 +39,7 @@ import type {
   Store,
 } from '../store/index.js';
 import { type Actor, readerOf, requirePermission } from './actor.js';
+import { pinsOf } from './arrangement-trust.js';
 import type { InboxKeys } from './inbox-service.js';
 import type { OutboxSignal } from './outbox-signal.js';
 import { recipientEncryptionKeyOf } from './partner-keys.js';
@@ -732,12 +731,11 @@ export class ConsentService {
 
   /** The keys the arrangement version pins, this node's own from its identity. */
   async #pins(tx: Repositories, arrangement: ArrangementVersion): Promise<ArrangementPins> {
-    const self = this.#deps.partner;
-    const partners = await tx.partners.list();
-    const own: readonly KeyOnRecord[] =
-      this.#deps.keys === undefined ? [] : [{ use: 'signing', ...this.#deps.keys.public.signing }];
-    return arrangementPins(arrangement.document, (code) =>
-      code === self ? own : (partners.find((p) => p.code === code)?.keys ?? []),
+    return pinsOf(
+      arrangement.document,
+      await tx.partners.list(),
+      this.#deps.partner,
+      this.#deps.keys?.public.signing,
     );
   }
 

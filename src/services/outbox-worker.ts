@@ -132,6 +132,8 @@ export class OutboxWorker {
   /** A wake-up came during a round: run another as soon as it ends. */
   #again = false;
   #unsubscribe: (() => void) | undefined;
+  /** stop() was called: the round in flight ends after the message it is delivering. */
+  #stopping = false;
 
   constructor(deps: OutboxWorkerDeps) {
     this.#deps = deps;
@@ -156,6 +158,7 @@ export class OutboxWorker {
   start(intervalMs = 5000): void {
     if (this.#running) return;
     this.#running = true;
+    this.#stopping = false;
     this.#intervalMs = intervalMs;
     this.#unsubscribe = this.#deps.signal?.subscribe(() => this.wake());
     this.#schedule(0);
@@ -188,11 +191,13 @@ export class OutboxWorker {
   /** Stops the rounds, waiting for the one in flight to finish. */
   async stop(): Promise<void> {
     this.#running = false;
+    this.#stopping = true;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.#round?.catch(() => undefined);
+    this.#stopping = false;
   }
 
   #schedule(ms: number): void {
@@ -207,6 +212,8 @@ export class OutboxWorker {
     let retrying = 0;
     let failed = 0;
     for (const message of due) {
+      // The rest stay pending, due as they were, for the next start.
+      if (this.#stopping) break;
       let attempt: Attempt;
       try {
         attempt = await this.#attempt(message);

@@ -577,6 +577,7 @@ export interface ReceivedProduct {
 export interface ReceivedProductFilter extends Page {
   readonly originator?: string;
   readonly sender?: string;
+  readonly arrangementId?: string;
 }
 
 export interface ReceivedProductRepository {

@@ -238,6 +238,9 @@ describe('the route list', () => {
       'POST /api/v1/products',
       'POST /api/v1/products/:id/releases',
       'GET /api/v1/outbox',
+      'GET /api/v1/inbox',
+      'GET /api/v1/received',
+      'GET /api/v1/received/:productId',
     ]) {
       expect(keys).toContain(known);
     }

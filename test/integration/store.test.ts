@@ -1185,6 +1185,7 @@ describe.each(TARGETS)('store on $dialect', (target) => {
           productId: 'gbr-prod-7',
           originator: 'GBR',
           sender: 'GBR',
+          arrangementId: 'arr-gbr-ct',
           receivedAt: '2025-06-01T00:02:00Z',
         }),
       );
@@ -1206,6 +1207,9 @@ describe.each(TARGETS)('store on $dialect', (target) => {
       expect(
         (await store.receivedProducts.list({ sender: 'USA', limit: 1 })).map((p) => p.envelopeId),
       ).toEqual([ENVELOPE_2]);
+      expect(
+        (await store.receivedProducts.list({ arrangementId: 'arr-gbr-usa-ct' })).map((p) => p.envelopeId),
+      ).toEqual([ENVELOPE_2, ENVELOPE_1]);
       expect(await store.counts()).toMatchObject({ inbox: 3, received_products: 3 });
     });
 

@@ -58,6 +58,8 @@ export function createReceivedProductRepository(ctx: RepositoryContext): Receive
       let query = db.selectFrom('received_products').selectAll();
       if (filter.originator !== undefined) query = query.where('originator', '=', filter.originator);
       if (filter.sender !== undefined) query = query.where('sender', '=', filter.sender);
+      if (filter.arrangementId !== undefined)
+        query = query.where('arrangement_id', '=', filter.arrangementId);
       const rows = await query
         .orderBy('received_at', 'desc')
         .orderBy('envelope_id', 'desc')
