@@ -58,6 +58,9 @@ const STATUS: Readonly<Record<ErrorCode, number>> = {
   FEDERATION_REFUSED: 403,
   FEDERATION_NOT_CONFIGURED: 503,
   PARTNER_KEY_MISSING: 409,
+  CONSENT_INVALID: 400,
+  CONSENT_MISMATCH: 403,
+  CONSENT_REQUEST_DECIDED: 409,
 };
 
 const TITLES: Readonly<Record<number, string>> = {

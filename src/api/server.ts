@@ -9,6 +9,7 @@ import { installAuthentication } from './authenticate.js';
 import { sendProblem } from './problem.js';
 import { registerArrangementRoutes } from './routes/arrangement-routes.js';
 import { registerAuthRoutes } from './routes/auth-routes.js';
+import { registerConsentRoutes } from './routes/consent-routes.js';
 import { registerDirectoryRoutes } from './routes/directory-routes.js';
 import { registerFederationRoutes } from './routes/federation-routes.js';
 import { registerInboxRoutes } from './routes/inbox-routes.js';
@@ -98,5 +99,6 @@ export async function buildServer(services: Services, options: ServerOptions): P
   registerOutboxRoutes(app, services.outbox);
   registerInboxRoutes(app, services.inboxLog);
   registerReceivedRoutes(app, services.received);
+  registerConsentRoutes(app, services.consents);
   return app;
 }

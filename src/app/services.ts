@@ -3,6 +3,7 @@ import type { PublicIdentity } from '../crypto/index.js';
 import { createRegistry, type MarkingRegistry } from '../markings/index.js';
 import { ArrangementService } from '../services/arrangement-service.js';
 import { AuthService } from '../services/auth-service.js';
+import { ConsentService } from '../services/consent-service.js';
 import { DirectoryService } from '../services/directory-service.js';
 import { InboxLogService } from '../services/inbox-log-service.js';
 import { InboxService } from '../services/inbox-service.js';
@@ -24,6 +25,8 @@ export interface Services {
   readonly products: ProductService;
   /** Recalls of this node's products and their status per recipient. */
   readonly recalls: RecallService;
+  /** Consent requests and answers (third-party rule), and onward releases of received products. */
+  readonly consents: ConsentService;
   /** The federation inbox; undefined without keys, and POST /federation/v1/inbox then answers 503. */
   readonly inbox: InboxService | undefined;
   /** The node's unlocked identity, for federation; undefined where a node runs without one (tests, benchmarks). */
@@ -76,6 +79,14 @@ export function createServices(
       now,
       outboxSignal,
       ...(keys === undefined ? {} : { signer: signerOf(keys) }),
+    }),
+    consents: new ConsentService({
+      store,
+      partner: config.partner,
+      registry,
+      now,
+      outboxSignal,
+      ...(keys === undefined ? {} : { keys }),
     }),
     inbox:
       keys === undefined

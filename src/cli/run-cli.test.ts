@@ -58,7 +58,8 @@ describe('runCli', () => {
       ['marking', 'normalize', 'SECRET', 'NOFORN'],
       "accord: too many arguments for 'normalize'. Expected 1 argument but got 2.",
     ],
-    [['nonsense'], "accord: unknown command 'nonsense'"],
+    // Far from every command name, so Commander suggests none ('nonsense' is close to 'consent').
+    [['xyzzy'], "accord: unknown command 'xyzzy'"],
   ])('turns the usage error %j into exit 2 and one stderr line', async (argv, line) => {
     const run = await runCaptured(argv);
     expect(run.code).toBe(2);

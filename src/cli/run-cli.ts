@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { isAccordError } from '../errors/index.js';
 import { registerArrangementSigningCommands } from './arrangement-signing-commands.js';
 import { type CliIo, printable, writeLine } from './cli-io.js';
+import { registerConsentCommands } from './consent-commands.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerKeyCommands } from './key-commands.js';
 import { registerMarkingCommands } from './marking-commands.js';
@@ -50,6 +51,7 @@ function buildProgram(io: CliIo): Command {
   registerKeyCommands(program, io);
   registerOutboxCommands(program, io);
   registerReceivedCommands(program, io);
+  registerConsentCommands(program, io);
   registerDemoCommand(program, io);
   return program;
 }

@@ -85,6 +85,11 @@ export const ERROR_CODES = {
   FEDERATION_NOT_CONFIGURED: 'This node runs without node keys, so it cannot take part in federation.',
   PARTNER_KEY_MISSING:
     'A release cannot be sealed: the recipient partner has no single encryption key on record; the message names the partner.',
+  CONSENT_INVALID:
+    "An originator's consent is malformed or its signature does not verify under the originator key it names.",
+  CONSENT_MISMATCH:
+    'A signed consent does not cover this onward release (another product version, holder, recipient or arrangement, or not in force); the message names each difference.',
+  CONSENT_REQUEST_DECIDED: 'The consent request has been granted or denied already.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

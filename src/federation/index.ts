@@ -6,6 +6,35 @@ export {
 } from './arrangement-pins.js';
 export { nodeKeysOf, signArrangementAs, withPinnedKeys } from './arrangement-signing.js';
 export {
+  CONSENT_CONTEXT,
+  type ConsentFields,
+  type ConsentKeyResolver,
+  type ConsentScope,
+  type ConsentTerms,
+  ConsentTermsSchema,
+  consentProblems,
+  consentSigningBytes,
+  policyConsentOf,
+  requireConsent,
+  type SignedConsent,
+  SignedConsentSchema,
+  signConsent,
+  verifyConsent,
+} from './consent.js';
+export {
+  CONSENT_OUTCOMES,
+  type ConsentAnswerPayload,
+  ConsentAnswerPayloadSchema,
+  type ConsentOutcome,
+  type ConsentRequest,
+  type ConsentRequestPayload,
+  ConsentRequestPayloadSchema,
+  ConsentRequestSchema,
+  MAX_CONSENT_REASON,
+  parseConsentAnswerPayload,
+  parseConsentRequestPayload,
+} from './consent-messages.js';
+export {
   DEFAULT_MAX_SKEW_MS,
   ENVELOPE_CONTEXT,
   ENVELOPE_INFO,
@@ -72,5 +101,10 @@ export {
   signReceipt,
   verifyReceipt,
 } from './receipt.js';
-export { parseReleasePayload, type ReleasePayload, ReleasePayloadSchema } from './release-payload.js';
+export {
+  parseReleasePayload,
+  type ReleasePayload,
+  ReleasePayloadSchema,
+  releaseConsentOf,
+} from './release-payload.js';
 export type { KeyResolver, Signer } from './signer.js';

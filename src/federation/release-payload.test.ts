@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { errorOf } from '../../test/fixtures/errors.js';
 import { type EnvelopeHeader, newEnvelopeHeader } from './envelope.js';
 import type { DerivedDocument } from './product-signature.js';
-import { parseReleasePayload } from './release-payload.js';
+import { parseReleasePayload, releaseConsentOf } from './release-payload.js';
 
 const ARRANGEMENT = { id: 'usa-gbr-ct', version: 2, versionHash: `sha256:${'ab'.repeat(32)}` };
 
@@ -75,5 +75,22 @@ describe('parseReleasePayload', () => {
     );
     expect(error.code).toBe('PRODUCT_INVALID');
     expect(error.details.path).toBe('/author');
+  });
+});
+
+describe('releaseConsentOf', () => {
+  it('hands on the consent an onward release carries, unverified, and undefined without one', () => {
+    const consent = { consent: { requestId: 'x' }, signature: 'y' };
+    const payload = { kind: 'release', arrangement: ARRANGEMENT, product: document, consent };
+    expect(parseReleasePayload(payload, header)).toEqual(document);
+    expect(releaseConsentOf(payload)).toBe(consent);
+    expect(releaseConsentOf({ product: document })).toBeUndefined();
+    expect(releaseConsentOf('release')).toBeUndefined();
+  });
+
+  it('refuses a consent that is not an object (ENVELOPE_MALFORMED naming it)', () => {
+    const error = errorOf(() => parseReleasePayload({ product: document, consent: 'yes' }, header));
+    expect(error.code).toBe('ENVELOPE_MALFORMED');
+    expect(error.details.path).toBe('/payload/consent');
   });
 });

@@ -7,13 +7,18 @@ import { type DerivedDocument, parseDerivedDocument } from './product-signature.
 /**
  * What a `release` envelope seals: the derived version the recipient is given. `kind` and
  * `arrangement` may repeat the header's (a sender may seal what its outbox holds); when present
- * they must say what the signed header says.
+ * they must say what the signed header says. A holder passing on a product another partner
+ * originated adds that originator's signed consent (the third-party rule), checked by the
+ * recipient with requireConsent.
  */
 export const ReleasePayloadSchema = Type.Object(
   {
     kind: Type.Optional(Type.Literal('release')),
     arrangement: Type.Optional(EnvelopeArrangementSchema),
     product: Type.Object({}, { description: 'the derived document (DerivedDocumentSchema)' }),
+    consent: Type.Optional(
+      Type.Object({}, { description: "the originator's SignedConsent (SignedConsentSchema)" }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -77,4 +82,14 @@ export function parseReleasePayload(payload: unknown, header: EnvelopeHeader): D
     );
   }
   return document;
+}
+
+/**
+ * The consent a `release` payload carries, unverified, or undefined when it carries none. Call it
+ * on a payload parseReleasePayload accepted; requireConsent decides what the consent is worth.
+ */
+export function releaseConsentOf(payload: unknown): unknown {
+  // attacker-controlled: handed on as it is, to be verified against the originator's pinned key.
+  if (typeof payload !== 'object' || payload === null || !Object.hasOwn(payload, 'consent')) return undefined;
+  return (payload as { readonly consent?: unknown }).consent;
 }

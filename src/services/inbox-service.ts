@@ -13,9 +13,12 @@ import {
   openEnvelope,
   parseRecallPayload,
   parseReleasePayload,
+  policyConsentOf,
   productDigest,
   type RecallPayload,
   recallDigest,
+  releaseConsentOf,
+  requireConsent,
   type SignedReceipt,
   type Signer,
   signReceipt,
@@ -23,9 +26,10 @@ import {
 } from '../federation/index.js';
 import { COMMON_SCHEME, type MarkingRegistry, renderBanner } from '../markings/index.js';
 import { type CompiledArrangement, compileArrangement, decideRelease, rankUnder } from '../policy/index.js';
-import { type Product, parseProduct } from '../products/index.js';
+import { type Consent, type Product, parseProduct } from '../products/index.js';
 import type { ArrangementVersion, InboxEntry, Store } from '../store/index.js';
 import { createValidator } from '../validation/index.js';
+import { type AcceptedMessage, acceptConsentAnswer, acceptConsentRequest } from './consent-inbox.js';
 
 // DESIGN.md §3 federation: the inbox takes envelopes from peers, re-checks policy on arrival as
 // the recipient, stores what passes with its provenance and answers with a signed receipt; §2.5:
@@ -62,13 +66,8 @@ interface Trust {
   readonly pins: ArrangementPins | undefined;
 }
 
-/** What passed every check and is to be stored. */
-interface Accepted {
-  readonly document: DerivedDocument;
-  readonly digest: string;
-  readonly banner: string;
-  readonly rank: number;
-}
+/** What passed every check: the receipt's product, and the writes that store it beside its inbox row. */
+type Accepted = AcceptedMessage;
 
 // The release-approval rule judges the sender's own approval workflow, which the envelope does not
 // carry and the recipient cannot see; every other rule is judged again here.
@@ -215,28 +214,10 @@ export class InboxService {
       throw error;
     }
 
-    // The one dispatch by kind: each kind's checks and writes live in their own methods.
-    switch (opened.header.kind) {
-      case 'release': {
-        const accepted = await this.#check(opened.header, opened.payload, trust, digest, remoteAddress, now);
-        return this.#store(opened.header, accepted, digest, remoteAddress, now);
-      }
-      case 'recall':
-        return this.#receiveRecall(opened, digest, remoteAddress, now);
-      default:
-        throw await this.#refuse(
-          opened.header,
-          digest,
-          remoteAddress,
-          now,
-          new AccordError(
-            'ENVELOPE_KIND_UNSUPPORTED',
-            `envelope ${opened.header.envelopeId} is a ${opened.header.kind}; this inbox takes releases and recalls only`,
-            { envelopeId: opened.header.envelopeId, kind: opened.header.kind },
-          ),
-          undefined,
-        );
-    }
+    // A recall answers with its own receipt (`recalled`, counting what it erased): its own path.
+    if (opened.header.kind === 'recall') return this.#receiveRecall(opened, digest, remoteAddress, now);
+    const accepted = await this.#check(opened.header, opened.payload, trust, digest, remoteAddress, now);
+    return this.#store(opened.header, accepted, digest, remoteAddress, now);
   }
 
   /** This node's copy of the envelope's arrangement version and the keys it pins. */
@@ -292,8 +273,9 @@ export class InboxService {
   }
 
   /**
-   * Everything after decryption: the payload, the originator's signature, and the release policy
-   * run again as the recipient. A refusal here is recorded (the header verified) and thrown.
+   * Everything after decryption, by the envelope's kind: a release (#acceptRelease), or a consent
+   * request or answer (consent-inbox.ts). A refusal here is recorded (the header verified) and
+   * thrown, with a signed refusal receipt once the payload named the product digest.
    */
   async #check(
     header: EnvelopeHeader,
@@ -303,7 +285,10 @@ export class InboxService {
     remoteAddress: string,
     now: number,
   ): Promise<Accepted> {
-    let document: DerivedDocument | undefined;
+    let refusedDigest: string | undefined;
+    const note = (known: string | undefined): void => {
+      refusedDigest = known;
+    };
     try {
       const arrangement = trust?.arrangement;
       const pins = trust?.pins;
@@ -313,20 +298,110 @@ export class InboxService {
           envelopeId: header.envelopeId,
         });
       }
-      document = parseReleasePayload(payload, header);
-      const originator = document.originator;
-      // DESIGN.md §2.4: what a node stores verifies against its originator's key, pinned by the
-      // arrangement (the sender's own key when it originated the product, as a release does).
-      const signed = verifyProductSignature(document, (fingerprint) => pins.keyFor(originator, fingerprint));
-      await this.#refuseRecalled(header, document);
-      const consents = await this.#deps.store.consents.list({
-        productId: document.id,
-        recipient: this.#deps.partner,
-      });
-      return { ...this.#recheck(header, document, arrangement, consents, now), document, digest: signed };
+      const consentContext = { store: this.#deps.store, self: this.#deps.partner, pins, now, note };
+      switch (header.kind) {
+        case 'release':
+          return await this.#acceptRelease(header, payload, arrangement, pins, now, note);
+        case 'consent-request':
+          return await acceptConsentRequest(consentContext, header, payload);
+        case 'consent-grant':
+          return await acceptConsentAnswer(consentContext, header, payload);
+        case 'recall':
+          // receive() hands recalls to #receiveRecall before it gets here.
+          throw new AccordError(
+            'ENVELOPE_KIND_UNSUPPORTED',
+            `envelope ${header.envelopeId}: a recall is not accepted through the release path`,
+            { envelopeId: header.envelopeId, kind: header.kind },
+          );
+      }
     } catch (error) {
       if (!isAccordError(error)) throw error;
-      throw await this.#refuse(header, digest, remoteAddress, now, error, document);
+      throw await this.#refuse(header, digest, remoteAddress, now, error, refusedDigest);
+    }
+  }
+
+  /**
+   * A release: the derived document, the originator's signature on it, the originator's consent
+   * when another partner passes it on, and the release policy run again as the recipient.
+   */
+  async #acceptRelease(
+    header: EnvelopeHeader,
+    payload: unknown,
+    arrangement: ArrangementVersion,
+    pins: ArrangementPins,
+    now: number,
+    note: (digest: string | undefined) => void,
+  ): Promise<Accepted> {
+    const document = parseReleasePayload(payload, header);
+    note(digestIfCanonical(document));
+    const originator = document.originator;
+    // DESIGN.md §2.4: what a node stores verifies against its originator's key, pinned by the
+    // arrangement (the sender's own key when it originated the product, as a release does).
+    const signed = verifyProductSignature(document, (fingerprint) => pins.keyFor(originator, fingerprint));
+    await this.#refuseRecalled(header, document);
+    const consents = this.#onwardConsents(header, document, payload, pins, signed, now);
+    const { banner, rank } = this.#recheck(header, document, arrangement, consents, now);
+    return {
+      product: { id: document.id, version: document.version, digest: signed },
+      persist: async (tx, receivedAt) => {
+        await tx.receivedProducts.add({
+          envelopeId: header.envelopeId,
+          productId: document.id,
+          productVersion: document.version,
+          originator: document.originator,
+          sender: header.from,
+          arrangementId: header.arrangement.id,
+          arrangementVersion: header.arrangement.version,
+          document,
+          banner,
+          rank,
+          receivedAt,
+        });
+      },
+    };
+  }
+
+  /**
+   * DESIGN.md §2 invariant 2: a partner passing on a product another partner originated must carry
+   * that originator's signed consent for exactly this: this document, from this sender, to this
+   * node, under this arrangement, in force now. It counts only once it verifies under the
+   * originator's key as the arrangement pins it; one that does not is refused naming the
+   * third-party rule. Consents stored here are not used: they are this node's to pass things on.
+   */
+  #onwardConsents(
+    header: EnvelopeHeader,
+    document: DerivedDocument,
+    payload: unknown,
+    pins: ArrangementPins,
+    digest: string,
+    now: number,
+  ): readonly Consent[] {
+    const self = this.#deps.partner;
+    const carried = releaseConsentOf(payload);
+    if (header.from === document.originator || carried === undefined) return [];
+    try {
+      const terms = requireConsent(
+        carried,
+        {
+          product: { id: document.id, version: document.version, digest },
+          originator: document.originator,
+          holder: header.from,
+          recipient: self,
+          arrangement: header.arrangement,
+          at: now,
+        },
+        (originator, fingerprint) =>
+          originator === document.originator ? pins.keyFor(originator, fingerprint) : undefined,
+      );
+      return [policyConsentOf(terms)];
+    } catch (error) {
+      if (!isAccordError(error)) throw error;
+      throw new AccordError(
+        'FEDERATION_REFUSED',
+        `${self} refuses ${document.id} v${document.version} from ${header.from} under ${header.arrangement.id} v${header.arrangement.version}: third-party-rule (the consent it carries does not authorise it: ${error.code}: ${error.message})`,
+        { envelopeId: header.envelopeId, deniedBy: ['third-party-rule'], consentCode: error.code },
+        { cause: error },
+      );
     }
   }
 
@@ -335,13 +410,7 @@ export class InboxService {
     header: EnvelopeHeader,
     document: DerivedDocument,
     arrangement: ArrangementVersion,
-    consents: readonly {
-      readonly productId: string;
-      readonly originator: string;
-      readonly recipient: string;
-      readonly grantedAt: string;
-      readonly expiresAt: string | null;
-    }[],
+    consents: readonly Consent[],
     now: number,
   ): { banner: string; rank: number } {
     const { registry, partner: self } = this.#deps;
@@ -368,13 +437,7 @@ export class InboxService {
     const decision = decideRelease(product, compiled, self, {
       at: now,
       sender: header.from,
-      consents: consents.map((c) => ({
-        originator: c.originator,
-        recipient: c.recipient,
-        productId: c.productId,
-        grantedAt: c.grantedAt,
-        ...(c.expiresAt === null ? {} : { expiresAt: c.expiresAt }),
-      })),
+      consents,
     });
     const rules = decision.rules.filter((r) => !SENDER_ONLY_RULES.has(r.rule));
     // A withheld portion or title is one the sender should have torn out: refused as a whole.
@@ -394,7 +457,7 @@ export class InboxService {
     };
   }
 
-  /** Stores the product and its inbox row in one transaction, and answers with the signed receipt. */
+  /** Stores what was accepted and its inbox row in one transaction, and answers with the signed receipt. */
   async #store(
     header: EnvelopeHeader,
     accepted: Accepted,
@@ -403,13 +466,12 @@ export class InboxService {
     now: number,
   ): Promise<InboxAnswer> {
     const receivedAt = new Date(now).toISOString();
-    const { document } = accepted;
     const receipt = signReceipt(
       {
         envelopeId: header.envelopeId,
         from: this.#deps.partner,
         to: header.from,
-        product: { id: document.id, version: document.version, digest: accepted.digest },
+        product: accepted.product,
         receivedAt,
         outcome: 'stored',
       },
@@ -424,19 +486,7 @@ export class InboxService {
           reason: null,
           receipt,
         });
-        await tx.receivedProducts.add({
-          envelopeId: header.envelopeId,
-          productId: document.id,
-          productVersion: document.version,
-          originator: document.originator,
-          sender: header.from,
-          arrangementId: header.arrangement.id,
-          arrangementVersion: header.arrangement.version,
-          document,
-          banner: accepted.banner,
-          rank: accepted.rank,
-          receivedAt,
-        });
+        await accepted.persist(tx, receivedAt);
       });
     } catch (error) {
       if (!isAccordError(error) || error.code !== 'STORE_CONFLICT') throw error;
@@ -479,7 +529,8 @@ export class InboxService {
 
   /**
    * Records the refusal of an authenticated envelope and returns the error to throw: the same
-   * code and reason, with this node's signed refusal receipt when the document could be read.
+   * code and reason, with this node's signed refusal receipt when the payload could be read as
+   * far as the product digest (`refusedDigest`).
    */
   async #refuse(
     header: EnvelopeHeader,
@@ -487,13 +538,10 @@ export class InboxService {
     remoteAddress: string,
     now: number,
     error: AccordError,
-    document: DerivedDocument | undefined,
-    subjectDigest?: string,
+    refusedDigest: string | undefined,
   ): Promise<AccordError> {
     const receivedAt = new Date(now).toISOString();
     let receipt: SignedReceipt | null = null;
-    // What the refusal names: the document read, or what else the envelope carried (a recall).
-    const refusedDigest = subjectDigest ?? (document === undefined ? undefined : digestIfCanonical(document));
     if (refusedDigest !== undefined) {
       receipt = signReceipt(
         {
@@ -589,7 +637,7 @@ export class InboxService {
     } catch (error) {
       if (!isAccordError(error)) throw error;
       const subject = recall === undefined ? undefined : recallDigest(recall);
-      throw await this.#refuse(header, digest, remoteAddress, now, error, undefined, subject);
+      throw await this.#refuse(header, digest, remoteAddress, now, error, subject);
     }
     const accepted = recall;
     const receivedAt = new Date(now).toISOString();

@@ -4,7 +4,10 @@ import { type Actor, requirePermission } from './actor.js';
 /** One delivery as an operator sees it: who, what, how it stands; never the payload. */
 export interface OutboxEntry {
   readonly id: string;
-  readonly releaseId: string;
+  /** What the message belongs to: exactly one of a release, a consent request or an onward release. */
+  readonly releaseId: string | null;
+  readonly consentRequestId: string | null;
+  readonly onwardReleaseId: string | null;
   readonly recipient: string;
   /** What it carries (`release`, `recall`, as its header says); null for a row whose payload names none. */
   readonly kind: string | null;
@@ -48,6 +51,8 @@ export function outboxEntryOf(message: OutboxMessage): OutboxEntry {
   return {
     id: message.id,
     releaseId: message.releaseId,
+    consentRequestId: message.consentRequestId,
+    onwardReleaseId: message.onwardReleaseId,
     recipient: message.recipient,
     kind: kindOf(message.payload),
     recallId: message.recallId,

@@ -112,6 +112,16 @@ function problemText(body: unknown): string {
 }
 
 /**
+ * The product digest the recipient's receipt must name: the one the row states (a consent request
+ * or answer, which carries no document), else the productDigest of the document released.
+ */
+function expectedDigestOf(release: Deliverable['release']): string | undefined {
+  if (release === undefined) return undefined;
+  const stated = (release as { readonly digest?: unknown }).digest;
+  return typeof stated === 'string' ? stated : productDigest(release.payload.product);
+}
+
+/**
  * Delivers the outbox: `runOnce()` sends every due pending message once; `start()` runs rounds
  * every interval, never two at once, until `stop()`.
  */
@@ -389,14 +399,13 @@ export class OutboxWorker {
   async #checkedReceipt(body: unknown, header: EnvelopeHeader, deliverable: Deliverable): Promise<Receipt> {
     // attacker-controlled: the recipient's answer, until its signature verifies.
     const receipt = verifyReceipt(body, await this.#receiptKeys(header));
-    // A release is answered `stored`, a recall `recalled` (over the recall message's digest); either may be refused.
+    // A release (or a consent message) is answered `stored`, a recall `recalled` (over the recall
+    // message's digest); any may be refused.
     const expectedOutcome = header.kind === 'recall' ? 'recalled' : 'stored';
     const expectedDigest =
-      deliverable.release !== undefined
-        ? productDigest(deliverable.release.payload.product)
-        : deliverable.recall !== undefined
-          ? recallDigest(deliverable.recall.payload)
-          : undefined;
+      deliverable.recall !== undefined
+        ? recallDigest(deliverable.recall.payload)
+        : expectedDigestOf(deliverable.release);
     const mismatches = [
       receipt.outcome === expectedOutcome || receipt.outcome === 'refused'
         ? undefined

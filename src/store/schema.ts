@@ -151,6 +151,10 @@ export interface ConsentsTable {
   granted_at: string;
   expires_at: string | null;
   signature: string | null;
+  holder: string | null;
+  product_version: number | null;
+  request_id: string | null;
+  consent_json: string | null;
 }
 
 export interface RecallsTable {
@@ -164,7 +168,9 @@ export interface RecallsTable {
 
 export interface OutboxTable {
   id: string;
-  release_id: string;
+  release_id: string | null;
+  consent_request_id: string | null;
+  onward_release_id: string | null;
   recipient: string;
   payload_json: string;
   status: string;
@@ -221,6 +227,45 @@ export interface ReceivedRecallsTable {
   received_at: string;
 }
 
+export interface ConsentRequestsTable {
+  id: string;
+  direction: string;
+  envelope_id: string;
+  product_id: string;
+  product_version: number;
+  product_digest: string;
+  originator: string;
+  holder: string;
+  recipient: string;
+  arrangement_id: string;
+  arrangement_version: number;
+  arrangement_hash: string;
+  reason: string;
+  status: string;
+  requested_by: string | null;
+  requested_at: string;
+  decided_by: string | null;
+  decided_at: string | null;
+  decision_reason: string | null;
+  consent_json: string | null;
+}
+
+export interface OnwardReleasesTable {
+  id: string;
+  envelope_id: string;
+  product_id: string;
+  product_version: number;
+  originator: string;
+  recipient: string;
+  arrangement_id: string;
+  arrangement_version: number;
+  effect: string;
+  decision_json: string;
+  consent_request_id: string | null;
+  released_by: string;
+  released_at: string;
+}
+
 /** The Kysely database type: one entry per table the migrations create. */
 export interface Database {
   partners: PartnersTable;
@@ -244,6 +289,8 @@ export interface Database {
   inbox: InboxTable;
   received_recalls: ReceivedRecallsTable;
   received_products: ReceivedProductsTable;
+  consent_requests: ConsentRequestsTable;
+  onward_releases: OnwardReleasesTable;
 }
 
 // Compile-time check that the port's STORE_TABLES and Database name the same tables, so counts() sees all.

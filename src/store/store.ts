@@ -1,5 +1,5 @@
 import type { ArrangementDocument, ArrangementStatus } from '../arrangements/index.js';
-import type { DerivedDocument, RecalledDocument, SignedReceipt } from '../federation/index.js';
+import type { DerivedDocument, RecalledDocument, SignedConsent, SignedReceipt } from '../federation/index.js';
 import type { Discipline, ProductDocument } from '../products/index.js';
 
 /** The SQL engines a store can run on. */
@@ -24,10 +24,12 @@ export const STORE_TABLES = [
   'releases',
   'consents',
   'recalls',
-  'outbox',
   'inbox',
   'received_recalls',
   'received_products',
+  'consent_requests',
+  'onward_releases',
+  'outbox',
 ] as const;
 export type StoreTable = (typeof STORE_TABLES)[number];
 
@@ -423,6 +425,14 @@ export interface ConsentRecord {
   readonly grantedAt: IsoInstant;
   readonly expiresAt: IsoInstant | null;
   readonly signature: string | null;
+  /** The partner the signed consent lets pass the product on; null for an unsigned record. */
+  readonly holder: string | null;
+  /** The product version the signed consent covers; null for an unsigned record. */
+  readonly productVersion: number | null;
+  /** The consent request the signed consent answers; null for an unsigned record. */
+  readonly requestId: string | null;
+  /** The originator's signed consent as it arrived, to be verified again on use; null when unsigned. */
+  readonly consent: SignedConsent | null;
 }
 
 export interface ConsentRepository {
@@ -434,10 +444,13 @@ export interface ConsentRepository {
     readonly expiresAt?: IsoInstant;
     readonly signature?: string;
   }): Promise<ConsentRecord>;
-  /** Consents, oldest first, optionally of one product and/or to one recipient. */
+  /** Stores an originator's signed consent (verified by the caller) with the columns read from its terms. */
+  addSigned(consent: SignedConsent): Promise<ConsentRecord>;
+  /** Consents, oldest first, optionally of one product, to one recipient and/or for one holder. */
   list(filter?: {
     readonly productId?: string;
     readonly recipient?: string;
+    readonly holder?: string;
   }): Promise<readonly ConsentRecord[]>;
 }
 
@@ -465,7 +478,10 @@ export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
 
 export interface OutboxMessage {
   readonly id: string;
-  readonly releaseId: string;
+  /** What the message belongs to: exactly one of a release, a consent request or an onward release. */
+  readonly releaseId: string | null;
+  readonly consentRequestId: string | null;
+  readonly onwardReleaseId: string | null;
   readonly recipient: string;
   /** The envelope to deliver, stored as JSON and returned parsed. */
   readonly payload: unknown;
@@ -482,10 +498,16 @@ export interface OutboxMessage {
 }
 
 export interface OutboxRepository {
-  /** Queues a message as pending, due at `nextAttemptAt` (now when omitted). Write it in the release's transaction. */
+  /**
+   * Queues a message as pending, due at `nextAttemptAt` (now when omitted). Write it in the
+   * transaction of what it belongs to: exactly one of releaseId, consentRequestId or onwardReleaseId
+   * (INPUT_INVALID otherwise; STORE_NOT_FOUND when that row does not exist).
+   */
   enqueue(message: {
     readonly id: string;
-    readonly releaseId: string;
+    readonly releaseId?: string;
+    readonly consentRequestId?: string;
+    readonly onwardReleaseId?: string;
     readonly recipient: string;
     readonly payload: unknown;
     readonly nextAttemptAt?: IsoInstant;
@@ -667,6 +689,105 @@ export interface ReceivedRecallRepository {
   covering(originator: string, productId: string, version: number): Promise<ReceivedRecall | undefined>;
 }
 
+// ---------------------------------------------------------------- consent requests, onward releases
+
+export const CONSENT_REQUEST_DIRECTIONS = ['incoming', 'outgoing'] as const;
+/** `outgoing` at the holder that asked, `incoming` at the originator asked. */
+export type ConsentRequestDirection = (typeof CONSENT_REQUEST_DIRECTIONS)[number];
+export const CONSENT_REQUEST_STATUSES = ['pending', 'granted', 'denied'] as const;
+export type ConsentRequestStatus = (typeof CONSENT_REQUEST_STATUSES)[number];
+
+/** A holder's request for an originator's consent to pass one received version on (third-party rule). */
+export interface ConsentRequestRecord {
+  /** The id the holder gave it; the same at both ends. */
+  readonly id: string;
+  readonly direction: ConsentRequestDirection;
+  /** incoming: the envelope that carried it; outgoing: the outbox message that carries it. */
+  readonly envelopeId: string;
+  readonly productId: string;
+  readonly productVersion: number;
+  /** productDigest of the derived document the holder holds and would pass on. */
+  readonly productDigest: string;
+  readonly originator: string;
+  readonly holder: string;
+  readonly recipient: string;
+  readonly arrangementId: string;
+  readonly arrangementVersion: number;
+  readonly arrangementHash: string;
+  readonly reason: string;
+  readonly status: ConsentRequestStatus;
+  /** The holder's officer who asked; null at the originator, which is not told. */
+  readonly requestedBy: string | null;
+  readonly requestedAt: IsoInstant;
+  /** The originator's officer who decided; null at the holder, which is not told. */
+  readonly decidedBy: string | null;
+  readonly decidedAt: IsoInstant | null;
+  /** Why it was denied; null unless denied. */
+  readonly decisionReason: string | null;
+  /** The signed consent, once granted. */
+  readonly consent: SignedConsent | null;
+}
+
+export interface ConsentRequestFilter extends Page {
+  readonly direction?: ConsentRequestDirection;
+  readonly status?: ConsentRequestStatus;
+  readonly productId?: string;
+}
+
+export interface ConsentRequestRepository {
+  /** Records a pending request; STORE_CONFLICT when its id or envelope id is recorded already. */
+  add(
+    request: Omit<ConsentRequestRecord, 'status' | 'decidedBy' | 'decidedAt' | 'decisionReason' | 'consent'>,
+  ): Promise<ConsentRequestRecord>;
+  get(id: string): Promise<ConsentRequestRecord | undefined>;
+  /** Requests matching every given filter, newest first. */
+  list(filter?: ConsentRequestFilter): Promise<readonly ConsentRequestRecord[]>;
+  /**
+   * Records the answer to a pending request: a grant with its signed consent, a denial with its
+   * reason. STORE_CONFLICT when it is no longer pending, STORE_NOT_FOUND when there is none.
+   */
+  decide(
+    id: string,
+    decision: {
+      readonly status: 'granted' | 'denied';
+      readonly decidedAt: IsoInstant;
+      readonly decidedBy: string | null;
+      readonly reason?: string;
+      readonly consent?: SignedConsent;
+    },
+  ): Promise<ConsentRequestRecord>;
+}
+
+/** A holder's decision on passing a received product on to another partner. */
+export interface OnwardReleaseRecord {
+  readonly id: string;
+  /** The received copy passed on: its envelope id in received_products. */
+  readonly envelopeId: string;
+  readonly productId: string;
+  readonly productVersion: number;
+  readonly originator: string;
+  readonly recipient: string;
+  readonly arrangementId: string;
+  readonly arrangementVersion: number;
+  readonly effect: 'allow' | 'deny';
+  /** The policy Decision, stored as JSON and returned parsed. */
+  readonly decision: unknown;
+  /** The consent request whose signed consent went with it, or null. */
+  readonly consentRequestId: string | null;
+  readonly by: string;
+  readonly at: IsoInstant;
+}
+
+export interface OnwardReleaseRepository {
+  add(release: Omit<OnwardReleaseRecord, 'at'>): Promise<OnwardReleaseRecord>;
+  get(id: string): Promise<OnwardReleaseRecord | undefined>;
+  /** Onward releases, oldest first, optionally of one product and/or to one recipient. */
+  list(filter?: {
+    readonly productId?: string;
+    readonly recipient?: string;
+  }): Promise<readonly OnwardReleaseRecord[]>;
+}
+
 // ---------------------------------------------------------------- the store
 
 /** Every repository; what a transaction callback receives. */
@@ -688,6 +809,8 @@ export interface Repositories {
   readonly inbox: InboxRepository;
   readonly receivedRecalls: ReceivedRecallRepository;
   readonly receivedProducts: ReceivedProductRepository;
+  readonly consentRequests: ConsentRequestRepository;
+  readonly onwardReleases: OnwardReleaseRepository;
   counts(): Promise<TableCounts>;
 }
 

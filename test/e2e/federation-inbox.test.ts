@@ -718,15 +718,19 @@ describe.each(DIALECTS)('the federation inbox on $dialect', ({ dialect, enabled 
       },
     );
 
-    it.runIf(enabled)('refuses an envelope kind it does not take: ENVELOPE_KIND_UNSUPPORTED', async () => {
-      const document = derivedOf(sourceOf({ id: 'usa-2026-0716' }), ['p1']);
-      // Recall is taken now (test/e2e/recall.test.ts); a consent grant is not, on this branch.
-      const envelope = envelopeOf(document, {
-        header: { kind: 'consent-grant' },
-        payload: { product: document },
-      });
-      await refusedAndRecorded(envelope, 400, 'ENVELOPE_KIND_UNSUPPORTED');
-    });
+    it.runIf(enabled)(
+      'refuses an envelope whose payload is not what its kind carries: ENVELOPE_MALFORMED',
+      async () => {
+        const document = derivedOf(sourceOf({ id: 'usa-2026-0716' }), ['p1']);
+        // Every kind is taken now (consent: test/e2e/consent-federation.test.ts, recall:
+        // test/e2e/recall.test.ts); a consent answer carrying a product instead is refused and recorded.
+        const envelope = envelopeOf(document, {
+          header: { kind: 'consent-grant' },
+          payload: { product: document },
+        });
+        await refusedAndRecorded(envelope, 400, 'ENVELOPE_MALFORMED');
+      },
+    );
   });
 
   it.runIf(enabled)(

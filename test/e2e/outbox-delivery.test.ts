@@ -407,7 +407,7 @@ describe('the outbox worker between two nodes on loopback', () => {
 
   it('gives up at once on rows it can never send: an unsealed release, a row holding no envelope', async () => {
     const [any] = await usa.node.store.outbox.list({ limit: 1 });
-    if (any === undefined) throw new Error('no outbox row to hang these on');
+    if (any?.releaseId == null) throw new Error('no release outbox row to hang these on');
     const unsealed = await usa.node.store.outbox.enqueue({
       id: randomUUID(),
       releaseId: any.releaseId,

@@ -86,6 +86,17 @@ const BODIES: Readonly<Record<string, () => unknown>> = {
   'POST /api/v1/products/:id/reject': () => ({ comment: 'matrix' }),
   'POST /api/v1/products/:id/releases': () => ({ to: 'GBR', arrangement: 'fvey-multilateral' }),
   'POST /api/v1/products/:id/recall': () => ({ reason: 'matrix' }),
+  'POST /api/v1/received/:productId/consent-requests': () => ({
+    recipient: 'CAN',
+    arrangementId: 'fvey-multilateral',
+    reason: 'matrix',
+  }),
+  'POST /api/v1/received/:productId/releases': () => ({
+    recipient: 'CAN',
+    arrangementId: 'fvey-multilateral',
+  }),
+  'POST /api/v1/consent-requests/:id/grant': () => ({}),
+  'POST /api/v1/consent-requests/:id/deny': () => ({ reason: 'matrix' }),
   // A well-formed envelope for another node: the inbox itself answers (ENVELOPE_MISADDRESSED).
   'POST /federation/v1/inbox': () => {
     const sender = createNodeIdentity();

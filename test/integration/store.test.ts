@@ -9,6 +9,7 @@ import { type ArrangementDocument, arrangementVersionHash } from '../../src/arra
 import { type AccordError, type ErrorCode, isAccordError } from '../../src/errors/index.js';
 import type { ProductDocument } from '../../src/products/index.js';
 import {
+  type ConsentRequestRecord,
   type HeldProduct,
   type InboxEntry,
   openStore,
@@ -21,7 +22,7 @@ import {
 import { initialMigration } from '../../src/store/migrations/0001-initial.js';
 import { inboxMigration } from '../../src/store/migrations/0002-inbox.js';
 import { outboxReceiptsMigration } from '../../src/store/migrations/0003-outbox-receipts.js';
-import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE } from '../../src/store/migrations/index.js';
+import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, storeMigrations } from '../../src/store/migrations/index.js';
 import { openSqlite } from '../../src/store/sqlite/index.js';
 import {
   dropPgSchema,
@@ -94,6 +95,8 @@ function makeClock(start: string): TestClock {
 
 const MINUTE = 60_000;
 const T0 = '2025-06-01T00:00:00.000Z';
+const REQUEST_ID = '3b0f8a52-5c1e-4d7a-9b2c-6e4f1a2b3c4d';
+const OTHER_REQUEST_ID = '4c1a9b63-6d2f-4e8b-8c3d-7f5a2b3c4d5e';
 
 function makeProduct(overrides: Partial<ProductDocument> = {}): ProductDocument {
   return {
@@ -692,9 +695,45 @@ describe.each(TARGETS)('store on $dialect', (target) => {
           grantedAt: '2025-05-01T00:00:00.000Z',
           expiresAt: '2025-12-31T00:00:00.000Z',
           signature: 'c2ln',
+          holder: null,
+          productVersion: null,
+          requestId: null,
+          consent: null,
         },
       ]);
       expect((await store.consents.list()).map((c) => c.recipient)).toEqual(['CAN', 'AUS']);
+    });
+
+    it("keeps an originator's signed consent as it arrived, found by product, recipient and holder", async () => {
+      const signed = {
+        consent: {
+          requestId: REQUEST_ID,
+          product: { id: 'usa-prod-9', version: 2, digest: fingerprint('derived') },
+          originator: 'USA',
+          holder: 'GBR',
+          recipient: 'CAN',
+          arrangement: { id: 'fvey-ct', version: 1, versionHash: fingerprint('terms') },
+          grantedAt: '2025-05-01T00:00:00.000Z',
+          expiresAt: '2025-12-31T00:00:00.000Z',
+          signerKey: fingerprint('usa'),
+        },
+        signature: 'c2ln',
+      };
+      expect(await store.consents.addSigned(signed)).toEqual({
+        productId: 'usa-prod-9',
+        originator: 'USA',
+        recipient: 'CAN',
+        grantedAt: '2025-05-01T00:00:00.000Z',
+        expiresAt: '2025-12-31T00:00:00.000Z',
+        signature: 'c2ln',
+        holder: 'GBR',
+        productVersion: 2,
+        requestId: REQUEST_ID,
+        consent: signed,
+      });
+      expect((await store.consents.list({ holder: 'GBR', recipient: 'CAN' }))[0]?.consent).toEqual(signed);
+      expect(await store.consents.list({ holder: 'AUS' })).toEqual([]);
+      await rejection(store.consents.addSigned(signed), 'STORE_CONFLICT');
     });
 
     it('hands out pending messages when due and records attempts and delivery', async () => {
@@ -801,6 +840,266 @@ describe.each(TARGETS)('store on $dialect', (target) => {
         }),
         'STORE_NOT_FOUND',
       );
+    });
+  });
+
+  describe('consent requests, onward releases and their outbox rows', () => {
+    const ENVELOPE = '8c3f5d71-b04e-4f6d-a152-4d5e6f708192';
+
+    function request(id = REQUEST_ID, overrides: Partial<ConsentRequestRecord> = {}) {
+      return {
+        id,
+        direction: 'outgoing' as const,
+        envelopeId: `${id.slice(0, -4)}e0e0`,
+        productId: 'usa-prod-1',
+        productVersion: 2,
+        productDigest: fingerprint('derived'),
+        originator: 'USA',
+        holder: 'GBR',
+        recipient: 'CAN',
+        arrangementId: 'fvey-ct',
+        arrangementVersion: 1,
+        arrangementHash: fingerprint('terms'),
+        reason: 'CAN leads the investigation',
+        requestedBy: 'officer.gbr',
+        requestedAt: T0,
+        ...overrides,
+      };
+    }
+
+    const SIGNED = {
+      consent: {
+        requestId: REQUEST_ID,
+        product: { id: 'usa-prod-1', version: 2, digest: fingerprint('derived') },
+        originator: 'USA',
+        holder: 'GBR',
+        recipient: 'CAN',
+        arrangement: { id: 'fvey-ct', version: 1, versionHash: fingerprint('terms') },
+        grantedAt: '2025-06-01T00:05:00.000Z',
+        signerKey: fingerprint('usa'),
+      },
+      signature: 'c2ln',
+    };
+
+    /** A received product to pass on: its inbox row and the document as it arrived. */
+    async function seedReceived(): Promise<void> {
+      await store.arrangements.putVersion(makeArrangement());
+      await store.inbox.record({
+        envelopeId: ENVELOPE,
+        sender: 'USA',
+        kind: 'release',
+        arrangementId: 'arr-gbr-usa-ct',
+        arrangementVersion: 1,
+        productId: 'usa-prod-1',
+        productVersion: 2,
+        envelopeDigest: fingerprint(ENVELOPE),
+        remoteAddress: null,
+        outcome: 'stored',
+        code: null,
+        reason: null,
+        receipt: null,
+        receivedAt: T0,
+      });
+      await store.receivedProducts.add({
+        envelopeId: ENVELOPE,
+        productId: 'usa-prod-1',
+        productVersion: 2,
+        originator: 'USA',
+        sender: 'USA',
+        arrangementId: 'arr-gbr-usa-ct',
+        arrangementVersion: 1,
+        document: {
+          id: 'usa-prod-1',
+          version: 2,
+          originator: 'USA',
+          title: 'Derived title',
+          titleMarking: '(U)',
+          discipline: 'SIGINT',
+          categories: ['counterterrorism'],
+          portions: [{ id: 'p1', marking: '(C//REL TO USA, FVEY)', text: 'Kept.' }],
+          banner: 'CONFIDENTIAL//REL TO USA, FVEY',
+          withheldCount: 0,
+          reliability: 'B',
+          credibility: 2,
+          createdAt: '2025-05-01T00:00:00Z',
+          derivedFrom: { id: 'usa-prod-1', version: 2, digest: fingerprint('source') },
+          signature: { by: fingerprint('usa'), value: `${'A'.repeat(86)}==` },
+        },
+        banner: 'CONFIDENTIAL//REL TO USA, FVEY',
+        rank: 2,
+        receivedAt: T0,
+      });
+    }
+
+    it('records a request pending, lists it by direction and status, and decides it once', async () => {
+      const added = await store.consentRequests.add(request());
+      expect(added).toEqual({
+        ...request(),
+        status: 'pending',
+        decidedBy: null,
+        decidedAt: null,
+        decisionReason: null,
+        consent: null,
+      });
+      clock.advance(MINUTE);
+      await store.consentRequests.add(
+        request(OTHER_REQUEST_ID, {
+          direction: 'incoming',
+          requestedBy: null,
+          requestedAt: '2025-06-01T00:01:00Z',
+        }),
+      );
+      expect((await store.consentRequests.list()).map((r) => r.id)).toEqual([OTHER_REQUEST_ID, REQUEST_ID]);
+      expect((await store.consentRequests.list({ direction: 'outgoing' })).map((r) => r.id)).toEqual([
+        REQUEST_ID,
+      ]);
+      expect(await store.consentRequests.list({ productId: 'other' })).toEqual([]);
+
+      const granted = await store.consentRequests.decide(REQUEST_ID, {
+        status: 'granted',
+        decidedAt: '2025-06-01T00:05:00Z',
+        decidedBy: null,
+        consent: SIGNED,
+      });
+      expect(granted).toMatchObject({
+        status: 'granted',
+        decidedAt: '2025-06-01T00:05:00.000Z',
+        consent: SIGNED,
+      });
+      expect(await store.consentRequests.get(REQUEST_ID)).toEqual(granted);
+      expect((await store.consentRequests.list({ status: 'pending' })).map((r) => r.id)).toEqual([
+        OTHER_REQUEST_ID,
+      ]);
+
+      // Decided once: a second answer, either way, changes nothing.
+      await rejection(
+        store.consentRequests.decide(REQUEST_ID, {
+          status: 'denied',
+          decidedAt: T0,
+          decidedBy: 'officer.usa',
+          reason: 'changed our mind',
+        }),
+        'STORE_CONFLICT',
+      );
+      expect(await store.consentRequests.get(REQUEST_ID)).toEqual(granted);
+      await rejection(
+        store.consentRequests.decide('00000000-0000-4000-8000-000000000000', {
+          status: 'denied',
+          decidedAt: T0,
+          decidedBy: null,
+          reason: 'x',
+        }),
+        'STORE_NOT_FOUND',
+      );
+    });
+
+    it('refuses a denial without its reason, a grant without its consent, and an id or envelope twice', async () => {
+      await store.consentRequests.add(request());
+      await rejection(
+        store.consentRequests.decide(REQUEST_ID, { status: 'denied', decidedAt: T0, decidedBy: null }),
+        'INPUT_INVALID',
+      );
+      await rejection(
+        store.consentRequests.decide(REQUEST_ID, { status: 'granted', decidedAt: T0, decidedBy: null }),
+        'INPUT_INVALID',
+      );
+      expect((await store.consentRequests.get(REQUEST_ID))?.status).toBe('pending');
+      await rejection(store.consentRequests.add(request()), 'STORE_CONFLICT');
+      await rejection(
+        store.consentRequests.add(request(OTHER_REQUEST_ID, { envelopeId: request().envelopeId })),
+        'STORE_CONFLICT',
+      );
+      await rejection(
+        store.consentRequests.add(request(OTHER_REQUEST_ID, { direction: 'sideways' as 'incoming' })),
+        'INPUT_INVALID',
+      );
+    });
+
+    it('records an onward release only of a product received, with its decision', async () => {
+      const onward = {
+        id: 'onward-1',
+        envelopeId: ENVELOPE,
+        productId: 'usa-prod-1',
+        productVersion: 2,
+        originator: 'USA',
+        recipient: 'CAN',
+        arrangementId: 'arr-gbr-usa-ct',
+        arrangementVersion: 1,
+        effect: 'allow' as const,
+        decision: { effect: 'allow', rules: [] },
+        consentRequestId: REQUEST_ID,
+        by: 'officer.gbr',
+      };
+      await rejection(store.onwardReleases.add(onward), 'STORE_NOT_FOUND');
+      await seedReceived();
+      expect(await store.onwardReleases.add(onward)).toEqual({ ...onward, at: T0 });
+      expect(await store.onwardReleases.get('onward-1')).toEqual({ ...onward, at: T0 });
+      expect(await store.onwardReleases.list({ recipient: 'CAN' })).toHaveLength(1);
+      expect(await store.onwardReleases.list({ productId: 'other' })).toEqual([]);
+      await rejection(store.onwardReleases.add({ ...onward, effect: 'maybe' as 'allow' }), 'INPUT_INVALID');
+    });
+
+    it('queues a message for exactly one existing release, consent request or onward release', async () => {
+      await seedReceived();
+      await store.consentRequests.add(request());
+      await store.onwardReleases.add({
+        id: 'onward-1',
+        envelopeId: ENVELOPE,
+        productId: 'usa-prod-1',
+        productVersion: 2,
+        originator: 'USA',
+        recipient: 'CAN',
+        arrangementId: 'arr-gbr-usa-ct',
+        arrangementVersion: 1,
+        effect: 'allow',
+        decision: {},
+        consentRequestId: null,
+        by: 'officer.gbr',
+      });
+      const asked = await store.outbox.enqueue({
+        id: 'msg-ask',
+        consentRequestId: REQUEST_ID,
+        recipient: 'USA',
+        payload: { envelope: 'a' },
+      });
+      expect(asked).toMatchObject({ releaseId: null, consentRequestId: REQUEST_ID, onwardReleaseId: null });
+      const passed = await store.outbox.enqueue({
+        id: 'msg-pass',
+        onwardReleaseId: 'onward-1',
+        recipient: 'CAN',
+        payload: { envelope: 'b' },
+      });
+      expect(passed).toMatchObject({ releaseId: null, consentRequestId: null, onwardReleaseId: 'onward-1' });
+      expect((await store.outbox.listPending()).map((m) => m.id).sort()).toEqual(['msg-ask', 'msg-pass']);
+
+      await rejection(
+        store.outbox.enqueue({ id: 'msg-none', recipient: 'USA', payload: {} }),
+        'INPUT_INVALID',
+      );
+      await rejection(
+        store.outbox.enqueue({
+          id: 'msg-two',
+          consentRequestId: REQUEST_ID,
+          onwardReleaseId: 'onward-1',
+          recipient: 'USA',
+          payload: {},
+        }),
+        'INPUT_INVALID',
+      );
+      await rejection(
+        store.outbox.enqueue({
+          id: 'msg-x',
+          consentRequestId: OTHER_REQUEST_ID,
+          recipient: 'USA',
+          payload: {},
+        }),
+        'STORE_NOT_FOUND',
+      );
+      await rejection(
+        store.outbox.enqueue({ id: 'msg-y', onwardReleaseId: 'onward-404', recipient: 'USA', payload: {} }),
+        'STORE_NOT_FOUND',
+      );
+      expect((await store.counts()).outbox).toBe(2);
     });
   });
 
@@ -1500,6 +1799,131 @@ describe('openStore', () => {
       // secure_delete: the old row's bytes are overwritten, not left in the page's free space.
       expect(readFileSync(file).includes(marker)).toBe(false);
       expect(readFileSync(file).includes(kept)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('brings a database made at 0003 up to date, keeping its outbox rows, their release key and indexes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'accord-store-'));
+    try {
+      const file = join(dir, 'accord.sqlite');
+      const db = openSqlite(file);
+      const migrator = new Migrator({
+        db,
+        provider: {
+          getMigrations: async () => {
+            const { '0005_consent_requests': _later, ...before } = storeMigrations('sqlite');
+            return before;
+          },
+        },
+        migrationTableName: MIGRATION_TABLE,
+        migrationLockTableName: MIGRATION_LOCK_TABLE,
+      });
+      expect((await migrator.migrateToLatest()).error).toBeUndefined();
+      const version = {
+        product_id: 'prod-1',
+        version: 1,
+        document_json: '{}',
+        title: 'T',
+        banner: 'UNCLASSIFIED',
+        classification_rank: 0,
+        discipline: 'IMINT',
+        categories_json: '[]',
+        search_text: 't',
+        created_at: T0,
+        min_lon: null,
+        min_lat: null,
+        max_lon: null,
+        max_lat: null,
+      };
+      await db
+        .insertInto('products')
+        .values({
+          id: 'prod-1',
+          originator: 'GBR',
+          author: 'a',
+          current_version: 1,
+          state: 'released',
+          created_at: T0,
+          updated_at: T0,
+        })
+        .execute();
+      await db.insertInto('product_versions').values(version).execute();
+      await db
+        .insertInto('releases')
+        .values({
+          id: 'rel-1',
+          product_id: 'prod-1',
+          version: 1,
+          recipient: 'USA',
+          arrangement_id: null,
+          arrangement_version: null,
+          effect: 'allow',
+          decision_json: '{}',
+          released_by: 'o',
+          released_at: T0,
+        })
+        .execute();
+      await db
+        .insertInto('outbox')
+        .values({
+          id: 'msg-1',
+          release_id: 'rel-1',
+          recipient: 'USA',
+          payload_json: '{"envelope":"a"}',
+          status: 'pending',
+          attempts: 2,
+          next_attempt_at: T0,
+          last_error: 'down',
+          created_at: T0,
+          delivered_at: null,
+          receipt_json: '{"r":1}',
+        } as never)
+        .execute();
+      await db.destroy();
+
+      const store = await openStore({ kind: 'sqlite', file }, { now: () => new Date(T0) });
+      try {
+        expect(await store.migrate()).toEqual([]);
+        expect(await store.outbox.get('msg-1')).toMatchObject({
+          releaseId: 'rel-1',
+          consentRequestId: null,
+          onwardReleaseId: null,
+          payload: { envelope: 'a' },
+          attempts: 2,
+          lastError: 'down',
+          receipt: { r: 1 },
+        });
+        await rejection(
+          store.outbox.enqueue({ id: 'msg-2', releaseId: 'rel-404', recipient: 'USA', payload: {} }),
+          'STORE_NOT_FOUND',
+        );
+        expect(
+          await store.outbox.enqueue({ id: 'msg-2', releaseId: 'rel-1', recipient: 'USA', payload: {} }),
+        ).toMatchObject({ releaseId: 'rel-1', status: 'pending' });
+      } finally {
+        await store.close();
+      }
+      const raw = new BetterSqlite3(file);
+      try {
+        const indexes = raw
+          .prepare("select name from sqlite_master where type = 'index' and tbl_name = 'outbox'")
+          .all() as { name: string }[];
+        expect(indexes.map((i) => i.name)).toContain('outbox_due_idx');
+        expect(() => raw.prepare("update outbox set status = 'lost' where id = 'msg-1'").run()).toThrow(
+          /CHECK constraint failed/,
+        );
+        expect(() =>
+          raw
+            .prepare(
+              "insert into outbox (id, recipient, payload_json, status, attempts, next_attempt_at, created_at) values ('m', 'USA', '{}', 'pending', 0, 'x', 'x')",
+            )
+            .run(),
+        ).toThrow(/CHECK constraint failed/);
+      } finally {
+        raw.close();
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

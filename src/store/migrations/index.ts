@@ -6,6 +6,7 @@ import { initialMigration } from './0001-initial.js';
 import { inboxMigration } from './0002-inbox.js';
 import { outboxReceiptsMigration } from './0003-outbox-receipts.js';
 import { recallsMigration } from './0004-recalls.js';
+import { consentRequestsMigration } from './0005-consent-requests.js';
 
 /** Names of the tables where Kysely records applied migrations and holds its migration lock. */
 export const MIGRATION_TABLE = 'accord_migration';
@@ -18,6 +19,7 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
     '0002_inbox': inboxMigration(),
     '0003_outbox_receipts': outboxReceiptsMigration(),
     '0004_recalls': recallsMigration(),
+    '0005_consent_requests': consentRequestsMigration(dialect),
   };
 }
 

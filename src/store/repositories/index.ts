@@ -4,10 +4,12 @@ import { createApprovalRepository } from './approvals.js';
 import { createArrangementRepository } from './arrangements.js';
 import { createAttachmentRepository } from './attachments.js';
 import { createCommunityRepository } from './communities.js';
+import { createConsentRequestRepository } from './consent-requests.js';
 import { createConsentRepository } from './consents.js';
 import type { RepositoryContext } from './context.js';
 import { createInboxRepository } from './inbox.js';
 import { createLoginAttemptRepository } from './login-attempts.js';
+import { createOnwardReleaseRepository } from './onward-releases.js';
 import { createOutboxRepository } from './outbox.js';
 import { createPartnerRepository } from './partners.js';
 import { createProductRepository } from './products.js';
@@ -79,6 +81,8 @@ export function createRepositories(ctx: RepositoryContext, guard: CallGuard): Re
     inbox: guarded('inbox', createInboxRepository(ctx), guard),
     receivedRecalls: guarded('receivedRecalls', createReceivedRecallRepository(ctx), guard),
     receivedProducts: guarded('receivedProducts', createReceivedProductRepository(ctx), guard),
+    consentRequests: guarded('consentRequests', createConsentRequestRepository(ctx), guard),
+    onwardReleases: guarded('onwardReleases', createOnwardReleaseRepository(ctx), guard),
     counts: guarded('store', { counts }, guard).counts,
   };
 }

@@ -1,3 +1,4 @@
+import { AccordError } from '../../errors/index.js';
 import type { OutboxTable } from '../schema.js';
 import type { OutboxMessage, OutboxRepository, OutboxStatus } from '../store.js';
 import {
@@ -14,6 +15,8 @@ function toMessage(row: OutboxTable): OutboxMessage {
   return {
     id: row.id,
     releaseId: row.release_id,
+    consentRequestId: row.consent_request_id,
+    onwardReleaseId: row.onward_release_id,
     recipient: row.recipient,
     payload: parseStoredJson<unknown>(row.payload_json),
     status: row.status as OutboxStatus,
@@ -38,10 +41,20 @@ export function createOutboxRepository(ctx: RepositoryContext): OutboxRepository
 
   return {
     async enqueue(message) {
+      const subjects = [message.releaseId, message.consentRequestId, message.onwardReleaseId];
+      if (subjects.filter((s) => s !== undefined).length !== 1) {
+        throw new AccordError(
+          'INPUT_INVALID',
+          'an outbox message belongs to exactly one of a release, a consent request or an onward release',
+          { path: 'releaseId', id: message.id },
+        );
+      }
       const now = nowIso(ctx);
       const row: OutboxTable = {
         id: message.id,
-        release_id: message.releaseId,
+        release_id: message.releaseId ?? null,
+        consent_request_id: message.consentRequestId ?? null,
+        onward_release_id: message.onwardReleaseId ?? null,
         recipient: message.recipient,
         payload_json: JSON.stringify(message.payload) ?? 'null',
         status: 'pending',
