@@ -122,6 +122,8 @@ export class OutboxWorker {
   /** A wake-up came during a round: run another as soon as it ends. */
   #again = false;
   #unsubscribe: (() => void) | undefined;
+  /** Aborted by stop(): cuts the delivery in flight short and ends the round before the next row. */
+  #halt = new AbortController();
 
   constructor(deps: OutboxWorkerDeps) {
     this.#deps = deps;
@@ -175,14 +177,21 @@ export class OutboxWorker {
     if (this.#running) this.#schedule(this.#again ? 0 : this.#intervalMs);
   }
 
-  /** Stops the rounds, waiting for the one in flight to finish. */
+  /**
+   * Stops the rounds. The round in flight ends at once: its current delivery is aborted and left
+   * unrecorded (the inbox is idempotent, so sending it again after a restart is safe), and the rows
+   * after it wait for the next start. Without this a node told to stop would first wait out the
+   * delivery timeout of every due row to a partner that does not answer.
+   */
   async stop(): Promise<void> {
     this.#running = false;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#halt.abort();
     await this.#round?.catch(() => undefined);
+    this.#halt = new AbortController();
   }
 
   #schedule(ms: number): void {
@@ -196,13 +205,17 @@ export class OutboxWorker {
     let delivered = 0;
     let retrying = 0;
     let failed = 0;
+    const halt = this.#halt.signal;
     for (const message of due) {
+      if (halt.aborted) break;
       let attempt: Attempt;
       try {
-        attempt = await this.#attempt(message);
+        attempt = await this.#attempt(message, halt);
       } catch (error) {
         attempt = { kind: 'retry', reason: describe(error) };
       }
+      // Cut short by stop(), not the recipient's doing: the row stays as it was.
+      if (halt.aborted && attempt.kind === 'retry') break;
       try {
         await this.#record(message, attempt);
       } catch (error) {
@@ -245,7 +258,7 @@ export class OutboxWorker {
   }
 
   /** One delivery of one message, and what the recipient's answer means for it. */
-  async #attempt(message: OutboxMessage): Promise<Attempt> {
+  async #attempt(message: OutboxMessage, halt: AbortSignal): Promise<Attempt> {
     let deliverable: Deliverable | undefined;
     try {
       deliverable = this.#deliverableOf(message.payload);
@@ -278,7 +291,10 @@ export class OutboxWorker {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(envelope),
-        signal: AbortSignal.timeout(this.#deps.timeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS),
+        signal: AbortSignal.any([
+          AbortSignal.timeout(this.#deps.timeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS),
+          halt,
+        ]),
       });
       status = response.status;
       const text = await response.text();

@@ -425,6 +425,43 @@ describe('the outbox worker between two nodes on loopback', () => {
     expect((await usa.node.store.outbox.get(garbled.id))?.lastError).toMatch(/holds no envelope to send/);
   });
 
+  it('stops at once while a delivery waits on a partner that never answers, and the row is sent again later', async () => {
+    const { id, messageId } = await release();
+    let reached: () => void = () => undefined;
+    const waiting = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    // GBR hung: the request is accepted and never answered, until the worker gives up on it.
+    const hanging: typeof globalThis.fetch = (_input, init) =>
+      new Promise((_resolve, reject) => {
+        reached();
+        init?.signal?.addEventListener('abort', () => reject(init.signal?.reason));
+      });
+    const stalled = new OutboxWorker({
+      store: usa.node.store,
+      keys: usaKeys,
+      partner: 'USA',
+      now: clock,
+      fetch: hanging,
+      timeoutMs: HOUR,
+    });
+    stalled.start(HOUR);
+    await waiting;
+    const started = Date.now();
+    await stalled.stop();
+    // Not an hour (the delivery timeout) per due row: the node can shut down now.
+    expect(Date.now() - started).toBeLessThan(2 * SECOND);
+    // The cut-short attempt is no failure of GBR's: nothing recorded, the row due as before.
+    expect(await usa.node.store.outbox.get(messageId)).toMatchObject({
+      status: 'pending',
+      attempts: 0,
+      lastError: null,
+    });
+    expect((await worker.runOnce()).delivered).toBeGreaterThanOrEqual(1);
+    expect((await usa.node.store.outbox.get(messageId))?.status).toBe('delivered');
+    expect(await copiesAtGbr(id)).toBe(1);
+  });
+
   it('runs rounds on a timer until stopped, never two at once', async () => {
     const { messageId } = await release();
     worker.start(10);
