@@ -71,7 +71,12 @@ export interface DeliveryRound {
 /** The outcome of one attempt at one message. */
 type Attempt =
   | { readonly kind: 'delivered'; readonly receipt: unknown }
-  | { readonly kind: 'retry'; readonly reason: string }
+  | {
+      readonly kind: 'retry';
+      readonly reason: string;
+      /** The recipient did not answer at all (refused, reset, timed out), rather than answering badly. */
+      readonly unreachable?: true;
+    }
   | { readonly kind: 'failed'; readonly reason: string; readonly receipt?: unknown };
 
 /** What a row holds: the envelope, and what it was sealed from when the row says (SealedRelease). */
@@ -206,16 +211,28 @@ export class OutboxWorker {
     let retrying = 0;
     let failed = 0;
     const halt = this.#halt.signal;
+    // Recipients that did not answer this round, and why. Their other rows wait for the next try
+    // with the same backoff instead of each waiting out the delivery timeout in turn: a partner
+    // that hangs would otherwise hold up every delivery behind it, to every other partner too.
+    const unreachable = new Map<string, string>();
     for (const message of due) {
       if (halt.aborted) break;
+      const down = unreachable.get(message.recipient);
       let attempt: Attempt;
-      try {
-        attempt = await this.#attempt(message, halt);
-      } catch (error) {
-        attempt = { kind: 'retry', reason: describe(error) };
+      if (down !== undefined) {
+        attempt = { kind: 'retry', reason: `${down} (not tried again in the same round)` };
+      } else {
+        try {
+          attempt = await this.#attempt(message, halt);
+        } catch (error) {
+          attempt = { kind: 'retry', reason: describe(error) };
+        }
       }
       // Cut short by stop(), not the recipient's doing: the row stays as it was.
       if (halt.aborted && attempt.kind === 'retry') break;
+      if (attempt.kind === 'retry' && attempt.unreachable === true) {
+        unreachable.set(message.recipient, attempt.reason);
+      }
       try {
         await this.#record(message, attempt);
       } catch (error) {
@@ -304,7 +321,11 @@ export class OutboxWorker {
         body = undefined;
       }
     } catch (error) {
-      return { kind: 'retry', reason: `${message.recipient} at ${url} did not answer: ${describe(error)}` };
+      return {
+        kind: 'retry',
+        reason: `${message.recipient} at ${url} did not answer: ${describe(error)}`,
+        unreachable: true,
+      };
     }
 
     if (status === 200 || status === 201) {
