@@ -291,6 +291,25 @@ describe('two accord serve processes on loopback', () => {
   );
 
   it(
+    'stops on SIGTERM while its delivery hangs on a paused recipient, and delivers exactly once after restart',
+    async () => {
+      const ids = await approvedProducts(5, 'sender-stop');
+      gbr.pause();
+      const releases = await releaseAll(ids, 5);
+      // USA's delivery now waits for an answer GBR cannot give.
+      await sleep(150);
+      const started = Date.now();
+      await usa.stop();
+      // Not the 30 s delivery timeout per due row: the delivery in flight is abandoned, unrecorded.
+      expect(Date.now() - started).toBeLessThan(5 * SECOND);
+      gbr.resume();
+      await usa.start();
+      await expectDeliveredExactlyOnce(releases);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     'stores every release exactly once when the recipient is SIGKILLed mid-ingest and restarted',
     async () => {
       const ids = await approvedProducts(40, 'recipient-kill');
