@@ -224,6 +224,16 @@ async function backlogFlowing(ids: readonly string[]): Promise<ReleaseAnswer[]> 
   return releases;
 }
 
+/**
+ * Returns once a delivery waits on the paused `node`: its request unread in the node's socket, or
+ * (when the node paused while reading one, or the kernel does not say) after a second's grace, by
+ * which time the sender, delivering one row after another, is surely waiting on it.
+ */
+async function requestWaitingAt(node: NodeProcess): Promise<void> {
+  const deadline = Date.now() + SECOND;
+  while (Date.now() < deadline && node.hasUnreadRequest() !== true) await sleep(10);
+}
+
 describe('two accord serve processes on loopback', () => {
   it(
     'delivers a USA→GBR release torn exactly as the release decision said',
@@ -267,7 +277,7 @@ describe('two accord serve processes on loopback', () => {
       // already in GBR's socket. Resumed, GBR stores it and answers no one: the one window where a
       // careless outbox or inbox would deliver twice.
       gbr.pause();
-      await sleep(150);
+      await requestWaitingAt(gbr);
       await usa.kill();
       gbr.resume();
       const atKill = await waitUntil(
@@ -297,7 +307,7 @@ describe('two accord serve processes on loopback', () => {
       gbr.pause();
       const releases = await releaseAll(ids, 5);
       // USA's delivery now waits for an answer GBR cannot give.
-      await sleep(150);
+      await requestWaitingAt(gbr);
       const started = Date.now();
       await usa.stop();
       // Not the 30 s delivery timeout per due row: the delivery in flight is abandoned, unrecorded.

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -289,6 +289,25 @@ export class NodeProcess {
   #note(line: string): void {
     this.#log.push(line);
     if (this.#log.length > LOG_LINES) this.#log.splice(0, this.#log.length - LOG_LINES);
+  }
+
+  /**
+   * Whether a connection to this node holds bytes it has not read (Linux: /proc/net/tcp), as when
+   * a peer's request waits on a paused node. Undefined where the kernel does not say.
+   */
+  hasUnreadRequest(): boolean | undefined {
+    const table = '/proc/net/tcp';
+    if (!existsSync(table)) return undefined;
+    const port = this.port.toString(16).toUpperCase().padStart(4, '0');
+    return readFileSync(table, 'utf8')
+      .split('\n')
+      .slice(1)
+      .some((line) => {
+        // sl local_address rem_address st tx_queue:rx_queue …; 01 is ESTABLISHED.
+        const [, local, , state, queues] = line.trim().split(/\s+/);
+        const unread = Number.parseInt(queues?.split(':')[1] ?? '0', 16);
+        return local?.endsWith(`:${port}`) === true && state === '01' && unread > 0;
+      });
   }
 
   /** Counts rows straight from the SQLite file, read-only, while the node may be writing it (WAL). */
