@@ -69,16 +69,25 @@ export function sleep(ms: number): Promise<void> {
 
 // ---------------------------------------------------------------- processes
 
-/** A free port on 127.0.0.1, from the kernel's ephemeral range (never the demo's 7401–7405). */
+/**
+ * A port on 127.0.0.1 free now, from below the kernel's ephemeral range (32768–60999 on Linux):
+ * a node keeps its port across restarts, and while it is down a port from that range could be
+ * handed to any other socket on the machine (listen(0), or an outgoing connection's own port).
+ */
 async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
+  for (let tries = 0; tries < 100; tries += 1) {
+    // 20000–32767: clear of the demo's 7401–7405 and of the ephemeral range.
+    const port = 20000 + Math.floor(Math.random() * 12768);
+    if (await canListen(port)) return port;
+  }
+  throw new Error('harness: no free port found in 20000–32767');
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((done) => {
     const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port === 0 ? fail(new Error('harness: no free port')) : done(port)));
-    });
+    server.once('error', () => done(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
   });
 }
 
@@ -164,10 +173,6 @@ export class NodeProcess {
     return child !== undefined && child.exitCode === null && child.signalCode === null;
   }
 
-  get pid(): number | undefined {
-    return this.running ? this.#child?.pid : undefined;
-  }
-
   /** Runs one CLI command against this node's data directory (`--dir` is added). */
   cli(args: readonly string[]): Promise<CliResult> {
     return runAccord([...args, '--dir', this.dir], this.#env);
@@ -246,6 +251,10 @@ export class NodeProcess {
       throw new Error(
         `harness: ${this.partner} did not stop within ${STOP_TIMEOUT_MS / SECOND} s of SIGTERM`,
       );
+    }
+    // `accord serve` stops cleanly on SIGTERM: outbox worker, server, store, then exit 0.
+    if (child.exitCode !== 0) {
+      throw new Error(`harness: ${this.partner} exited ${child.exitCode ?? child.signalCode} on SIGTERM`);
     }
   }
 
