@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { errorOf } from '../../test/fixtures/errors.js';
 import { createServices } from '../app/services.js';
 import { isMemberAt } from '../markings/index.js';
+import { DEFAULT_BACKOFF } from '../services/outbox-worker.js';
 import { openStore } from '../store/index.js';
 import { loadConfig } from './index.js';
 
@@ -76,11 +77,10 @@ describe('loadConfig', () => {
   });
 
   it('sets the outbox poll interval and retry backoff from federation, by default as the worker had them', () => {
-    expect(loadConfig({ flags: BASE }).federation).toEqual({
-      outboxIntervalMs: 5000,
-      retryBaseMs: 1000,
-      retryMaxMs: 15 * 60_000,
-    });
+    const defaults = loadConfig({ flags: BASE }).federation;
+    expect(defaults).toEqual({ outboxIntervalMs: 5000, retryBaseMs: 1000, retryMaxMs: 15 * 60_000 });
+    // One backoff whether the worker is built by the node (from config) or directly (its default).
+    expect({ baseMs: defaults.retryBaseMs, maxMs: defaults.retryMaxMs }).toEqual(DEFAULT_BACKOFF);
     const config = loadConfig({
       flags: BASE,
       env: {
