@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../api/server.js';
-import type { Config } from '../config/index.js';
+import { CONFIG_DEFAULTS, type Config } from '../config/index.js';
 import type { PublicIdentity } from '../crypto/index.js';
 import { OutboxWorker } from '../services/outbox-worker.js';
 import { openStore, type Store } from '../store/index.js';
@@ -73,26 +73,29 @@ export async function buildNode(
   };
 }
 
-/** How often a serving node looks for due outbox messages. */
-export const OUTBOX_INTERVAL_MS = 5000;
+/** How often a serving node looks for due outbox messages, unless its config says otherwise. */
+export const OUTBOX_INTERVAL_MS: number = CONFIG_DEFAULTS.federation.outboxIntervalMs;
 
 /**
  * Starts delivering the node's outbox to its partners (DESIGN.md §2.5) when it has keys; a node
- * without them delivers nothing and gets undefined. Start it once the server listens, and stop it
- * before closing the node.
+ * without them delivers nothing and gets undefined. The poll interval and retry backoff come from
+ * the config's `federation` section. Start it once the server listens, and stop it before closing
+ * the node.
  */
 export function startOutboxWorker(
   node: AccordNode,
-  intervalMs: number = OUTBOX_INTERVAL_MS,
+  intervalMs: number = node.config.federation.outboxIntervalMs,
 ): OutboxWorker | undefined {
   const keys = node.services.keys;
   if (keys === undefined) return undefined;
+  const { retryBaseMs, retryMaxMs } = node.config.federation;
   const worker = new OutboxWorker({
     store: node.store,
     keys,
     partner: node.config.partner,
     now: node.services.now,
     signal: node.services.outboxSignal,
+    backoff: { baseMs: retryBaseMs, maxMs: retryMaxMs },
     onError: (error) => node.server.log.error({ err: error }, 'outbox delivery round failed'),
   });
   worker.start(intervalMs);

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { errorOf } from '../../test/fixtures/errors.js';
 import { createServices } from '../app/services.js';
 import { isMemberAt } from '../markings/index.js';
+import { DEFAULT_BACKOFF } from '../services/outbox-worker.js';
 import { openStore } from '../store/index.js';
 import { loadConfig } from './index.js';
 
@@ -73,6 +74,39 @@ describe('loadConfig', () => {
       await store.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('sets the outbox poll interval and retry backoff from federation, by default as the worker had them', () => {
+    const defaults = loadConfig({ flags: BASE }).federation;
+    expect(defaults).toEqual({ outboxIntervalMs: 5000, retryBaseMs: 1000, retryMaxMs: 15 * 60_000 });
+    // One backoff whether the worker is built by the node (from config) or directly (its default).
+    expect({ baseMs: defaults.retryBaseMs, maxMs: defaults.retryMaxMs }).toEqual(DEFAULT_BACKOFF);
+    const config = loadConfig({
+      flags: BASE,
+      env: {
+        ACCORD_OUTBOX_INTERVAL_MS: '200',
+        ACCORD_OUTBOX_RETRY_BASE_MS: '50',
+        ACCORD_OUTBOX_RETRY_MAX_MS: '1000',
+      },
+    });
+    expect(config.federation).toEqual({ outboxIntervalMs: 200, retryBaseMs: 50, retryMaxMs: 1000 });
+  });
+
+  it('refuses a federation timing out of bounds, or a first retry later than the longest', () => {
+    expect(
+      errorOf(() => loadConfig({ flags: BASE, env: { ACCORD_OUTBOX_INTERVAL_MS: '0' } })).message,
+    ).toContain('outboxIntervalMs');
+    expect(
+      errorOf(() => loadConfig({ flags: BASE, env: { ACCORD_OUTBOX_RETRY_BASE_MS: '-5' } })).message,
+    ).toContain('ACCORD_OUTBOX_RETRY_BASE_MS must be a whole number');
+    const inverted = errorOf(() =>
+      loadConfig({ flags: { ...BASE, federation: { retryBaseMs: 5000, retryMaxMs: 1000 } } }),
+    );
+    expect(inverted.code).toBe('CONFIG_INVALID');
+    expect(inverted.message).toContain('retryBaseMs: 5000 is more than retryMaxMs 1000');
+    expect(
+      errorOf(() => loadConfig({ flags: { ...BASE, federation: { retryJitter: 1 } } })).message,
+    ).toContain("unknown field 'retryJitter'");
   });
 
   it('rejects an impossible membership date in configured communities', () => {

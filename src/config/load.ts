@@ -37,6 +37,9 @@ export const ENV_KEYS: Readonly<Record<string, { path: readonly string[]; type: 
   ACCORD_BODY_LIMIT: { path: ['http', 'bodyLimitBytes'], type: 'integer' },
   ACCORD_DATABASE_URL: { path: ['database', 'url'], type: 'string' },
   ACCORD_LOG_LEVEL: { path: ['log', 'level'], type: 'string' },
+  ACCORD_OUTBOX_INTERVAL_MS: { path: ['federation', 'outboxIntervalMs'], type: 'integer' },
+  ACCORD_OUTBOX_RETRY_BASE_MS: { path: ['federation', 'retryBaseMs'], type: 'integer' },
+  ACCORD_OUTBOX_RETRY_MAX_MS: { path: ['federation', 'retryMaxMs'], type: 'integer' },
 };
 
 // Variables that belong to other parts (keys, tests) and are not configuration keys.
@@ -92,6 +95,15 @@ export function loadConfig(sources: ConfigSources): Readonly<Config> {
     JSON.parse(JSON.stringify(CONFIG_DEFAULTS)) as Json,
   );
   const config = validateConfig(merged);
+  const { retryBaseMs, retryMaxMs } = config.federation;
+  if (retryBaseMs > retryMaxMs) {
+    // The schema checks each bound alone; a first retry later than the longest allowed makes no sense.
+    throw new AccordError(
+      'CONFIG_INVALID',
+      `config /federation/retryBaseMs: ${retryBaseMs} is more than retryMaxMs ${retryMaxMs}`,
+      { path: '/federation/retryBaseMs' },
+    );
+  }
   try {
     // Builds the registry once to reject what the schema cannot see (impossible dates, clashes).
     createRegistry(config.markings ?? {});

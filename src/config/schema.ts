@@ -72,6 +72,18 @@ export const ConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** How the outbox worker delivers releases to partners (DESIGN.md §2.5). */
+    federation: Type.Object(
+      {
+        /** How often the worker looks for due deliveries; a committed release also wakes it at once. */
+        outboxIntervalMs: Type.Integer({ minimum: 10, maximum: 60 * 60_000 }),
+        /** The first retry's delay: the n-th retry of a delivery waits about min(retryMaxMs, retryBaseMs · 2^n). */
+        retryBaseMs: Type.Integer({ minimum: 10, maximum: 60 * 60_000 }),
+        /** The longest wait between two attempts; bounds how late a partner back online gets its backlog. */
+        retryMaxMs: Type.Integer({ minimum: 10, maximum: 24 * 60 * 60_000 }),
+      },
+      { additionalProperties: false },
+    ),
     log: Type.Object(
       { level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) },
       { additionalProperties: false },
@@ -89,5 +101,6 @@ export const CONFIG_DEFAULTS = {
   database: {},
   attachments: { maxBytes: 10 * 1024 * 1024 },
   auth: { sessionTtlMinutes: 8 * 60, maxFailedLogins: 5, failedLoginWindowMinutes: 15 },
+  federation: { outboxIntervalMs: 5000, retryBaseMs: 1000, retryMaxMs: 15 * 60_000 },
   log: { level: 'info' },
 } as const;

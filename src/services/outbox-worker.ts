@@ -73,7 +73,12 @@ export interface DeliveryRound {
 /** The outcome of one attempt at one message. */
 type Attempt =
   | { readonly kind: 'delivered'; readonly receipt: unknown }
-  | { readonly kind: 'retry'; readonly reason: string }
+  | {
+      readonly kind: 'retry';
+      readonly reason: string;
+      /** The recipient did not answer at all (refused, reset, timed out), rather than answering badly. */
+      readonly unreachable?: true;
+    }
   | { readonly kind: 'failed'; readonly reason: string; readonly receipt?: unknown };
 
 /**
@@ -138,8 +143,8 @@ export class OutboxWorker {
   /** A wake-up came during a round: run another as soon as it ends. */
   #again = false;
   #unsubscribe: (() => void) | undefined;
-  /** stop() was called: the round in flight ends after the message it is delivering. */
-  #stopping = false;
+  /** Aborted by stop(): cuts the delivery in flight short and ends the round before the next row. */
+  #halt = new AbortController();
 
   constructor(deps: OutboxWorkerDeps) {
     this.#deps = deps;
@@ -164,7 +169,6 @@ export class OutboxWorker {
   start(intervalMs = 5000): void {
     if (this.#running) return;
     this.#running = true;
-    this.#stopping = false;
     this.#intervalMs = intervalMs;
     this.#unsubscribe = this.#deps.signal?.subscribe(() => this.wake());
     this.#schedule(0);
@@ -194,16 +198,21 @@ export class OutboxWorker {
     if (this.#running) this.#schedule(this.#again ? 0 : this.#intervalMs);
   }
 
-  /** Stops the rounds, waiting for the one in flight to finish. */
+  /**
+   * Stops the rounds. The round in flight ends at once: its current delivery is aborted and left
+   * unrecorded (the inbox is idempotent, so sending it again after a restart is safe), and the rows
+   * after it wait for the next start. Without this a node told to stop would first wait out the
+   * delivery timeout of every due row to a partner that does not answer.
+   */
   async stop(): Promise<void> {
     this.#running = false;
-    this.#stopping = true;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#halt.abort();
     await this.#round?.catch(() => undefined);
-    this.#stopping = false;
+    this.#halt = new AbortController();
   }
 
   #schedule(ms: number): void {
@@ -217,14 +226,28 @@ export class OutboxWorker {
     let delivered = 0;
     let retrying = 0;
     let failed = 0;
+    const halt = this.#halt.signal;
+    // Recipients that did not answer this round, and why. Their other rows wait for the next try
+    // with the same backoff instead of each waiting out the delivery timeout in turn: a partner
+    // that hangs would otherwise hold up every delivery behind it, to every other partner too.
+    const unreachable = new Map<string, string>();
     for (const message of due) {
-      // The rest stay pending, due as they were, for the next start.
-      if (this.#stopping) break;
+      if (halt.aborted) break;
+      const down = unreachable.get(message.recipient);
       let attempt: Attempt;
-      try {
-        attempt = await this.#attempt(message);
-      } catch (error) {
-        attempt = { kind: 'retry', reason: describe(error) };
+      if (down !== undefined) {
+        attempt = { kind: 'retry', reason: `${down} (not tried again in the same round)` };
+      } else {
+        try {
+          attempt = await this.#attempt(message, halt);
+        } catch (error) {
+          attempt = { kind: 'retry', reason: describe(error) };
+        }
+      }
+      // Cut short by stop(), not the recipient's doing: the row stays as it was.
+      if (halt.aborted && attempt.kind === 'retry') break;
+      if (attempt.kind === 'retry' && attempt.unreachable === true) {
+        unreachable.set(message.recipient, attempt.reason);
       }
       try {
         await this.#record(message, attempt);
@@ -268,7 +291,7 @@ export class OutboxWorker {
   }
 
   /** One delivery of one message, and what the recipient's answer means for it. */
-  async #attempt(message: OutboxMessage): Promise<Attempt> {
+  async #attempt(message: OutboxMessage, halt: AbortSignal): Promise<Attempt> {
     let deliverable: Deliverable | undefined;
     try {
       deliverable = this.#deliverableOf(message.payload);
@@ -301,7 +324,10 @@ export class OutboxWorker {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(envelope),
-        signal: AbortSignal.timeout(this.#deps.timeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS),
+        signal: AbortSignal.any([
+          AbortSignal.timeout(this.#deps.timeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS),
+          halt,
+        ]),
       });
       status = response.status;
       const text = await response.text();
@@ -311,7 +337,11 @@ export class OutboxWorker {
         body = undefined;
       }
     } catch (error) {
-      return { kind: 'retry', reason: `${message.recipient} at ${url} did not answer: ${describe(error)}` };
+      return {
+        kind: 'retry',
+        reason: `${message.recipient} at ${url} did not answer: ${describe(error)}`,
+        unreachable: true,
+      };
     }
 
     if (status === 200 || status === 201) {

@@ -425,6 +425,78 @@ describe('the outbox worker between two nodes on loopback', () => {
     expect((await usa.node.store.outbox.get(garbled.id))?.lastError).toMatch(/holds no envelope to send/);
   });
 
+  it('stops at once while a delivery waits on a partner that never answers, and the row is sent again later', async () => {
+    const { id, messageId } = await release();
+    let reached: () => void = () => undefined;
+    const waiting = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    // GBR hung: the request is accepted and never answered, until the worker gives up on it.
+    const hanging: typeof globalThis.fetch = (_input, init) =>
+      new Promise((_resolve, reject) => {
+        reached();
+        init?.signal?.addEventListener('abort', () => reject(init.signal?.reason));
+      });
+    const stalled = new OutboxWorker({
+      store: usa.node.store,
+      keys: usaKeys,
+      partner: 'USA',
+      now: clock,
+      fetch: hanging,
+      timeoutMs: HOUR,
+    });
+    stalled.start(HOUR);
+    await waiting;
+    const started = Date.now();
+    await stalled.stop();
+    // Not an hour (the delivery timeout) per due row: the node can shut down now.
+    expect(Date.now() - started).toBeLessThan(2 * SECOND);
+    // The cut-short attempt is no failure of GBR's: nothing recorded, the row due as before.
+    expect(await usa.node.store.outbox.get(messageId)).toMatchObject({
+      status: 'pending',
+      attempts: 0,
+      lastError: null,
+    });
+    expect((await worker.runOnce()).delivered).toBeGreaterThanOrEqual(1);
+    expect((await usa.node.store.outbox.get(messageId))?.status).toBe('delivered');
+    expect(await copiesAtGbr(id)).toBe(1);
+  });
+
+  it('waits out one delivery timeout a round for a partner that hangs, not one per due row', async () => {
+    const released = [];
+    for (let i = 0; i < 5; i += 1) released.push(await release());
+    let calls = 0;
+    const hanging: typeof globalThis.fetch = (_input, init) =>
+      new Promise((_resolve, reject) => {
+        calls += 1;
+        init?.signal?.addEventListener('abort', () => reject(init.signal?.reason));
+      });
+    const stalled = new OutboxWorker({
+      store: usa.node.store,
+      keys: usaKeys,
+      partner: 'USA',
+      now: clock,
+      fetch: hanging,
+      timeoutMs: 200,
+      random: () => 0.5,
+    });
+    const round = await stalled.runOnce();
+    // One request timed out; GBR's other due rows were not sent into the same silence.
+    expect(calls).toBe(1);
+    expect(round.retrying).toBeGreaterThanOrEqual(released.length);
+    for (const { messageId } of released) {
+      const row = await usa.node.store.outbox.get(messageId);
+      expect(row).toMatchObject({ status: 'pending', attempts: 1 });
+      expect(row?.lastError).toMatch(
+        /^GBR at http:\/\/127\.0\.0\.1:\d+\/federation\/v1\/inbox did not answer/,
+      );
+    }
+    // Due again after the backoff, each is delivered once.
+    clockNow += 2 * SECOND;
+    expect((await worker.runOnce()).delivered).toBeGreaterThanOrEqual(released.length);
+    for (const { id } of released) expect(await copiesAtGbr(id)).toBe(1);
+  });
+
   it('runs rounds on a timer until stopped, never two at once', async () => {
     const { messageId } = await release();
     worker.start(10);
