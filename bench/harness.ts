@@ -82,6 +82,12 @@ export type AsyncOperation = (i: number, lap: Lap) => Promise<unknown>;
 export interface AsyncCaseOperations {
   readonly run: AsyncOperation;
   readonly ceiling: AsyncOperation;
+  /**
+   * Awaited after each operation of the figure, outside its latency but inside the throughput
+   * run's time: for an operation whose after-effects (a receipt being recorded) are to end before
+   * the next operation starts, so that each is timed on its own.
+   */
+  readonly settle?: AsyncOperation;
   /** Closes servers, removes temporary files; called once both are measured, or on failure. */
   readonly close?: () => Promise<void>;
 }
@@ -95,6 +101,9 @@ export interface AsyncBenchCase {
   readonly clients?: number;
   /** Least warm-up, milliseconds, before the figure and before the ceiling (`minMs` when omitted or less). */
   readonly warmupMs?: number;
+  /** Latency timings wanted, and the most time to take them in (AsyncMeasureOptions; harness defaults when omitted). */
+  readonly latencySamples?: number;
+  readonly latencyMaxMs?: number;
   /**
    * Builds the inputs, or says why the case cannot run here (reported as a skipped row, not a
    * failure). `plan` is what the figure and the ceiling will be measured with, for a case whose
@@ -246,16 +255,19 @@ async function drive(
   clients: number,
   more: (elapsedMs: number, count: number) => boolean,
   lap: Lap,
+  settle: AsyncOperation | undefined,
   took?: (ms: number) => void,
 ): Promise<{ count: number; elapsed: number }> {
   const t0 = performance.now();
   let count = 0;
   const client = async (): Promise<void> => {
     while (more(performance.now() - t0, count)) {
+      const i = counter.next++;
       const started = performance.now();
-      sink = await op(counter.next++, lap);
+      sink = await op(i, lap);
       took?.(performance.now() - started);
       count++;
+      if (settle !== undefined) await settle(i, NO_LAP);
     }
   };
   await Promise.all(Array.from({ length: clients }, client));
@@ -273,12 +285,14 @@ function percentiles(samples: number[]): Percentiles {
  * runs of at least `minMs`, each with `clients` loops running the operation at once (a run ends
  * when the last operation started within `minMs` finishes). Then latency: one client at a time,
  * until `latencySamples` operations are timed (and `minMs` has passed) or `latencyMaxMs` has;
- * p50 and p99 of the whole operation and of each part it reported through its `lap`.
+ * p50 and p99 of the whole operation and of each part it reported through its `lap`. `settle`, when
+ * given, is awaited after each operation (see AsyncCaseOperations).
  */
 export async function measureAsync(
   name: string,
   op: AsyncOperation,
   options: AsyncMeasureOptions = {},
+  settle?: AsyncOperation,
 ): Promise<Measurement> {
   const {
     runs,
@@ -290,10 +304,10 @@ export async function measureAsync(
   } = resolveAsync(options);
   const counter = { next: 0 };
 
-  await drive(op, counter, clients, (elapsed) => elapsed < warmupMs, NO_LAP);
+  await drive(op, counter, clients, (elapsed) => elapsed < warmupMs, NO_LAP, settle);
   const opsPerSec: number[] = [];
   for (let r = 0; r < runs; r++) {
-    const { count, elapsed } = await drive(op, counter, clients, (ms) => ms < minMs, NO_LAP);
+    const { count, elapsed } = await drive(op, counter, clients, (ms) => ms < minMs, NO_LAP, settle);
     opsPerSec.push((count / elapsed) * 1000);
   }
 
@@ -310,6 +324,7 @@ export async function measureAsync(
     1,
     (elapsed, count) => elapsed < maxMs && (elapsed < minMs || count < wanted),
     lap,
+    settle,
     (ms) => whole.push(ms),
   );
   return {
@@ -360,11 +375,13 @@ export async function measureAsyncCase(
     ...options,
     warmupMs: Math.max(options.warmupMs ?? minMs, c.warmupMs ?? 0),
     ...(c.clients === undefined ? {} : { clients: c.clients }),
+    ...(c.latencySamples === undefined ? {} : { latencySamples: c.latencySamples }),
+    ...(c.latencyMaxMs === undefined ? {} : { latencyMaxMs: c.latencyMaxMs }),
   };
   const prepared = await c.setupAsync(settings);
   if ('skipped' in prepared) return skippedRow(suite, c, prepared.skipped);
   try {
-    const figure = await measureAsync(c.name, prepared.run, settings);
+    const figure = await measureAsync(c.name, prepared.run, settings, prepared.settle);
     const ceiling = await measureAsync(c.ceiling, prepared.ceiling, settings);
     return rowOf(suite, c, figure, ceiling);
   } finally {

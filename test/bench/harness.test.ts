@@ -41,6 +41,27 @@ describe('maxAsyncOperations', () => {
   });
 });
 
+describe('measureAsync', () => {
+  it('settles each operation of one client before starting the next', async () => {
+    const events: string[] = [];
+    const op = async (i: number) => {
+      events.push(`op ${i}`);
+      await sleep(1);
+      events.push(`done ${i}`);
+    };
+    const settle = async (i: number) => {
+      events.push(`settle ${i}`);
+      await sleep(1);
+    };
+    await measureAsync('settled', op, { runs: 1, minMs: 10, warmupMs: 5, latencySamples: 3 }, settle);
+    const ops = events.filter((e) => e.startsWith('op ')).length;
+    expect(ops).toBeGreaterThan(2);
+    expect(events).toEqual(
+      Array.from({ length: ops }, (_, i) => [`op ${i}`, `done ${i}`, `settle ${i}`]).flat(),
+    );
+  });
+});
+
 describe('isTargetMet', () => {
   it('checks each bound the target sets, and all of them', () => {
     expect(isTargetMet({ opsPerSec: 100 }, figure(100), 0)).toBe(true);
