@@ -16,12 +16,13 @@
 // timed from the call to USA's ProductService.release until GBR's inbox has committed the product
 // (its receive resolves after the commit; the bench hooks that, no polling or sleeping). The next
 // release waits, untimed, for the worker to record GBR's receipt, so each is timed on its own;
-// the throughput figure counts whole cycles, receipt included. The ceiling is the same message's trip with nothing of Accord around it: sealed and signed into a
-// fresh envelope (sealEnvelope) by the same fetch client (undici, keep-alive) to a bare Fastify
-// route on loopback that verifies its signature, opens it and answers with a receipt captured
-// from GBR. That is the crypto the protocol cannot do without (sign and seal, verify and open)
-// plus the transport; what Accord adds on top is two transactions, the policy run twice, the
-// product signed and verified and the outbox's round. Target (issue 4): p99 at most 50 ms.
+// the throughput figure counts whole cycles, receipt included. The ceiling is the same message's
+// trip with nothing of Accord around it: sealed and signed into a fresh envelope (sealEnvelope),
+// posted by the same fetch client (undici, keep-alive) to a bare Fastify route on loopback that
+// verifies its signature, opens it and answers with a receipt captured from GBR. That is the
+// crypto the protocol cannot do without (sign and seal, verify and open) plus the transport; what
+// Accord adds is two durable transactions, the policy run twice, the product signed and verified,
+// and the outbox worker's wake-up and round. Target (issue 4): p99 at most 50 ms.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
