@@ -48,14 +48,26 @@ export const DEFAULT_MIN_MS = 300;
 /** One operation; `i` counts calls so a case can rotate through its inputs. */
 export type Operation = (i: number) => unknown;
 
+/**
+ * A target from an issue, checked on the figure and reported; never fatal. Each bound given must
+ * hold: the median at least `opsPerSec`, the ratio to the ceiling at least `ratio`, the p99
+ * latency (async cases) at most `p99Ms`.
+ */
+export interface Target {
+  readonly opsPerSec?: number;
+  readonly ratio?: number;
+  readonly p99Ms?: number;
+  readonly source?: string;
+}
+
 /** A figure and the ceiling it is judged against. */
 export interface BenchCase {
   /** What is counted per second, e.g. `release decisions/s (20 portions, 4 withheld)`. */
   readonly name: string;
   /** What the ceiling is, in a few words, e.g. `bare rank + Set.has loop`. */
   readonly ceiling: string;
-  /** A target from an issue, checked on the median and reported; never fatal. */
-  readonly target?: { readonly opsPerSec: number; readonly source?: string };
+  /** A target from an issue, checked and reported; never fatal. */
+  readonly target?: Target;
   /** Builds the inputs (only for a case that is measured) and returns the figure's and ceiling's operations. */
   readonly setup: () => { readonly run: Operation; readonly ceiling: Operation };
 }
@@ -70,6 +82,12 @@ export type AsyncOperation = (i: number, lap: Lap) => Promise<unknown>;
 export interface AsyncCaseOperations {
   readonly run: AsyncOperation;
   readonly ceiling: AsyncOperation;
+  /**
+   * Awaited after each operation of the figure, outside its latency but inside the throughput
+   * run's time: for an operation whose after-effects (a receipt being recorded) are to end before
+   * the next operation starts, so that each is timed on its own.
+   */
+  readonly settle?: AsyncOperation;
   /** Closes servers, removes temporary files; called once both are measured, or on failure. */
   readonly close?: () => Promise<void>;
 }
@@ -78,13 +96,22 @@ export interface AsyncCaseOperations {
 export interface AsyncBenchCase {
   readonly name: string;
   readonly ceiling: string;
-  readonly target?: { readonly opsPerSec: number; readonly source?: string };
+  readonly target?: Target;
   /** Clients running the operation at once while throughput is measured (1 when omitted). */
   readonly clients?: number;
   /** Least warm-up, milliseconds, before the figure and before the ceiling (`minMs` when omitted or less). */
   readonly warmupMs?: number;
-  /** Builds the inputs, or says why the case cannot run here (reported as a skipped row, not a failure). */
-  readonly setupAsync: () => Promise<AsyncCaseOperations | { readonly skipped: string }>;
+  /** Latency timings wanted, and the most time to take them in (AsyncMeasureOptions; harness defaults when omitted). */
+  readonly latencySamples?: number;
+  readonly latencyMaxMs?: number;
+  /**
+   * Builds the inputs, or says why the case cannot run here (reported as a skipped row, not a
+   * failure). `plan` is what the figure and the ceiling will be measured with, for a case whose
+   * inputs are used up as it runs (see maxAsyncOperations).
+   */
+  readonly setupAsync: (
+    plan: AsyncMeasureOptions,
+  ) => Promise<AsyncCaseOperations | { readonly skipped: string }>;
 }
 
 export type AnyBenchCase = BenchCase | AsyncBenchCase;
@@ -102,7 +129,7 @@ export interface Row {
   readonly ceiling: Measurement & { readonly what: string };
   /** figure median / ceiling median. */
   readonly ratio: number;
-  readonly target: { readonly opsPerSec: number; readonly source?: string; readonly met: boolean } | null;
+  readonly target: (Target & { readonly met: boolean }) | null;
   /** Why the case was not measured (its measurements are then empty); absent on a measured row. */
   readonly skipped?: string;
 }
@@ -191,6 +218,33 @@ export interface AsyncMeasureOptions extends MeasureOptions {
 
 const NO_LAP: Lap = () => undefined;
 
+/** AsyncMeasureOptions with every default filled in, as measureAsync runs them. */
+function resolveAsync(options: AsyncMeasureOptions): Required<AsyncMeasureOptions> {
+  const minMs = options.minMs ?? DEFAULT_MIN_MS;
+  return {
+    runs: options.runs ?? DEFAULT_RUNS,
+    minMs,
+    warmupMs: options.warmupMs ?? minMs,
+    clients: Math.max(1, Math.round(options.clients ?? 1)),
+    latencySamples: options.latencySamples ?? 1000,
+    latencyMaxMs: Math.max(minMs, options.latencyMaxMs ?? 10 * minMs),
+  };
+}
+
+/**
+ * At most how many operations measureAsync starts with `options` when the operation, however many
+ * clients run it, completes no faster than `opsPerSec` in all: for a case whose inputs can each be
+ * used once (an envelope is ingested once), so that set-up makes enough. Each timed loop starts
+ * operations while its time lasts, and each client may start one more as it runs out.
+ */
+export function maxAsyncOperations(opsPerSec: number, options: AsyncMeasureOptions = {}): number {
+  const { runs, minMs, warmupMs, clients, latencySamples, latencyMaxMs } = resolveAsync(options);
+  const perMs = opsPerSec / 1000;
+  const timed = perMs * (warmupMs + runs * minMs) + clients * (runs + 1);
+  const latency = Math.min(perMs * latencyMaxMs, Math.max(latencySamples, perMs * minMs)) + 1;
+  return Math.ceil(timed + latency);
+}
+
 /**
  * Runs `clients` loops of `op` at once, each starting another operation while `more(elapsed,
  * count)` holds; returns how many finished and the wall time until the last did.
@@ -201,16 +255,19 @@ async function drive(
   clients: number,
   more: (elapsedMs: number, count: number) => boolean,
   lap: Lap,
+  settle: AsyncOperation | undefined,
   took?: (ms: number) => void,
 ): Promise<{ count: number; elapsed: number }> {
   const t0 = performance.now();
   let count = 0;
   const client = async (): Promise<void> => {
     while (more(performance.now() - t0, count)) {
+      const i = counter.next++;
       const started = performance.now();
-      sink = await op(counter.next++, lap);
+      sink = await op(i, lap);
       took?.(performance.now() - started);
       count++;
+      if (settle !== undefined) await settle(i, NO_LAP);
     }
   };
   await Promise.all(Array.from({ length: clients }, client));
@@ -228,25 +285,29 @@ function percentiles(samples: number[]): Percentiles {
  * runs of at least `minMs`, each with `clients` loops running the operation at once (a run ends
  * when the last operation started within `minMs` finishes). Then latency: one client at a time,
  * until `latencySamples` operations are timed (and `minMs` has passed) or `latencyMaxMs` has;
- * p50 and p99 of the whole operation and of each part it reported through its `lap`.
+ * p50 and p99 of the whole operation and of each part it reported through its `lap`. `settle`, when
+ * given, is awaited after each operation (see AsyncCaseOperations).
  */
 export async function measureAsync(
   name: string,
   op: AsyncOperation,
   options: AsyncMeasureOptions = {},
+  settle?: AsyncOperation,
 ): Promise<Measurement> {
-  const runs = options.runs ?? DEFAULT_RUNS;
-  const minMs = options.minMs ?? DEFAULT_MIN_MS;
-  const warmupMs = options.warmupMs ?? minMs;
-  const clients = Math.max(1, Math.round(options.clients ?? 1));
-  const wanted = options.latencySamples ?? 1000;
-  const maxMs = Math.max(minMs, options.latencyMaxMs ?? 10 * minMs);
+  const {
+    runs,
+    minMs,
+    warmupMs,
+    clients,
+    latencySamples: wanted,
+    latencyMaxMs: maxMs,
+  } = resolveAsync(options);
   const counter = { next: 0 };
 
-  await drive(op, counter, clients, (elapsed) => elapsed < warmupMs, NO_LAP);
+  await drive(op, counter, clients, (elapsed) => elapsed < warmupMs, NO_LAP, settle);
   const opsPerSec: number[] = [];
   for (let r = 0; r < runs; r++) {
-    const { count, elapsed } = await drive(op, counter, clients, (ms) => ms < minMs, NO_LAP);
+    const { count, elapsed } = await drive(op, counter, clients, (ms) => ms < minMs, NO_LAP, settle);
     opsPerSec.push((count / elapsed) * 1000);
   }
 
@@ -263,6 +324,7 @@ export async function measureAsync(
     1,
     (elapsed, count) => elapsed < maxMs && (elapsed < minMs || count < wanted),
     lap,
+    settle,
     (ms) => whole.push(ms),
   );
   return {
@@ -275,13 +337,24 @@ export async function measureAsync(
   };
 }
 
+/** Whether `figure`, at `ratio` to its ceiling, meets every bound `target` sets. */
+export function isTargetMet(target: Target, figure: Measurement, ratio: number): boolean {
+  const p99 = figure.latency?.p99;
+  return (
+    (target.opsPerSec === undefined || figure.median >= target.opsPerSec) &&
+    (target.ratio === undefined || ratio >= target.ratio) &&
+    (target.p99Ms === undefined || (p99 !== undefined && p99 <= target.p99Ms))
+  );
+}
+
 function rowOf(suite: string, c: AnyBenchCase, figure: Measurement, ceiling: Measurement): Row {
+  const ratio = ceiling.median > 0 ? figure.median / ceiling.median : 0;
   return {
     suite,
     figure,
     ceiling: { ...ceiling, what: c.ceiling },
-    ratio: ceiling.median > 0 ? figure.median / ceiling.median : 0,
-    target: c.target === undefined ? null : { ...c.target, met: figure.median >= c.target.opsPerSec },
+    ratio,
+    target: c.target === undefined ? null : { ...c.target, met: isTargetMet(c.target, figure, ratio) },
   };
 }
 
@@ -297,16 +370,18 @@ export async function measureAsyncCase(
   c: AsyncBenchCase,
   options: MeasureOptions = {},
 ): Promise<Row> {
-  const prepared = await c.setupAsync();
+  const minMs = options.minMs ?? DEFAULT_MIN_MS;
+  const settings: AsyncMeasureOptions = {
+    ...options,
+    warmupMs: Math.max(options.warmupMs ?? minMs, c.warmupMs ?? 0),
+    ...(c.clients === undefined ? {} : { clients: c.clients }),
+    ...(c.latencySamples === undefined ? {} : { latencySamples: c.latencySamples }),
+    ...(c.latencyMaxMs === undefined ? {} : { latencyMaxMs: c.latencyMaxMs }),
+  };
+  const prepared = await c.setupAsync(settings);
   if ('skipped' in prepared) return skippedRow(suite, c, prepared.skipped);
   try {
-    const minMs = options.minMs ?? DEFAULT_MIN_MS;
-    const settings: AsyncMeasureOptions = {
-      ...options,
-      warmupMs: Math.max(options.warmupMs ?? minMs, c.warmupMs ?? 0),
-      ...(c.clients === undefined ? {} : { clients: c.clients }),
-    };
-    const figure = await measureAsync(c.name, prepared.run, settings);
+    const figure = await measureAsync(c.name, prepared.run, settings, prepared.settle);
     const ceiling = await measureAsync(c.ceiling, prepared.ceiling, settings);
     return rowOf(suite, c, figure, ceiling);
   } finally {
@@ -389,10 +464,22 @@ function ops(n: number): string {
   return INTEGER.format(n);
 }
 
+/** The target's bounds and whether they are met, then the measured values they were checked on. */
 function targetNote(row: Row): string {
-  if (row.target === null) return '';
-  const source = row.target.source === undefined ? '' : ` (${row.target.source})`;
-  return `target ≥ ${ops(row.target.opsPerSec)}/s${source}: ${row.target.met ? 'met' : 'not met'}`;
+  const target = row.target;
+  if (target === null) return '';
+  const bounds = [
+    target.opsPerSec === undefined ? undefined : `≥ ${ops(target.opsPerSec)}/s`,
+    target.ratio === undefined ? undefined : `ratio ≥ ${target.ratio}`,
+    target.p99Ms === undefined ? undefined : `p99 ≤ ${target.p99Ms} ms`,
+  ].filter((b) => b !== undefined);
+  const measured = [
+    `median ${ops(row.figure.median)}/s`,
+    target.ratio === undefined ? undefined : `ratio ${row.ratio.toFixed(3)}`,
+    target.p99Ms === undefined ? undefined : `p99 ${millis(row.figure.latency?.p99 ?? Number.NaN)} ms`,
+  ].filter((m) => m !== undefined);
+  const source = target.source === undefined ? '' : ` (${target.source})`;
+  return `target ${bounds.join(', ')}${source}: ${target.met ? 'met' : 'not met'}, ${measured.join(', ')}`;
 }
 
 function millis(n: number): string {
@@ -471,7 +558,6 @@ export function report(rows: readonly Row[], write: (line: string) => void = con
   const targets = measured.filter((r) => r.target !== null);
   if (targets.length > 0) {
     write('');
-    for (const r of targets)
-      write(`${r.suite}: ${r.figure.name}: ${targetNote(r)}, median ${ops(r.figure.median)}/s`);
+    for (const r of targets) write(`${r.suite}: ${r.figure.name}: ${targetNote(r)}`);
   }
 }

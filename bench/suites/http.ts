@@ -10,19 +10,17 @@
 // and bodies) by the same client: what HTTP, JSON and fetch cost without Accord. Client and
 // servers share this process, the same for figure and ceiling, so the ratio compares like with
 // like; throughput runs CLIENTS round trips at once, latency is taken one at a time (harness).
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Fastify, { type FastifyInstance } from 'fastify';
-import pg from 'pg';
 import { buildNode } from '../../src/app/node.js';
 import { loadConfig } from '../../src/config/index.js';
 import type { Actor } from '../../src/services/actor.js';
 import type { DraftInput } from '../../src/services/product-service.js';
-import { openStore, type Store } from '../../src/store/index.js';
+import { type BenchStoreKind, Cleanup, openBenchStore, unavailable } from '../bench-store.js';
 import type { AsyncBenchCase, AsyncCaseOperations, Lap, Suite } from '../harness.js';
 
 /** Round trips in flight at once while throughput is measured. */
@@ -35,7 +33,6 @@ const CLIENTS = 8;
 const WARMUP_MS = 3000;
 const RECIPIENT = 'GBR';
 const ARRANGEMENT = 'fvey-multilateral';
-const PG_URL = process.env.ACCORD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ROOT = join(import.meta.dirname, '..', '..');
 
 // A fixed start instant that then moves with real time, shared by services and store, so the
@@ -135,92 +132,22 @@ function idOf(created: unknown): string {
   return `/api/v1/products/${encodeURIComponent(id)}`;
 }
 
-/** A pg client for the bench's own bookkeeping (reachability, dropping its schema). */
-async function withPg<T>(work: (client: pg.Client) => Promise<T>, timeoutMs = 3000): Promise<T> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: timeoutMs });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    return await work(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-async function pgReachable(): Promise<boolean> {
-  try {
-    await withPg((client) => client.query('select 1'));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The URL without its password, for the skipped row. */
-function shownUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable ACCORD_TEST_PG_URL)';
-  }
-}
-
-/** Teardown steps, run last first, each even if an earlier one failed. */
-class Cleanup {
-  readonly #steps: (() => Promise<void> | void)[] = [];
-  add(step: () => Promise<void> | void): void {
-    this.#steps.push(step);
-  }
-  async run(): Promise<void> {
-    const errors: unknown[] = [];
-    for (const step of this.#steps.reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        errors.push(error);
-      }
-    }
-    this.#steps.length = 0;
-    if (errors.length > 0) throw new AggregateError(errors, 'http bench: cleanup failed');
-  }
-}
-
 /**
  * A node over `kind` with an analyst, a release officer and the fvey-multilateral arrangement,
  * listening on loopback; the bare server beside it; one checked round trip to capture the
  * release response the bare server then serves.
  */
-async function setUp(
-  kind: 'sqlite' | 'postgres',
-): Promise<AsyncCaseOperations | { readonly skipped: string }> {
-  if (kind === 'postgres' && !(await pgReachable())) {
-    return {
-      skipped: `PostgreSQL not reachable at ${shownUrl(PG_URL)}; start it, or point ACCORD_TEST_PG_URL at one`,
-    };
-  }
-  const cleanup = new Cleanup();
+async function setUp(kind: BenchStoreKind): Promise<AsyncCaseOperations | { readonly skipped: string }> {
+  const skipped = await unavailable(kind);
+  if (skipped !== undefined) return { skipped };
+  const cleanup = new Cleanup('http bench');
   try {
     const dataDir = mkdtempSync(join(tmpdir(), 'accord-bench-http-'));
     cleanup.add(() => rmSync(dataDir, { recursive: true, force: true }));
     const started = Date.now();
     const now = () => EPOCH + (Date.now() - started);
 
-    let store: Store;
-    if (kind === 'sqlite') {
-      store = await openStore(
-        { kind: 'sqlite', file: join(dataDir, 'accord.sqlite') },
-        { now: () => new Date(now()) },
-      );
-    } else {
-      const schema = `accord_bench_${randomBytes(6).toString('hex')}`;
-      // Registered before the store opens (which creates the schema), so a failed open is cleaned too.
-      cleanup.add(() =>
-        withPg((client) => client.query(`drop schema if exists "${schema}" cascade`)).then(() => undefined),
-      );
-      store = await openStore({ kind: 'postgres', url: PG_URL, schema }, { now: () => new Date(now()) });
-    }
+    const store = await openBenchStore(kind, dataDir, now, cleanup);
     let storeClosed = false;
     cleanup.add(async () => {
       if (!storeClosed) await store.close();
@@ -306,7 +233,7 @@ async function setUp(
   }
 }
 
-function roundTripCase(kind: 'sqlite' | 'postgres', label: string): AsyncBenchCase {
+function roundTripCase(kind: BenchStoreKind, label: string): AsyncBenchCase {
   return {
     name: `product round trips/s, ${label} (create, submit, approve, release; ${CLIENTS} clients)`,
     ceiling: 'bare Fastify route, 4 requests, same JSON',

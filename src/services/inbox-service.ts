@@ -77,6 +77,8 @@ const MAX_RECEIPT_REASON = 2000;
 const TOP_RANK = COMMON_SCHEME.levels.length - 1;
 
 const validateEnvelope = createValidator<Envelope>(EnvelopeSchema, 'ENVELOPE_MALFORMED', 'envelope');
+// Arrangements whose pins #pinsOf remembers; past this many the memo starts again (a node holds a few).
+const PINS_REMEMBERED = 64;
 
 /** The header of a well-formed envelope, or undefined: openEnvelope then names the fault itself. */
 function peekHeader(body: unknown): EnvelopeHeader | undefined {
@@ -145,6 +147,7 @@ function replayed(envelopeId: string): AccordError {
 export class InboxService {
   readonly #deps: InboxServiceDeps;
   readonly #signer: Signer;
+  readonly #pins = new Map<string, ArrangementPins>();
 
   constructor(deps: InboxServiceDeps) {
     this.#deps = deps;
@@ -237,7 +240,27 @@ export class InboxService {
       // This node's own key comes from its identity, whatever the directory says of it.
       return code === self ? [own] : recorded;
     };
-    return { arrangement, pins: arrangementPins(arrangement.document, keysOf) };
+    return { arrangement, pins: this.#pinsOf(arrangement.document, keysOf) };
+  }
+
+  /**
+   * arrangementPins, remembered: it verifies every party's signature on the document (an Ed25519
+   * verify each), the same work for every envelope under one arrangement. The memo's key is all
+   * it reads, the whole document and each party's keys on record, so a new signature or a key
+   * changed in the directory is a new entry, never a stale answer.
+   */
+  #pinsOf(
+    document: ArrangementVersion['document'],
+    keysOf: (code: string) => readonly KeyOnRecord[],
+  ): ArrangementPins {
+    const key = JSON.stringify([document, document.parties.map((p) => keysOf(p.partner))]);
+    let pins = this.#pins.get(key);
+    if (pins === undefined) {
+      pins = arrangementPins(document, keysOf);
+      if (this.#pins.size >= PINS_REMEMBERED) this.#pins.clear();
+      this.#pins.set(key, pins);
+    }
+    return pins;
   }
 
   /** openEnvelope's SenderKeyResolver over what #trustFor loaded for this very header. */
