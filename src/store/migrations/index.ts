@@ -23,6 +23,15 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
   };
 }
 
+/** Whether a migration failed only because a schema other than `own` vanished under it (3F000). */
+function droppedElsewhere(error: unknown, own: string | undefined): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (code !== '3F000' || typeof message !== 'string') return false;
+  const named = /^schema "([^"]+)" does not exist$/.exec(message)?.[1];
+  return named !== undefined && named !== own;
+}
+
 /**
  * Brings the schema to the latest migration. Safe to run any number of times and from several
  * processes at once (Kysely takes a lock). Returns the names of the migrations it applied.
@@ -40,7 +49,17 @@ export async function migrateToLatest(
     migrationLockTableName: MIGRATION_LOCK_TABLE,
     ...(options.schema === undefined ? {} : { migrationTableSchema: options.schema }),
   });
-  const { error, results = [] } = await migrator.migrateToLatest();
+  let outcome = await migrator.migrateToLatest();
+  // Kysely's PostgreSQL introspector, which the migrator asks whether its own table exists, reads
+  // every table of every schema on the server (PostgresIntrospector.getTables). Another schema
+  // dropped while it reads (another application's, or another test's) fails it with 3F000 naming
+  // that schema: no fault of this store, and gone on a second read. Nothing has run by then.
+  // Retried for up to about 10 s, so only a server dropping schemas without pause outlasts it.
+  for (let attempt = 1; attempt <= 40 && droppedElsewhere(outcome.error, options.schema); attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(250, 10 * attempt)));
+    outcome = await migrator.migrateToLatest();
+  }
+  const { error, results = [] } = outcome;
   if (error !== undefined) {
     const failed = results.find((r) => r.status === 'Error')?.migrationName;
     const message = error instanceof Error ? error.message : String(error);
