@@ -5,6 +5,7 @@ import type { StoreDialect } from '../store.js';
 import { initialMigration } from './0001-initial.js';
 import { inboxMigration } from './0002-inbox.js';
 import { outboxReceiptsMigration } from './0003-outbox-receipts.js';
+import { auditLogMigration } from './0007-audit-log.js';
 
 /** Names of the tables where Kysely records applied migrations and holds its migration lock. */
 export const MIGRATION_TABLE = 'accord_migration';
@@ -16,6 +17,7 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
     '0001_initial': initialMigration(dialect),
     '0002_inbox': inboxMigration(),
     '0003_outbox_receipts': outboxReceiptsMigration(),
+    '0007_audit_log': auditLogMigration(dialect),
   };
 }
 

@@ -3,6 +3,7 @@ import { type Repositories, STORE_TABLES, type TableCounts } from '../store.js';
 import { createApprovalRepository } from './approvals.js';
 import { createArrangementRepository } from './arrangements.js';
 import { createAttachmentRepository } from './attachments.js';
+import { createAuditRepository } from './audit.js';
 import { createCommunityRepository } from './communities.js';
 import { createConsentRepository } from './consents.js';
 import type { RepositoryContext } from './context.js';
@@ -75,6 +76,7 @@ export function createRepositories(ctx: RepositoryContext, guard: CallGuard): Re
     outbox: guarded('outbox', createOutboxRepository(ctx), guard),
     inbox: guarded('inbox', createInboxRepository(ctx), guard),
     receivedProducts: guarded('receivedProducts', createReceivedProductRepository(ctx), guard),
+    audit: guarded('audit', createAuditRepository(ctx), guard),
     counts: guarded('store', { counts }, guard).counts,
   };
 }
