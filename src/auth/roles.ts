@@ -17,6 +17,8 @@ export const PERMISSIONS = [
   'user:read',
   'user:write',
   'outbox:read',
+  'audit:read',
+  'audit:sign',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -48,8 +50,11 @@ const GRANTS: Readonly<Record<Role, readonly Permission[]>> = {
     'user:read',
     'user:write',
     'outbox:read',
+    'audit:read',
+    'audit:sign',
   ],
-  'oversight-auditor': ['arrangement:read', 'partner:read'],
+  // Audit metadata (actors, actions, ids, banners) but never product content.
+  'oversight-auditor': ['arrangement:read', 'partner:read', 'audit:read'],
 };
 
 /** The outcome of an authorisation check, with the reason a person can read. */

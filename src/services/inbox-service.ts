@@ -23,6 +23,8 @@ import { type CompiledArrangement, compileArrangement, decideRelease, rankUnder 
 import { type Product, parseProduct } from '../products/index.js';
 import type { ArrangementVersion, InboxEntry, Store } from '../store/index.js';
 import { createValidator } from '../validation/index.js';
+import { envelopeReceivedEvent } from './audit-events.js';
+import type { AuditRecorder } from './audit-log.js';
 
 // DESIGN.md §3 federation: the inbox takes envelopes from peers, re-checks policy on arrival as
 // the recipient, stores what passes with its provenance and answers with a signed receipt; §2.5:
@@ -44,6 +46,8 @@ export interface InboxServiceDeps {
   readonly now: () => number;
   /** Allowed clock skew of an envelope's createdAt; openEnvelope's default when absent. */
   readonly maxSkewMs?: number;
+  /** The audit log: each authenticated envelope stored or refused is logged with its inbox row. */
+  readonly audit?: AuditRecorder;
 }
 
 /** How the inbox answered an envelope it stored: the first time, or again for a retry of it. */
@@ -420,6 +424,12 @@ export class InboxService {
           rank: accepted.rank,
           receivedAt,
         });
+        await this.#deps.audit?.recordIn(
+          tx,
+          envelopeReceivedEvent(this.#entryOf(header, digest, remoteAddress, receivedAt), {
+            banner: accepted.banner,
+          }),
+        );
       });
     } catch (error) {
       if (!isAccordError(error) || error.code !== 'STORE_CONFLICT') throw error;
@@ -494,12 +504,16 @@ export class InboxService {
       );
     }
     try {
-      await this.#deps.store.inbox.record({
-        ...this.#entryOf(header, digest, remoteAddress, receivedAt),
-        outcome: 'refused',
-        code: error.code,
-        reason: error.message,
-        receipt,
+      await this.#deps.store.transaction(async (tx) => {
+        const entry = this.#entryOf(header, digest, remoteAddress, receivedAt);
+        await tx.inbox.record({
+          ...entry,
+          outcome: 'refused',
+          code: error.code,
+          reason: error.message,
+          receipt,
+        });
+        await this.#deps.audit?.recordIn(tx, envelopeReceivedEvent(entry, { refused: error.code }));
       });
     } catch (recordError) {
       // A concurrent delivery of the same id recorded first; its row stands, this refusal still answers.
