@@ -8,6 +8,7 @@ import type { Services } from '../app/services.js';
 import { installAuthentication } from './authenticate.js';
 import { sendProblem } from './problem.js';
 import { registerArrangementRoutes } from './routes/arrangement-routes.js';
+import { registerAuditRoutes, registerIdentityRoute } from './routes/audit-routes.js';
 import { registerAuthRoutes } from './routes/auth-routes.js';
 import { registerDirectoryRoutes } from './routes/directory-routes.js';
 import { registerFederationRoutes } from './routes/federation-routes.js';
@@ -92,5 +93,7 @@ export async function buildServer(services: Services, options: ServerOptions): P
   registerProductRoutes(app, services.products);
   registerFederationRoutes(app, services.inbox);
   registerOutboxRoutes(app, services.outbox);
+  registerAuditRoutes(app, services.audit);
+  registerIdentityRoute(app, options, services.keys);
   return app;
 }

@@ -233,7 +233,8 @@ export class AuditLog implements AuditRecorder {
    * Integrates queued events, then signs a head over the whole log now (a fresh timestamp even if
    * the size is unchanged). AUDIT_SIGNING_UNAVAILABLE on a node without keys.
    */
-  signTreeHead(): Promise<SignedTreeHead> {
+  signTreeHead(actor: Actor): Promise<SignedTreeHead> {
+    requirePermission(actor, 'audit:sign');
     return this.#serially(async () => {
       await this.#integrateAll();
       return this.#sign();
