@@ -105,6 +105,10 @@ type Located = { readonly kind: 'entry'; readonly index: number } | { readonly k
  * entry: if it fails, that entry does not verify; if it holds, its siblings are authentic hashes,
  * and the leftmost one to the right that differs from the recomputed hash of its range holds the
  * first bad entry, so the search continues there. O(log n) proofs.
+ *
+ * The answer is exact while the hashes proofs are built from are intact (an entry's text edited in
+ * place). An attacker who also rewrote recorded leaf or subtree hashes spoils the proofs of
+ * neighbouring entries, and an earlier one may be named, but never one before `from`.
  */
 async function locate(
   leaves: LeafHashList,
