@@ -18,10 +18,11 @@ import {
   report,
   type Suite,
 } from './harness.js';
+import { auditSuite } from './suites/audit.js';
 import { httpSuite } from './suites/http.js';
 import { policySuite } from './suites/policy.js';
 
-const SUITES: readonly Suite[] = [policySuite, httpSuite];
+const SUITES: readonly Suite[] = [policySuite, httpSuite, auditSuite];
 
 function selected(args: BenchArgs): { suite: Suite; c: AnyBenchCase }[] {
   return SUITES.flatMap((suite) =>

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { errorOf } from '../../test/fixtures/errors.js';
+import { canonicalJson } from '../crypto/index.js';
 import {
   AUDIT_ACTIONS,
   type AuditEntry,
@@ -111,6 +112,45 @@ describe('canonical entry bytes', () => {
       canonicalAuditEntry(RELEASE).startsWith('{"action":"release.decided","actor":{"kind":"user"'),
     ).toBe(true);
     expect(new TextDecoder().decode(auditEntryBytes(RELEASE))).toBe(canonicalAuditEntry(RELEASE));
+  });
+
+  it('equal the general RFC 8785 canonicalJson on any entry (property)', () => {
+    const username = fc.stringMatching(/^[a-z0-9][a-z0-9._-]{1,20}$/);
+    const id = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,30}$/);
+    const arbEntry = fc.record(
+      {
+        time: fc.constant(RELEASE.time),
+        action: fc.constantFrom(...AUDIT_ACTIONS),
+        actor: fc.oneof(
+          fc.record({
+            kind: fc.constant('user' as const),
+            username,
+            via: fc.constantFrom('session', 'token', 'local'),
+          }),
+          fc.record({ kind: fc.constant('partner' as const), partner: fc.stringMatching(/^[A-Z]{3}$/) }),
+          fc.constant({ kind: 'node' as const }),
+        ),
+        user: username,
+        product: fc.record(
+          { id, version: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }) },
+          { requiredKeys: ['id'] },
+        ),
+        banner: fc.stringMatching(/^[A-Z][A-Z0-9 ,/:+()-]{0,40}$/),
+        rules: fc.array(
+          fc.record({
+            rule: fc.constantFrom('arrangement.active', 'portion.ceiling', 'need-to-know'),
+            outcome: fc.constantFrom('pass', 'fail', 'withhold'),
+          }),
+          { maxLength: 4 },
+        ),
+      },
+      { requiredKeys: ['time', 'action', 'actor'] },
+    );
+    fc.assert(
+      fc.property(arbEntry, (entry) => {
+        expect(canonicalAuditEntry(entry)).toBe(canonicalJson(entry));
+      }),
+    );
   });
 
   it('read back only in canonical form', () => {

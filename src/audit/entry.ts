@@ -1,6 +1,5 @@
 import Type, { type Static } from 'typebox';
 import { ARRANGEMENT_STATUSES } from '../arrangements/index.js';
-import { canonicalJson } from '../crypto/index.js';
 import { AccordError, ERROR_CODES, type ErrorCode } from '../errors/index.js';
 import { RULE_IDS } from '../policy/index.js';
 import { createValidator } from '../validation/index.js';
@@ -124,12 +123,36 @@ export function parseAuditEntry(value: unknown): AuditEntry {
 
 /** The leaf input of an entry: its RFC 8785 canonical JSON as UTF-8, after the schema check. */
 export function auditEntryBytes(entry: AuditEntry): Uint8Array {
-  return new TextEncoder().encode(canonicalAuditEntry(entry));
+  return Buffer.from(canonicalAuditEntry(entry), 'utf8');
 }
 
-/** The RFC 8785 canonical JSON text of an entry, after the schema check. */
-export function canonicalAuditEntry(entry: AuditEntry): string {
-  return canonicalJson(parseAuditEntry(entry));
+/**
+ * RFC 8785 for the values the entry schema admits (plain objects, arrays, strings, safe
+ * integers): keys sorted by UTF-16 code units (Array#sort's order), strings and integers as
+ * JSON.stringify writes them, which is what §3.2.2 prescribes for both. Equal to the general
+ * canonicalJson on entries (a property test checks it), whose other checks the schema has made.
+ */
+function canonicalText(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalText(value[i]);
+    return `${out}]`;
+  }
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort();
+  let out = '{';
+  for (const key of keys) {
+    const member = record[key];
+    if (member === undefined) continue;
+    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${canonicalText(member)}`;
+  }
+  return `${out}}`;
+}
+
+/** The RFC 8785 canonical JSON text of an entry, after the schema check (AUDIT_ENTRY_INVALID). */
+export function canonicalAuditEntry(entry: unknown): string {
+  return canonicalText(parseAuditEntry(entry));
 }
 
 /**
@@ -144,7 +167,7 @@ export function readStoredAuditEntry(text: string): AuditEntry {
     throw new AccordError('AUDIT_ENTRY_INVALID', 'audit entry: not JSON', { path: '/' }, { cause: error });
   }
   const entry = parseAuditEntry(value);
-  if (canonicalJson(entry) !== text) {
+  if (canonicalText(entry) !== text) {
     throw new AccordError('AUDIT_ENTRY_INVALID', 'audit entry: not in RFC 8785 canonical form', {
       path: '/',
     });

@@ -227,8 +227,9 @@ describe('verifyAuditLog', () => {
         const honest = storeOf(rows);
         const after = tamper(rows, honest, t);
         const first = firstDifference(rows, after.rows);
-        // An insert of a row equal to the one it displaces changes nothing; skip that case.
-        fc.pre(first < n || after.rows.length !== n);
+        // A row inserted as a copy of the one it displaces changes the log only past its signed
+        // end, where an entry appended since the last head is all it looks like: skip that case.
+        fc.pre(first < n);
         const error = await failureOf(readingOf(after.rows, heads, after.nodes));
         expect(error.code, error.message).toBe('AUDIT_LOG_TAMPERED');
         const named = error.details.firstBadIndex as number;

@@ -132,11 +132,10 @@ async function dirSource(io: CliIo, dir: string, options: VerifyOptions): Promis
     const repo = store.audit;
     const size = await repo.size();
     const collector = new LeafCollector();
-    const encoder = new TextEncoder();
     for (let start = 0; start < size && collector.gapAt === undefined; start += STORE_PAGE) {
       const end = Math.min(size, start + STORE_PAGE);
       const rows = await repo.entries(start, end);
-      for (const row of rows) collector.add(row.index, encoder.encode(row.entryJson), row.leafHash);
+      for (const row of rows) collector.add(row.index, Buffer.from(row.entryJson, 'utf8'), row.leafHash);
       // A removed row shows as a short page: the first index not read is missing.
       if (collector.gapAt === undefined && collector.leaves.length < end)
         collector.gapAt = collector.leaves.length;
