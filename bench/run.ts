@@ -18,11 +18,12 @@ import {
   report,
   type Suite,
 } from './harness.js';
+import { auditSuite } from './suites/audit.js';
 import { federationSuite } from './suites/federation.js';
 import { httpSuite } from './suites/http.js';
 import { policySuite } from './suites/policy.js';
 
-const SUITES: readonly Suite[] = [policySuite, httpSuite, federationSuite];
+const SUITES: readonly Suite[] = [policySuite, httpSuite, federationSuite, auditSuite];
 
 function selected(args: BenchArgs): { suite: Suite; c: AnyBenchCase }[] {
   return SUITES.flatMap((suite) =>

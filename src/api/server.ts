@@ -8,6 +8,7 @@ import type { Services } from '../app/services.js';
 import { installAuthentication } from './authenticate.js';
 import { sendProblem } from './problem.js';
 import { registerArrangementRoutes } from './routes/arrangement-routes.js';
+import { registerAuditRoutes, registerIdentityRoute } from './routes/audit-routes.js';
 import { registerAuthRoutes } from './routes/auth-routes.js';
 import { registerConsentRoutes } from './routes/consent-routes.js';
 import { registerDirectoryRoutes } from './routes/directory-routes.js';
@@ -100,5 +101,7 @@ export async function buildServer(services: Services, options: ServerOptions): P
   registerInboxRoutes(app, services.inboxLog);
   registerReceivedRoutes(app, services.received);
   registerConsentRoutes(app, services.consents);
+  registerAuditRoutes(app, services.audit);
+  registerIdentityRoute(app, options, services.keys);
   return app;
 }

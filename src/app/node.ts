@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../api/server.js';
 import { CONFIG_DEFAULTS, type Config } from '../config/index.js';
 import type { PublicIdentity } from '../crypto/index.js';
+import { TREE_HEAD_INTERVAL_MS } from '../services/audit-log.js';
 import { OutboxWorker } from '../services/outbox-worker.js';
 import { openStore, type Store } from '../store/index.js';
 import type { NodeKeys } from './node-keys.js';
@@ -68,6 +69,8 @@ export async function buildNode(
     server,
     async close() {
       await server.close();
+      // Stops the tree-head timer, moves what is queued into the log and signs a last head.
+      await services.audit.close();
       await store.close();
     },
   };
@@ -97,7 +100,19 @@ export function startOutboxWorker(
     signal: node.services.outboxSignal,
     backoff: { baseMs: retryBaseMs, maxMs: retryMaxMs },
     onError: (error) => node.server.log.error({ err: error }, 'outbox delivery round failed'),
+    audit: node.services.audit,
   });
   worker.start(intervalMs);
   return worker;
+}
+
+/**
+ * Starts the audit log's timer (issue 5): every `intervalMs` it moves queued events into the tree
+ * and, on a node with keys, signs a tree head when the log grew. node.close() stops it. A node
+ * without keys still keeps its log current but signs nothing.
+ */
+export function startAuditLog(node: AccordNode, intervalMs: number = TREE_HEAD_INTERVAL_MS): void {
+  node.services.audit.start(intervalMs, (error) =>
+    node.server.log.error({ err: error }, 'audit log round failed'),
+  );
 }

@@ -2,6 +2,7 @@ import type { Config } from '../config/index.js';
 import type { PublicIdentity } from '../crypto/index.js';
 import { createRegistry, type MarkingRegistry } from '../markings/index.js';
 import { ArrangementService } from '../services/arrangement-service.js';
+import { AuditLog } from '../services/audit-log.js';
 import { AuthService } from '../services/auth-service.js';
 import { ConsentService } from '../services/consent-service.js';
 import { DirectoryService } from '../services/directory-service.js';
@@ -39,6 +40,11 @@ export interface Services {
   readonly outbox: OutboxService;
   /** Raised when outbox rows are queued; the outbox worker listens to it. */
   readonly outboxSignal: OutboxSignal;
+  /**
+   * The tamper-evident audit log. Every node logs; only a node with keys signs tree heads (a node
+   * without them keeps an unsigned log that `audit verify` cannot check until a keyed run signs it).
+   */
+  readonly audit: AuditLog;
   /** The clock the services run on, epoch milliseconds. */
   readonly now: () => number;
 }
@@ -57,12 +63,18 @@ export function createServices(
 ): Services {
   const registry = createRegistry(config.markings ?? {});
   const outboxSignal = new OutboxSignal();
+  const audit = new AuditLog({
+    store,
+    now,
+    nodeId: config.partner,
+    ...(keys === undefined ? {} : { signer: signerOf(keys) }),
+  });
   return {
     store,
     registry,
-    auth: new AuthService({ store, settings: config.auth, now }),
+    auth: new AuthService({ store, settings: config.auth, now, audit }),
     directory: new DirectoryService({ store, registry }),
-    arrangements: new ArrangementService({ store, registry }),
+    arrangements: new ArrangementService({ store, registry, audit }),
     // With keys, every product version is signed and every release sealed; without, neither.
     products: new ProductService({
       store,
@@ -70,6 +82,7 @@ export function createServices(
       registry,
       now,
       outboxSignal,
+      audit,
       ...(keys === undefined ? {} : { signer: signerOf(keys) }),
     }),
     recalls: new RecallService({
@@ -91,7 +104,7 @@ export function createServices(
     inbox:
       keys === undefined
         ? undefined
-        : new InboxService({ store, partner: config.partner, registry, keys, now }),
+        : new InboxService({ store, partner: config.partner, registry, keys, now, audit }),
     keys,
     received: new ReceivedService({
       store,
@@ -103,6 +116,7 @@ export function createServices(
     inboxLog: new InboxLogService({ store }),
     outbox: new OutboxService({ store }),
     outboxSignal,
+    audit,
     now,
   };
 }

@@ -1,4 +1,17 @@
 export {
+  AUDIT_ACTIONS,
+  type AuditAction,
+  type AuditActor,
+  AuditActorSchema,
+  type AuditEntry,
+  AuditEntrySchema,
+  type AuditEvent,
+  auditEntryBytes,
+  canonicalAuditEntry,
+  parseAuditEntry,
+  readStoredAuditEntry,
+} from './entry.js';
+export {
   consistencyProofFromStore,
   consistencyProofPlan,
   Frontier,
@@ -44,3 +57,10 @@ export {
   verifyLogAgainst,
   verifyTreeHeadSignature,
 } from './tree-head.js';
+export {
+  type AuditLogReading,
+  type AuditLogVerified,
+  LeafHashList,
+  type ProofSource,
+  verifyAuditLog,
+} from './verify-log.js';

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { AccordError } from '../errors/index.js';
 
 // RFC 9162 (Certificate Transparency 2.0) §2.1: the Merkle Tree Hash over SHA-256, its audit
@@ -12,14 +12,17 @@ export const HASH_SIZE = 32;
 const LEAF_PREFIX = Uint8Array.of(0x00);
 const NODE_PREFIX = Uint8Array.of(0x01);
 
+// node:crypto's one-shot hash() (Node 20.12+) makes no Hash object: for the short inputs a log
+// hashes it is about twice as fast as createHash(), even with the concatenation.
+
 /** RFC 9162 §2.1.1: the hash of one log entry, SHA-256(0x00 || entry). */
 export function leafHash(entry: Uint8Array): Uint8Array {
-  return createHash('sha256').update(LEAF_PREFIX).update(entry).digest();
+  return hash('sha256', Buffer.concat([LEAF_PREFIX, entry]), 'buffer');
 }
 
 /** RFC 9162 §2.1.1: the hash of an interior node, SHA-256(0x01 || left || right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+  return hash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer');
 }
 
 /** RFC 9162 §2.1.1: the root of the empty tree, SHA-256 of the empty string (a fresh copy each call). */

@@ -19,6 +19,8 @@ export const PERMISSIONS = [
   'user:write',
   'outbox:read',
   'inbox:read',
+  'audit:read',
+  'audit:sign',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -55,8 +57,11 @@ const GRANTS: Readonly<Record<Role, readonly Permission[]>> = {
     'user:write',
     'outbox:read',
     'inbox:read',
+    'audit:read',
+    'audit:sign',
   ],
-  'oversight-auditor': ['arrangement:read', 'partner:read'],
+  // Audit metadata (actors, actions, ids, banners) but never product content.
+  'oversight-auditor': ['arrangement:read', 'partner:read', 'audit:read'],
 };
 
 /** The outcome of an authorisation check, with the reason a person can read. */

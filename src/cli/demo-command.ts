@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { type AccordNode, buildNode, startOutboxWorker } from '../app/node.js';
+import { type AccordNode, buildNode, startAuditLog, startOutboxWorker } from '../app/node.js';
 import { KEY_PASSPHRASE_ENV } from '../crypto/index.js';
 import {
   type DemoAlliance,
@@ -195,6 +195,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
         for (const node of nodes) {
           const worker = startOutboxWorker(node);
           if (worker !== undefined) workers.push(worker);
+          startAuditLog(node);
         }
         const pending = await awaitDeliveries(io, nodes, stop);
         if (stop.requested) return;

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
-import { isAccordError } from '../errors/index.js';
+import { type ErrorCode, isAccordError } from '../errors/index.js';
 import { registerArrangementSigningCommands } from './arrangement-signing-commands.js';
+import { registerAuditCommands } from './audit-commands.js';
 import { type CliIo, printable, writeLine } from './cli-io.js';
 import { registerConsentCommands } from './consent-commands.js';
 import { registerDemoCommand } from './demo-command.js';
@@ -14,10 +15,24 @@ import { registerReceivedCommands } from './received-commands.js';
 
 export type { CliIo, CliStream } from './cli-io.js';
 
-/** Exit codes: 0 done (a deny is a result, not a failure), 1 a bug, 2 bad usage or bad input. */
+/**
+ * Exit codes: 0 done (a deny is a result, not a failure), 1 a bug or a failed integrity check
+ * (`audit verify` found tampering), 2 bad usage or bad input.
+ */
 export const EXIT_OK = 0;
 export const EXIT_INTERNAL = 1;
+export const EXIT_CHECK_FAILED = 1;
 export const EXIT_USAGE = 2;
+
+// What `audit verify` finds wrong with a log: the check ran and the log failed it (exit 1, as the
+// issue asks), unlike input the command could not use (exit 2).
+const CHECK_FAILURES: ReadonlySet<ErrorCode> = new Set([
+  'AUDIT_LOG_TAMPERED',
+  'AUDIT_FORK_DETECTED',
+  'AUDIT_SIGNATURE_INVALID',
+  'AUDIT_PROOF_INVALID',
+  'AUDIT_NO_TREE_HEAD',
+]);
 
 const MAX_CAUSE_DEPTH = 8;
 
@@ -52,6 +67,7 @@ function buildProgram(io: CliIo): Command {
   registerOutboxCommands(program, io);
   registerReceivedCommands(program, io);
   registerConsentCommands(program, io);
+  registerAuditCommands(program, io);
   registerDemoCommand(program, io);
   return program;
 }
@@ -76,7 +92,7 @@ function report(error: unknown, io: CliIo, verbose: boolean): number {
   if (isAccordError(error)) {
     writeLine(io.stderr, `accord: ${oneLine(error.message)} [${error.code}]`);
     if (verbose) writeStack(io, error);
-    return EXIT_USAGE;
+    return CHECK_FAILURES.has(error.code) ? EXIT_CHECK_FAILED : EXIT_USAGE;
   }
   const message = error instanceof Error ? error.message : String(error);
   writeLine(io.stderr, `accord: internal error: ${oneLine(message)}`);

@@ -65,6 +65,11 @@ export const ERROR_CODES = {
   AUDIT_FORK_DETECTED: 'A node signed two different roots for one tree size: it showed two histories.',
   AUDIT_LOG_TAMPERED:
     'The audit log does not match a trusted signed tree head; the details name the first entry that fails.',
+  AUDIT_ENTRY_INVALID:
+    'An audit entry does not fit the closed audit entry schema (metadata only) or is not in canonical form.',
+  AUDIT_NO_TREE_HEAD:
+    'The node has signed no audit tree head yet, so there is nothing to verify the log against.',
+  AUDIT_SIGNING_UNAVAILABLE: 'This node runs without node keys, so it cannot sign audit tree heads.',
   // federation
   PRODUCT_SIGNATURE_INVALID:
     "A product or derived version's signature is malformed or does not verify over its digest.",

@@ -8,11 +8,14 @@ import {
   setPartySuspended,
   transitionArrangement,
 } from '../arrangements/index.js';
+import type { AuditAction } from '../audit/index.js';
 import { AccordError } from '../errors/index.js';
 import type { MarkingRegistry } from '../markings/index.js';
 import { PartnerCode, Timestamp } from '../products/index.js';
 import type { ArrangementVersion, Store } from '../store/index.js';
 import { type Actor, requirePermission } from './actor.js';
+import { arrangementEvent } from './audit-events.js';
+import type { AuditRecorder } from './audit-log.js';
 
 export const SignatureInputSchema = Type.Object(
   {
@@ -29,10 +32,17 @@ export type SignatureInput = Static<typeof SignatureInputSchema>;
 export class ArrangementService {
   readonly #store: Store;
   readonly #registry: MarkingRegistry;
+  readonly #audit: AuditRecorder | undefined;
 
-  constructor(deps: { readonly store: Store; readonly registry: MarkingRegistry }) {
+  constructor(deps: {
+    readonly store: Store;
+    readonly registry: MarkingRegistry;
+    /** The audit log: every stored change is logged in its transaction. */
+    readonly audit?: AuditRecorder;
+  }) {
     this.#store = deps.store;
     this.#registry = deps.registry;
+    this.#audit = deps.audit;
   }
 
   async list(actor: Actor): Promise<readonly ArrangementVersion[]> {
@@ -78,7 +88,9 @@ export class ArrangementService {
           { id: doc.id },
         );
       }
-      return tx.arrangements.putVersion(doc);
+      const stored = await tx.arrangements.putVersion(doc);
+      await this.#audit?.recordIn(tx, arrangementEvent('arrangement.created', actor, stored));
+      return stored;
     });
   }
 
@@ -88,7 +100,11 @@ export class ArrangementService {
     return this.#store.transaction(async (tx) => {
       const latest = await tx.arrangements.latest(id);
       if (latest === undefined) throw new AccordError('NOT_FOUND', `no arrangement '${id}'`, { id });
-      return tx.arrangements.putVersion(amendArrangement(latest.document, changes, this.#registry));
+      const stored = await tx.arrangements.putVersion(
+        amendArrangement(latest.document, changes, this.#registry),
+      );
+      await this.#audit?.recordIn(tx, arrangementEvent('arrangement.amended', actor, stored));
+      return stored;
     });
   }
 
@@ -99,7 +115,8 @@ export class ArrangementService {
     version: number,
     signature: SignatureInput,
   ): Promise<ArrangementVersion> {
-    return this.#change(actor, id, version, (current) => {
+    const event = { action: 'arrangement.signed', partner: signature.partner } as const;
+    return this.#change(actor, id, version, event, (current) => {
       const signatures = [
         ...current.document.signatures.filter((s) => s.partner !== signature.partner),
         { ...signature, versionHash: current.versionHash },
@@ -115,7 +132,10 @@ export class ArrangementService {
     version: number,
     status: ArrangementStatus,
   ): Promise<ArrangementVersion> {
-    return this.#change(actor, id, version, (current) => transitionArrangement(current.document, status));
+    const event = { action: 'arrangement.status-changed' } as const;
+    return this.#change(actor, id, version, event, (current) =>
+      transitionArrangement(current.document, status),
+    );
   }
 
   /** Suspends (or reinstates) one party of a version, as the breach protocol may require. */
@@ -126,7 +146,11 @@ export class ArrangementService {
     partner: string,
     suspended: boolean,
   ): Promise<ArrangementVersion> {
-    return this.#change(actor, id, version, (current) =>
+    const event = {
+      action: suspended ? 'arrangement.party-suspended' : 'arrangement.party-reinstated',
+      partner,
+    } as const;
+    return this.#change(actor, id, version, event, (current) =>
       setPartySuspended(current.document, partner, suspended),
     );
   }
@@ -136,6 +160,7 @@ export class ArrangementService {
     actor: Actor,
     id: string,
     version: number,
+    event: { readonly action: AuditAction; readonly partner?: string },
     change: (current: ArrangementVersion) => ArrangementDocument,
   ): Promise<ArrangementVersion> {
     requirePermission(actor, 'arrangement:write');
@@ -144,7 +169,9 @@ export class ArrangementService {
       if (current === undefined) {
         throw new AccordError('NOT_FOUND', `no arrangement '${id}' v${version}`, { id });
       }
-      return tx.arrangements.putVersion(change(current));
+      const stored = await tx.arrangements.putVersion(change(current));
+      await this.#audit?.recordIn(tx, arrangementEvent(event.action, actor, stored, event.partner));
+      return stored;
     });
   }
 }

@@ -3,6 +3,8 @@ import { decoyHash, verifyPassword } from '../auth/passwords.js';
 import { AccordError } from '../errors/index.js';
 import type { ApiToken, Store, User } from '../store/index.js';
 import type { Actor } from './actor.js';
+import { loginEvent, loginFailedEvent } from './audit-events.js';
+import type { AuditRecorder } from './audit-log.js';
 
 export interface AuthSettings {
   readonly sessionTtlMinutes: number;
@@ -36,11 +38,19 @@ export class AuthService {
   readonly #store: Store;
   readonly #settings: AuthSettings;
   readonly #now: () => number;
+  readonly #audit: AuditRecorder | undefined;
 
-  constructor(deps: { readonly store: Store; readonly settings: AuthSettings; readonly now: () => number }) {
+  constructor(deps: {
+    readonly store: Store;
+    readonly settings: AuthSettings;
+    readonly now: () => number;
+    /** Logs each sign-in and each refused password (not throttled attempts, which change nothing). */
+    readonly audit?: AuditRecorder;
+  }) {
     this.#store = deps.store;
     this.#settings = deps.settings;
     this.#now = deps.now;
+    this.#audit = deps.audit;
   }
 
   /**
@@ -66,7 +76,15 @@ export class AuthService {
       user !== undefined && user.passwordHash !== null && !user.disabled
         ? await verifyPassword(user.passwordHash, password)
         : (await verifyPassword(await decoyHash(), password)) && false;
-    await this.#store.loginAttempts.record({ username, ip, ok });
+    await this.#store.transaction(async (tx) => {
+      await tx.loginAttempts.record({ username, ip, ok });
+      await this.#audit?.recordIn(
+        tx,
+        ok && user !== undefined
+          ? loginEvent({ user, via: 'session' }, ip)
+          : loginFailedEvent(username, ip, 'AUTH_INVALID'),
+      );
+    });
     if (!ok || user === undefined) throw new AccordError('AUTH_INVALID', 'wrong username or password', {});
     const sessionId = secret();
     const csrfToken = secret();

@@ -21,6 +21,8 @@ import type { Repositories, Store } from '../store/index.js';
 export interface AcceptedMessage {
   readonly product: { readonly id: string; readonly version: number; readonly digest: string };
   readonly persist: (tx: Repositories, receivedAt: string) => Promise<void>;
+  /** The banner a release is stored under, for the audit log; consent messages carry none. */
+  readonly banner?: string;
 }
 
 /** What the consent handlers read: this node, its store and clock, and the envelope arrangement's pins. */

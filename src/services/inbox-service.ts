@@ -29,6 +29,8 @@ import { type CompiledArrangement, compileArrangement, decideRelease, rankUnder 
 import { type Consent, type Product, parseProduct } from '../products/index.js';
 import type { ArrangementVersion, InboxEntry, Store } from '../store/index.js';
 import { createValidator } from '../validation/index.js';
+import { envelopeReceivedEvent } from './audit-events.js';
+import type { AuditRecorder } from './audit-log.js';
 import { type AcceptedMessage, acceptConsentAnswer, acceptConsentRequest } from './consent-inbox.js';
 
 // DESIGN.md §3 federation: the inbox takes envelopes from peers, re-checks policy on arrival as
@@ -51,6 +53,8 @@ export interface InboxServiceDeps {
   readonly now: () => number;
   /** Allowed clock skew of an envelope's createdAt; openEnvelope's default when absent. */
   readonly maxSkewMs?: number;
+  /** The audit log: each authenticated envelope stored or refused is logged with its inbox row. */
+  readonly audit?: AuditRecorder;
 }
 
 /** How the inbox answered an envelope it stored: the first time, or again for a retry of it. */
@@ -366,6 +370,7 @@ export class InboxService {
     const { banner, rank } = this.#recheck(header, document, arrangement, consents, now);
     return {
       product: { id: document.id, version: document.version, digest: signed },
+      banner,
       persist: async (tx, receivedAt) => {
         await tx.receivedProducts.add({
           envelopeId: header.envelopeId,
@@ -510,6 +515,13 @@ export class InboxService {
           receipt,
         });
         await accepted.persist(tx, receivedAt);
+        await this.#deps.audit?.recordIn(
+          tx,
+          envelopeReceivedEvent(
+            this.#entryOf(header, digest, remoteAddress, receivedAt),
+            accepted.banner === undefined ? {} : { banner: accepted.banner },
+          ),
+        );
       });
     } catch (error) {
       if (!isAccordError(error) || error.code !== 'STORE_CONFLICT') throw error;
@@ -584,12 +596,16 @@ export class InboxService {
       );
     }
     try {
-      await this.#deps.store.inbox.record({
-        ...this.#entryOf(header, digest, remoteAddress, receivedAt),
-        outcome: 'refused',
-        code: error.code,
-        reason: error.message,
-        receipt,
+      await this.#deps.store.transaction(async (tx) => {
+        const entry = this.#entryOf(header, digest, remoteAddress, receivedAt);
+        await tx.inbox.record({
+          ...entry,
+          outcome: 'refused',
+          code: error.code,
+          reason: error.message,
+          receipt,
+        });
+        await this.#deps.audit?.recordIn(tx, envelopeReceivedEvent(entry, { refused: error.code }));
       });
     } catch (recordError) {
       // A concurrent delivery of the same id recorded first; its row stands, this refusal still answers.
@@ -699,13 +715,9 @@ export class InboxService {
           },
           this.#signer,
         );
-        await tx.inbox.record({
-          ...this.#entryOf(header, digest, remoteAddress, receivedAt),
-          outcome: 'stored',
-          code: null,
-          reason: null,
-          receipt,
-        });
+        const entry = this.#entryOf(header, digest, remoteAddress, receivedAt);
+        await tx.inbox.record({ ...entry, outcome: 'stored', code: null, reason: null, receipt });
+        await this.#deps.audit?.recordIn(tx, envelopeReceivedEvent(entry, {}));
         return { outcome: 'stored' as const, receipt };
       });
     } catch (error) {

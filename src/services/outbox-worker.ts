@@ -16,9 +16,12 @@ import {
   sealEnvelope,
   verifyReceipt,
 } from '../federation/index.js';
-import type { OutboxMessage, Store } from '../store/index.js';
+import type { OutboxMessage, Repositories, Store } from '../store/index.js';
 import { createValidator } from '../validation/index.js';
+import { deliveryEvent } from './audit-events.js';
+import type { AuditRecorder } from './audit-log.js';
 import type { InboxKeys } from './inbox-service.js';
+import { outboxEntryOf } from './outbox-service.js';
 import type { OutboxSignal } from './outbox-signal.js';
 import { recipientEncryptionKeyOf } from './partner-keys.js';
 import type { SealedRelease } from './product-service.js';
@@ -61,6 +64,8 @@ export interface OutboxWorkerDeps {
   readonly signal?: OutboxSignal;
   /** Told of a round that failed as a whole (the store unreachable); rows' failures are recorded on them. */
   readonly onError?: (error: unknown) => void;
+  /** The audit log: a delivery, or giving up on one, is logged with the row's new status. */
+  readonly audit?: AuditRecorder;
 }
 
 /** What one round did. */
@@ -264,7 +269,17 @@ export class OutboxWorker {
   }
 
   async #record(message: OutboxMessage, attempt: Attempt): Promise<void> {
-    const outbox = this.#deps.store.outbox;
+    const audit = this.#deps.audit;
+    if (audit === undefined || attempt.kind === 'retry')
+      return this.#mark(this.#deps.store, message, attempt);
+    await this.#deps.store.transaction(async (tx) => {
+      await this.#mark(tx, message, attempt);
+      await audit.recordIn(tx, deliveryEvent(outboxEntryOf(message), attempt.kind === 'delivered'));
+    });
+  }
+
+  async #mark(tx: Repositories, message: OutboxMessage, attempt: Attempt): Promise<void> {
+    const outbox = tx.outbox;
     switch (attempt.kind) {
       case 'delivered':
         await outbox.markDelivered(message.id, attempt.receipt);

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import Type, { type Static } from 'typebox';
+import type { AuditAction } from '../audit/index.js';
 import { AccordError } from '../errors/index.js';
 import {
   type DerivedDocument,
@@ -46,6 +47,8 @@ import type {
   Store,
 } from '../store/index.js';
 import { type Actor, readerOf, requirePermission } from './actor.js';
+import { productEvent, releaseEvent } from './audit-events.js';
+import type { AuditRecorder } from './audit-log.js';
 import type { OutboxSignal } from './outbox-signal.js';
 import { recipientEncryptionKeyOf } from './partner-keys.js';
 
@@ -141,6 +144,8 @@ export interface ProductServiceDeps {
   readonly signer?: Signer;
   /** Told after a release that queued an outbox row has committed, so delivery starts at once. */
   readonly outboxSignal?: OutboxSignal;
+  /** The audit log: each change is logged in its own transaction, each read after it. */
+  readonly audit?: AuditRecorder;
 }
 
 const EDITABLE: readonly ProductState[] = ['draft', 'rejected'];
@@ -268,8 +273,21 @@ export class ProductService {
     const id = `${this.#deps.partner}-${new Date(this.#deps.now()).getUTCFullYear()}-${randomBytes(5).toString('hex')}`;
     const document = this.#document(actor, input, id, 1);
     const product = this.#parse(actor, document);
-    await this.#deps.store.products.createDraft(this.#versionInput(product, this.#signed(document)));
-    return this.read(actor, id);
+    return this.#deps.store.transaction(async (tx) => {
+      await tx.products.createDraft(this.#versionInput(product, this.#signed(document)));
+      return this.#logged(tx, 'product.created', actor, await this.#view(tx, actor, id));
+    });
+  }
+
+  /** Logs `action` on the version as the actor sees it, in `tx` (the change's transaction), and returns the view. */
+  async #logged(
+    tx: Repositories,
+    action: AuditAction,
+    actor: Actor,
+    view: ProductView,
+  ): Promise<ProductView> {
+    await this.#deps.audit?.recordIn(tx, productEvent(action, actor, view));
+    return view;
   }
 
   /** Writes a new version of a draft or rejected product; only its author may. */
@@ -288,7 +306,7 @@ export class ProductService {
       const product = this.#parse(actor, document);
       await tx.products.addVersion(this.#versionInput(product, this.#signed(document)));
       await tx.products.setState(id, 'draft');
-      return this.#view(tx, actor, id);
+      return this.#logged(tx, 'product.edited', actor, await this.#view(tx, actor, id));
     });
   }
 
@@ -305,7 +323,7 @@ export class ProductService {
         );
       }
       await tx.products.setState(id, 'submitted', { from: record.state });
-      return this.#view(tx, actor, id);
+      return this.#logged(tx, 'product.submitted', actor, await this.#view(tx, actor, id));
     });
   }
 
@@ -354,7 +372,8 @@ export class ProductService {
       await tx.products.setState(id, decision === 'approved' ? 'approved' : 'rejected', {
         from: 'submitted',
       });
-      return this.#view(tx, actor, id);
+      const action = decision === 'approved' ? 'product.approved' : 'product.rejected';
+      return this.#logged(tx, action, actor, await this.#view(tx, actor, id));
     });
   }
 
@@ -425,6 +444,22 @@ export class ProductService {
         decision,
         by: actor.user.username,
       });
+      await this.#deps.audit?.recordIn(
+        tx,
+        releaseEvent(actor, {
+          id: releaseId,
+          productId: id,
+          version: record.currentVersion,
+          recipient,
+          arrangement,
+          decision,
+          // The label of what was released, or of the product when nothing was.
+          banner: renderBanner(decision.derived?.banner ?? product.banner, {
+            originator: product.originator,
+            registry: this.#deps.registry,
+          }),
+        }),
+      );
       if (message !== undefined) {
         await tx.outbox.enqueue({ id: message.id, releaseId, recipient, payload: message.payload });
         await tx.products.setState(id, 'released');
@@ -622,7 +657,8 @@ export class ProductService {
   /** The current version torn to what the actor may read; NOT_FOUND when they may read none of it. */
   async read(actor: Actor, id: string): Promise<ProductView> {
     requirePermission(actor, 'product:read');
-    return this.#view(this.#deps.store, actor, id);
+    const store = this.#deps.store;
+    return this.#logged(store, 'product.read', actor, await this.#view(store, actor, id));
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { Generated } from 'kysely';
 import type { StoreTable } from './store.js';
 
 // Portable column types, the same on SQLite and PostgreSQL: JSON documents and ISO 8601 UTC
@@ -266,6 +267,36 @@ export interface OnwardReleasesTable {
   released_at: string;
 }
 
+// Audit log (0007). Indices and sizes are bigint on PostgreSQL, which pg returns as strings: read
+// them through Number(). Hashes are the raw 32 bytes.
+
+export interface AuditQueueTable {
+  seq: Generated<number>;
+  entry_json: string;
+  queued_at: string;
+}
+
+export interface AuditEntriesTable {
+  idx: number;
+  leaf_hash: Uint8Array;
+  entry_json: string;
+  recorded_at: string;
+}
+
+export interface AuditNodesTable {
+  level: number;
+  idx: number;
+  hash: Uint8Array;
+}
+
+export interface AuditTreeHeadsTable {
+  tree_size: number;
+  root_hash: string;
+  signed_at: string;
+  node_id: string;
+  signature: string;
+}
+
 /** The Kysely database type: one entry per table the migrations create. */
 export interface Database {
   partners: PartnersTable;
@@ -291,6 +322,10 @@ export interface Database {
   received_products: ReceivedProductsTable;
   consent_requests: ConsentRequestsTable;
   onward_releases: OnwardReleasesTable;
+  audit_queue: AuditQueueTable;
+  audit_entries: AuditEntriesTable;
+  audit_nodes: AuditNodesTable;
+  audit_tree_heads: AuditTreeHeadsTable;
 }
 
 // Compile-time check that the port's STORE_TABLES and Database name the same tables, so counts() sees all.

@@ -30,6 +30,10 @@ export const STORE_TABLES = [
   'consent_requests',
   'onward_releases',
   'outbox',
+  'audit_queue',
+  'audit_entries',
+  'audit_nodes',
+  'audit_tree_heads',
 ] as const;
 export type StoreTable = (typeof STORE_TABLES)[number];
 
@@ -788,6 +792,68 @@ export interface OnwardReleaseRepository {
   }): Promise<readonly OnwardReleaseRecord[]>;
 }
 
+// ---------------------------------------------------------------- audit log
+
+/** An event waiting to be appended to the audit log: its canonical JSON, queued in its change's transaction. */
+export interface AuditQueued {
+  readonly seq: number;
+  readonly entryJson: string;
+  readonly queuedAt: IsoInstant;
+}
+
+/** One entry of the audit log: its position, RFC 9162 leaf hash and canonical JSON. */
+export interface AuditEntryRecord {
+  readonly index: number;
+  readonly leafHash: Uint8Array;
+  readonly entryJson: string;
+  /** When the event happened (the entry's own time). */
+  readonly recordedAt: IsoInstant;
+}
+
+/** A stored hash of a perfect subtree above the leaves (level >= 1; level 0 is the entries' leaf hash). */
+export interface AuditNodeRecord {
+  readonly level: number;
+  readonly index: number;
+  readonly hash: Uint8Array;
+}
+
+/** A signed tree head as stored (the audit module's SignedTreeHead). */
+export interface StoredTreeHead {
+  readonly treeSize: number;
+  readonly rootHash: string;
+  readonly timestamp: IsoInstant;
+  readonly nodeId: string;
+  readonly signature: string;
+}
+
+/**
+ * The audit log's rows. Services queue events in their own transaction; one sequencer per node
+ * moves them into the log (entries, subtree hashes) in batches, and signs tree heads.
+ */
+export interface AuditRepository {
+  /** Queues an event's canonical JSON; write it in the transaction of the change it records. */
+  enqueue(entryJson: string, queuedAt: IsoInstant): Promise<void>;
+  /** The oldest queued events, by queue order. */
+  pending(limit: number): Promise<readonly AuditQueued[]>;
+  /** Removes queued events; returns how many it removed (fewer when another sequencer took some). */
+  dequeue(seqs: readonly number[]): Promise<number>;
+  /** The number of entries in the log (one more than the highest index). */
+  size(): Promise<number>;
+  /** Appends entries (their indices follow the log's end) and the subtree hashes they complete. */
+  append(entries: readonly AuditEntryRecord[], nodes: readonly AuditNodeRecord[]): Promise<void>;
+  /** The stored hashes of the given subtrees (level 0 from the entries); absent ones are left out. */
+  nodes(
+    ids: readonly { readonly level: number; readonly index: number }[],
+  ): Promise<readonly AuditNodeRecord[]>;
+  /** Entries with start <= index < end, by index. */
+  entries(start: number, end: number): Promise<readonly AuditEntryRecord[]>;
+  addTreeHead(head: StoredTreeHead): Promise<void>;
+  /** The head of the largest tree, newest first among equal sizes. */
+  latestTreeHead(): Promise<StoredTreeHead | undefined>;
+  /** Every stored head, by size then time. */
+  treeHeads(): Promise<readonly StoredTreeHead[]>;
+}
+
 // ---------------------------------------------------------------- the store
 
 /** Every repository; what a transaction callback receives. */
@@ -811,6 +877,7 @@ export interface Repositories {
   readonly receivedProducts: ReceivedProductRepository;
   readonly consentRequests: ConsentRequestRepository;
   readonly onwardReleases: OnwardReleaseRepository;
+  readonly audit: AuditRepository;
   counts(): Promise<TableCounts>;
 }
 

@@ -1,4 +1,5 @@
 import { ArrangementDocumentSchema } from '../arrangements/index.js';
+import { AuditEntrySchema } from '../audit/index.js';
 import { ProductDocumentSchema } from '../products/index.js';
 
 /** The published JSON Schema files and the TypeBox definitions they are generated from. */
@@ -10,5 +11,10 @@ export const SCHEMA_FILES: readonly { readonly file: string; readonly schema: ob
   {
     file: 'schemas/product.schema.json',
     schema: { $schema: 'https://json-schema.org/draft/2020-12/schema', ...ProductDocumentSchema },
+  },
+  // What an oversight body reads in GET /api/v1/audit/entries: closed, metadata only.
+  {
+    file: 'schemas/audit-entry.schema.json',
+    schema: { $schema: 'https://json-schema.org/draft/2020-12/schema', ...AuditEntrySchema },
   },
 ];

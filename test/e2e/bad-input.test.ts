@@ -13,8 +13,8 @@ import {
 
 // Every malformed, contradictory or unauthenticated request is refused with a 4xx RFC 9457
 // problem naming what is wrong, and leaves the store as it was. The one exception is login:
-// every checked login attempt is recorded in login_attempts (that is what throttling counts);
-// attempts refused by the throttle, or by validation before the check, are not.
+// every checked login attempt is recorded in login_attempts (that is what throttling counts) and
+// queued for the audit log; attempts refused by the throttle, or by validation before the check, are not.
 
 const BODY_LIMIT = 4096;
 const MAX_FAILED_LOGINS = 3;
@@ -424,12 +424,12 @@ describe('login', () => {
     const wrong = await expectRefused(
       login(USERS.analyst2.username, 'not the password', '10.0.0.1'),
       { status: 401, code: 'AUTH_INVALID', detail: /wrong username or password/ },
-      { login_attempts: 1 },
+      { login_attempts: 1, audit_queue: 1 },
     );
     const unknown = await expectRefused(
       login('nobody.usa', 'not the password', '10.0.0.1'),
       { status: 401, code: 'AUTH_INVALID', detail: /wrong username or password/ },
-      { login_attempts: 1 },
+      { login_attempts: 1, audit_queue: 1 },
     );
     expect(unknown.body).toBe(wrong.body);
   });
@@ -440,7 +440,7 @@ describe('login', () => {
       await expectRefused(
         login(username, `wrong password ${i}`, '10.0.0.2'),
         { status: 401, code: 'AUTH_INVALID', detail: /wrong username or password/ },
-        { login_attempts: 1 },
+        { login_attempts: 1, audit_queue: 1 },
       );
     }
     const throttled = await expectRefused(login(username, password, '10.0.0.2'), {

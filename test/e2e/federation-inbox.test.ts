@@ -610,14 +610,22 @@ describe.each(DIALECTS)('the federation inbox on $dialect', ({ dialect, enabled 
       const before = await gbr.counts();
       const body = await refused(envelope, status, code);
       expect(body.envelopeId).toBe(envelope.header.envelopeId);
-      expect(await gbr.counts()).toEqual({ ...before, inbox: before.inbox + 1 });
+      expect(await gbr.counts()).toEqual({
+        ...before,
+        inbox: before.inbox + 1,
+        audit_queue: before.audit_queue + 1,
+      });
       const entry = await gbr.node.store.inbox.get(envelope.header.envelopeId);
       expect(entry).toMatchObject({ outcome: 'refused', code, sender: 'USA', reason: body.detail });
       // The same envelope again: the same refusal, recorded once.
       const again = await refused(envelope, status, code);
       expect(again.detail).toBe(body.detail);
       expect(again.receipt).toEqual(body.receipt);
-      expect(await gbr.counts()).toEqual({ ...before, inbox: before.inbox + 1 });
+      expect(await gbr.counts()).toEqual({
+        ...before,
+        inbox: before.inbox + 1,
+        audit_queue: before.audit_queue + 1,
+      });
       return { body, reason: String(body.detail) };
     }
 

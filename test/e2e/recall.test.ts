@@ -448,7 +448,12 @@ describe('recall of a product between two nodes on loopback', () => {
 
     expect(await copiesAtGbr(id)).toEqual([held]);
     // Only the two refusals are recorded, in the inbox; no recall is kept, nothing erased.
-    expect(await gbr.node.store.counts()).toEqual({ ...before, inbox: before.inbox + 2 });
+    // Each refusal is also logged for the audit (issue 5), as metadata only.
+    expect(await gbr.node.store.counts()).toEqual({
+      ...before,
+      inbox: before.inbox + 2,
+      audit_queue: before.audit_queue + 2,
+    });
   });
 
   it('recalls a product never released without queueing any envelope, and refuses what it cannot recall', async () => {
@@ -526,7 +531,10 @@ describe('recall of a product between two nodes on loopback', () => {
     // This time one version, by number: the recall names it, and so does the receipt.
     const { status, rows } = await recall(id, 'Version 1 only.', 1);
     expect(status.version).toBe(1);
-    expect((rows[0]?.payload as SealedRecall).recall.payload.product).toEqual({ id, version: 1 });
+    expect((rows[0]?.payload as SealedRecall | undefined)?.recall.payload.product).toEqual({
+      id,
+      version: 1,
+    });
     expect(await worker.runOnce()).toEqual({ delivered: 1, retrying: 0, failed: 0 });
     const [listed] = await recallsViaApi(id);
     expect(listed?.recipients).toMatchObject([

@@ -48,6 +48,12 @@ const PARAMS: Readonly<Record<string, string>> = {
   code: 'GBR',
 };
 
+/** A query string for read routes that need one, so a permitted caller gets past validation. */
+const QUERIES: Readonly<Record<string, string>> = {
+  'GET /api/v1/audit/proofs/inclusion': 'index=0',
+  'GET /api/v1/audit/proofs/consistency': 'first=0',
+};
+
 /** Marks a write route that takes no body. */
 const NO_BODY = Symbol('no body');
 
@@ -97,6 +103,7 @@ const BODIES: Readonly<Record<string, () => unknown>> = {
   }),
   'POST /api/v1/consent-requests/:id/grant': () => ({}),
   'POST /api/v1/consent-requests/:id/deny': () => ({ reason: 'matrix' }),
+  'POST /api/v1/audit/tree-head': () => NO_BODY,
   // A well-formed envelope for another node: the inbox itself answers (ENVELOPE_MISADDRESSED).
   'POST /federation/v1/inbox': () => {
     const sender = createNodeIdentity();
@@ -138,9 +145,10 @@ function concreteUrl(route: Route): string {
 }
 
 function requestFor(route: Route, headers: AuthHeaders): InjectOptions {
+  const query = QUERIES[keyOf(route)];
   const options: InjectOptions = {
     method: route.method as NonNullable<InjectOptions['method']>,
-    url: concreteUrl(route),
+    url: query === undefined ? concreteUrl(route) : `${concreteUrl(route)}?${query}`,
     headers: { ...headers },
   };
   if (!WRITES.has(route.method)) return options;
@@ -196,6 +204,8 @@ const PUBLIC_URLS = new Set([
   '/api/v1/auth/login',
   // Peers are no users: an envelope authenticates itself by its signature under a pinned key.
   '/federation/v1/inbox',
+  // Public keys, so peers and auditors can check what the node signed (tree heads, receipts).
+  '/federation/v1/identity',
 ]);
 const SIGNED_IN_URLS = new Set(['/api/v1/auth/me', '/api/v1/auth/logout', '/api/v1/auth/tokens']);
 

@@ -6,8 +6,16 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Migrator } from 'kysely';
 import { afterEach, assert, beforeEach, describe, expect, it } from 'vitest';
 import { type ArrangementDocument, arrangementVersionHash } from '../../src/arrangements/index.js';
+import {
+  type AuditEvent,
+  leafHash,
+  rootOf,
+  verifyConsistency,
+  verifyInclusion,
+} from '../../src/audit/index.js';
 import { type AccordError, type ErrorCode, isAccordError } from '../../src/errors/index.js';
 import type { ProductDocument } from '../../src/products/index.js';
+import { AuditLog, storedFrontier, storedProofSource } from '../../src/services/audit-log.js';
 import {
   type ConsentRequestRecord,
   type HeldProduct,
@@ -1370,6 +1378,145 @@ describe.each(TARGETS)('store on $dialect', (target) => {
     });
   });
 
+  describe('audit log', () => {
+    const entry = (i: number) => `{"action":"auth.login","n":${i}}`;
+    const hash = (seed: string) => Uint8Array.from(createHash('sha256').update(seed).digest());
+
+    it('queues events in order and hands each to one dequeue only', async () => {
+      for (let i = 0; i < 5; i++) await store.audit.enqueue(entry(i), T0);
+      const pending = await store.audit.pending(3);
+      expect(pending.map((q) => q.entryJson)).toEqual([entry(0), entry(1), entry(2)]);
+      expect(pending.every((q, i) => i === 0 || q.seq > pending[i - 1]!.seq)).toBe(true);
+      expect(await store.audit.dequeue(pending.map((q) => q.seq))).toBe(3);
+      expect(await store.audit.dequeue(pending.map((q) => q.seq))).toBe(0);
+      expect((await store.audit.pending(10)).map((q) => q.entryJson)).toEqual([entry(3), entry(4)]);
+      expect((await store.counts()).audit_queue).toBe(2);
+    });
+
+    it('stores entries and subtree hashes, serves them by range and by node, beyond 2^31', async () => {
+      expect(await store.audit.size()).toBe(0);
+      const big = 2 ** 40;
+      await store.audit.append(
+        [0, 1, 2].map((index) => ({
+          index,
+          leafHash: hash(`l${index}`),
+          entryJson: entry(index),
+          recordedAt: T0,
+        })),
+        [
+          { level: 1, index: 0, hash: hash('n10') },
+          { level: 41, index: big, hash: hash('big') },
+        ],
+      );
+      expect(await store.audit.size()).toBe(3);
+      const rows = await store.audit.entries(1, 10);
+      expect(rows.map((r) => [r.index, r.entryJson, r.recordedAt])).toEqual([
+        [1, entry(1), T0],
+        [2, entry(2), T0],
+      ]);
+      expect(Buffer.compare(rows[0]!.leafHash, hash('l1'))).toBe(0);
+      const nodes = await store.audit.nodes([
+        { level: 0, index: 2 },
+        { level: 1, index: 0 },
+        { level: 41, index: big },
+        { level: 1, index: 7 },
+      ]);
+      const found = Object.fromEntries(
+        nodes.map((n) => [`${n.level}/${n.index}`, Buffer.from(n.hash).toString('hex')]),
+      );
+      expect(found).toEqual({
+        '0/2': Buffer.from(hash('l2')).toString('hex'),
+        '1/0': Buffer.from(hash('n10')).toString('hex'),
+        [`41/${big}`]: Buffer.from(hash('big')).toString('hex'),
+      });
+      // An index is written once.
+      await rejection(
+        store.audit.append([{ index: 2, leafHash: hash('x'), entryJson: entry(9), recordedAt: T0 }], []),
+        'STORE_CONFLICT',
+      );
+      expect(await store.counts()).toMatchObject({ audit_entries: 3, audit_nodes: 2 });
+    });
+
+    it('keeps signed tree heads and answers the largest, newest first', async () => {
+      expect(await store.audit.latestTreeHead()).toBeUndefined();
+      const head = (treeSize: number, timestamp: string) => ({
+        treeSize,
+        rootHash: 'ab'.repeat(32),
+        timestamp,
+        nodeId: 'USA',
+        signature: `sig-${treeSize}-${timestamp}`,
+      });
+      await store.audit.addTreeHead(head(5, '2025-06-01T00:00:01.000Z'));
+      await store.audit.addTreeHead(head(9, '2025-06-01T00:00:02.000Z'));
+      await store.audit.addTreeHead(head(9, '2025-06-01T00:00:03.000Z'));
+      await store.audit.addTreeHead(head(2 ** 35, '2025-06-01T00:00:04.000Z'));
+      expect(await store.audit.latestTreeHead()).toEqual(head(2 ** 35, '2025-06-01T00:00:04.000Z'));
+      expect((await store.audit.treeHeads()).map((h) => [h.treeSize, h.timestamp])).toEqual([
+        [5, '2025-06-01T00:00:01.000Z'],
+        [9, '2025-06-01T00:00:02.000Z'],
+        [9, '2025-06-01T00:00:03.000Z'],
+        [2 ** 35, '2025-06-01T00:00:04.000Z'],
+      ]);
+      await rejection(store.audit.addTreeHead(head(9, '2025-06-01T00:00:03.000Z')), 'STORE_CONFLICT');
+    });
+
+    it('appends through the AuditLog in batches, and its root and proofs match the reference', async () => {
+      const log = new AuditLog({ store, now: () => clock.now().getTime(), nodeId: 'GBR', batchSize: 700 });
+      const event = (i: number): AuditEvent => ({
+        action: 'product.read',
+        actor: { kind: 'user', username: `reader${i % 7}`, via: 'token' },
+        product: { id: `prod-${i}`, version: 1 },
+        banner: 'SECRET//REL TO USA, GBR',
+      });
+      await log.record(event(0));
+      await store.transaction(async (tx) => {
+        for (let i = 1; i < 1500; i++) await log.recordIn(tx, event(i));
+      });
+      expect(await log.integrate()).toBe(1500);
+      expect(await store.counts()).toMatchObject({ audit_queue: 0, audit_entries: 1500 });
+      const rows = await store.audit.entries(0, 1500);
+      const leaves = rows.map((r) => leafHash(new TextEncoder().encode(r.entryJson)));
+      expect(rows.every((r, i) => Buffer.compare(r.leafHash, leaves[i]!) === 0)).toBe(true);
+      expect(JSON.parse(rows[1499]!.entryJson)).toMatchObject({ product: { id: 'prod-1499' }, time: T0 });
+      const root = rootOf(leaves);
+      expect(Buffer.from((await storedFrontier(store.audit, 1500)).root()).equals(Buffer.from(root))).toBe(
+        true,
+      );
+      const proofs = storedProofSource(store.audit);
+      for (const index of [0, 699, 700, 1023, 1499]) {
+        verifyInclusion(leaves[index]!, index, 1500, await proofs.inclusionProof(index, 1500), root);
+      }
+      verifyConsistency(
+        700,
+        1500,
+        rootOf(leaves.slice(0, 700)),
+        root,
+        await proofs.consistencyProof(700, 1500),
+      );
+    });
+
+    it('drops an event logged in a transaction that rolls back, with the change it recorded', async () => {
+      const log = new AuditLog({ store, now: () => clock.now().getTime(), nodeId: 'GBR' });
+      const failure = new Error('the change failed');
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.partners.upsert({ code: 'USA', name: 'United States', endpoint: null, keys: [] });
+          await log.recordIn(tx, { action: 'arrangement.created', actor: { kind: 'node' } });
+          throw failure;
+        }),
+      ).rejects.toBe(failure);
+      expect(await store.counts()).toMatchObject({ partners: 0, audit_queue: 0 });
+      await rejection(
+        log.record({
+          action: 'product.read',
+          actor: { kind: 'node' },
+          banner: 'a title is not a banner',
+        } as AuditEvent),
+        'AUDIT_ENTRY_INVALID',
+      );
+    });
+  });
+
   describe('transactions', () => {
     it('commits every write when the callback resolves', async () => {
       const result = await store.transaction(async (tx) => {
@@ -1812,10 +1959,9 @@ describe('openStore', () => {
       const migrator = new Migrator({
         db,
         provider: {
-          getMigrations: async () => {
-            const { '0005_consent_requests': _later, ...before } = storeMigrations('sqlite');
-            return before;
-          },
+          // Every migration before 0005, as a node upgraded from then holds them.
+          getMigrations: async () =>
+            Object.fromEntries(Object.entries(storeMigrations('sqlite')).filter(([name]) => name < '0005')),
         },
         migrationTableName: MIGRATION_TABLE,
         migrationLockTableName: MIGRATION_LOCK_TABLE,

@@ -7,6 +7,7 @@ import { inboxMigration } from './0002-inbox.js';
 import { outboxReceiptsMigration } from './0003-outbox-receipts.js';
 import { recallsMigration } from './0004-recalls.js';
 import { consentRequestsMigration } from './0005-consent-requests.js';
+import { auditLogMigration } from './0007-audit-log.js';
 
 /** Names of the tables where Kysely records applied migrations and holds its migration lock. */
 export const MIGRATION_TABLE = 'accord_migration';
@@ -20,6 +21,7 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
     '0003_outbox_receipts': outboxReceiptsMigration(),
     '0004_recalls': recallsMigration(),
     '0005_consent_requests': consentRequestsMigration(dialect),
+    '0007_audit_log': auditLogMigration(dialect),
   };
 }
 

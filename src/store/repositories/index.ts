@@ -3,6 +3,7 @@ import { type Repositories, STORE_TABLES, type TableCounts } from '../store.js';
 import { createApprovalRepository } from './approvals.js';
 import { createArrangementRepository } from './arrangements.js';
 import { createAttachmentRepository } from './attachments.js';
+import { createAuditRepository } from './audit.js';
 import { createCommunityRepository } from './communities.js';
 import { createConsentRequestRepository } from './consent-requests.js';
 import { createConsentRepository } from './consents.js';
@@ -83,6 +84,7 @@ export function createRepositories(ctx: RepositoryContext, guard: CallGuard): Re
     receivedProducts: guarded('receivedProducts', createReceivedProductRepository(ctx), guard),
     consentRequests: guarded('consentRequests', createConsentRequestRepository(ctx), guard),
     onwardReleases: guarded('onwardReleases', createOnwardReleaseRepository(ctx), guard),
+    audit: guarded('audit', createAuditRepository(ctx), guard),
     counts: guarded('store', { counts }, guard).counts,
   };
 }

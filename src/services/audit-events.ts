@@ -1,0 +1,148 @@
+import type { ArrangementStatus } from '../arrangements/index.js';
+import type { AuditAction, AuditActor, AuditEvent } from '../audit/index.js';
+import type { ErrorCode } from '../errors/index.js';
+import type { Decision } from '../policy/index.js';
+import type { Actor } from './actor.js';
+
+// The audit events services log, built in one place so each hook in a service is one call and
+// every event carries metadata only (AuditEntrySchema refuses anything else).
+
+// Values that come from a request (an address, a name typed at login) are kept only when they fit
+// the entry schema, so a strange one drops that field rather than failing the action it records.
+const USERNAME = /^[a-z0-9][a-z0-9._-]{1,63}$/;
+const IP_ADDRESS = /^[0-9A-Fa-f:.]{2,45}$/;
+
+/** The audit actor of a signed-in or local user. */
+export function userActor(actor: Actor): AuditActor {
+  return { kind: 'user', username: actor.user.username, via: actor.via };
+}
+
+function ip(address: string): { ip?: string } {
+  return IP_ADDRESS.test(address) ? { ip: address } : {};
+}
+
+/** A successful sign-in. */
+export function loginEvent(actor: Actor, address: string): AuditEvent {
+  return { action: 'auth.login', actor: userActor(actor), outcome: 'success', ...ip(address) };
+}
+
+/** A refused sign-in: the name tried (when it is a possible username) and where from. */
+export function loginFailedEvent(username: string, address: string, code: ErrorCode): AuditEvent {
+  return {
+    action: 'auth.login-failed',
+    actor: { kind: 'anonymous' },
+    outcome: 'failure',
+    code,
+    ...(USERNAME.test(username) ? { user: username } : {}),
+    ...ip(address),
+  };
+}
+
+/** Something a user did to or with one product version; `banner` is the label of what they handled. */
+export function productEvent(
+  action: AuditAction,
+  actor: Actor,
+  product: { readonly id: string; readonly version: number; readonly banner: string },
+): AuditEvent {
+  return {
+    action,
+    actor: userActor(actor),
+    product: { id: product.id, version: product.version },
+    banner: product.banner,
+  };
+}
+
+/** A release decision, with each rule's outcome (never its reason, which describes the content). */
+export function releaseEvent(
+  actor: Actor,
+  release: {
+    readonly id: string;
+    readonly productId: string;
+    readonly version: number;
+    readonly recipient: string;
+    readonly arrangement: { readonly id: string; readonly version: number };
+    readonly decision: Decision;
+    readonly banner: string;
+  },
+): AuditEvent {
+  return {
+    action: 'release.decided',
+    actor: userActor(actor),
+    outcome: release.decision.effect,
+    product: { id: release.productId, version: release.version },
+    arrangement: { id: release.arrangement.id, version: release.arrangement.version },
+    partner: release.recipient,
+    release: release.id,
+    banner: release.banner,
+    rules: release.decision.rules.map((r) => ({ rule: r.rule, outcome: r.outcome })),
+  };
+}
+
+/** What the inbox did with an authenticated envelope from `sender`. */
+export function envelopeReceivedEvent(
+  envelope: {
+    readonly envelopeId: string;
+    readonly sender: string;
+    readonly productId: string;
+    readonly productVersion: number;
+    readonly arrangementId: string;
+    readonly arrangementVersion: number;
+    readonly remoteAddress: string;
+  },
+  // A release names the banner it was stored under; a consent message or a recall has none.
+  outcome: { readonly banner?: string } | { readonly refused: ErrorCode },
+): AuditEvent {
+  const refused = 'refused' in outcome;
+  return {
+    action: refused ? 'envelope.refused' : 'envelope.received',
+    actor: { kind: 'partner', partner: envelope.sender },
+    outcome: refused ? 'failure' : 'success',
+    envelope: envelope.envelopeId,
+    partner: envelope.sender,
+    product: { id: envelope.productId, version: envelope.productVersion },
+    arrangement: { id: envelope.arrangementId, version: envelope.arrangementVersion },
+    ...('refused' in outcome
+      ? { code: outcome.refused }
+      : outcome.banner === undefined
+        ? {}
+        : { banner: outcome.banner }),
+    ...ip(envelope.remoteAddress),
+  };
+}
+
+/** The outbox's last word on one envelope: delivered (the recipient's receipt said stored) or given up. */
+export function deliveryEvent(
+  message: {
+    readonly id: string;
+    /** Null for a row of a consent request, a consent answer or an onward release. */
+    readonly releaseId: string | null;
+    readonly recipient: string;
+    readonly product: { readonly id: string; readonly version: number } | null;
+  },
+  delivered: boolean,
+): AuditEvent {
+  return {
+    action: delivered ? 'envelope.delivered' : 'envelope.delivery-failed',
+    actor: { kind: 'node' },
+    outcome: delivered ? 'success' : 'failure',
+    envelope: message.id,
+    ...(message.releaseId === null ? {} : { release: message.releaseId }),
+    partner: message.recipient,
+    ...(message.product === null ? {} : { product: message.product }),
+  };
+}
+
+/** A change to one arrangement version; `partner` names the party signed for or suspended. */
+export function arrangementEvent(
+  action: AuditAction,
+  actor: Actor,
+  arrangement: { readonly id: string; readonly version: number; readonly status: ArrangementStatus },
+  partner?: string,
+): AuditEvent {
+  return {
+    action,
+    actor: userActor(actor),
+    arrangement: { id: arrangement.id, version: arrangement.version, status: arrangement.status },
+    ...(partner === undefined ? {} : { partner }),
+  };
+}

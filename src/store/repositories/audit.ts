@@ -1,0 +1,166 @@
+import type { AuditTreeHeadsTable } from '../schema.js';
+import type { AuditEntryRecord, AuditNodeRecord, AuditRepository, StoredTreeHead } from '../store.js';
+import { affectedRows, isoInstant, type RepositoryContext } from './context.js';
+
+// Rows per INSERT: well under SQLite's 32766 bound parameters and PostgreSQL's 65535.
+const CHUNK = 500;
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+  return out;
+}
+
+function bytesOf(value: Uint8Array): Uint8Array {
+  // Both drivers hand back a Buffer; callers get a plain copy they may keep.
+  return Uint8Array.from(value);
+}
+
+function toHead(row: AuditTreeHeadsTable): StoredTreeHead {
+  return {
+    treeSize: Number(row.tree_size),
+    rootHash: row.root_hash,
+    timestamp: row.signed_at,
+    nodeId: row.node_id,
+    signature: row.signature,
+  };
+}
+
+export function createAuditRepository(ctx: RepositoryContext): AuditRepository {
+  const { db } = ctx;
+  return {
+    async enqueue(entryJson, queuedAt) {
+      await db
+        .insertInto('audit_queue')
+        .values({ entry_json: entryJson, queued_at: isoInstant(queuedAt, 'queuedAt') })
+        .execute();
+    },
+
+    async pending(limit) {
+      const rows = await db
+        .selectFrom('audit_queue')
+        .select(['seq', 'entry_json', 'queued_at'])
+        .orderBy('seq')
+        .limit(limit)
+        .execute();
+      return rows.map((r) => ({ seq: Number(r.seq), entryJson: r.entry_json, queuedAt: r.queued_at }));
+    },
+
+    async dequeue(seqs) {
+      let removed = 0;
+      for (const part of chunks(seqs)) {
+        const result = await db.deleteFrom('audit_queue').where('seq', 'in', part).executeTakeFirst();
+        removed += affectedRows(result.numDeletedRows);
+      }
+      return removed;
+    },
+
+    async size() {
+      const row = await db
+        .selectFrom('audit_entries')
+        .select((eb) => eb.fn.max('idx').as('top'))
+        .executeTakeFirst();
+      const top = row?.top;
+      return top === null || top === undefined ? 0 : Number(top) + 1;
+    },
+
+    async append(entries, nodes) {
+      for (const part of chunks(entries)) {
+        await db
+          .insertInto('audit_entries')
+          .values(
+            part.map((e) => ({
+              idx: e.index,
+              leaf_hash: Buffer.from(e.leafHash),
+              entry_json: e.entryJson,
+              recorded_at: e.recordedAt,
+            })),
+          )
+          .execute();
+      }
+      for (const part of chunks(nodes)) {
+        await db
+          .insertInto('audit_nodes')
+          .values(part.map((n) => ({ level: n.level, idx: n.index, hash: Buffer.from(n.hash) })))
+          .execute();
+      }
+    },
+
+    async nodes(ids) {
+      const leaves = ids.filter((id) => id.level === 0).map((id) => id.index);
+      const inner = ids.filter((id) => id.level > 0);
+      const out: AuditNodeRecord[] = [];
+      for (const part of chunks(leaves)) {
+        const rows = await db
+          .selectFrom('audit_entries')
+          .select(['idx', 'leaf_hash'])
+          .where('idx', 'in', part)
+          .execute();
+        for (const r of rows) out.push({ level: 0, index: Number(r.idx), hash: bytesOf(r.leaf_hash) });
+      }
+      for (const part of chunks(inner)) {
+        const rows = await db
+          .selectFrom('audit_nodes')
+          .select(['level', 'idx', 'hash'])
+          .where((eb) =>
+            eb.or(part.map((id) => eb.and([eb('level', '=', id.level), eb('idx', '=', id.index)]))),
+          )
+          .execute();
+        for (const r of rows) out.push({ level: r.level, index: Number(r.idx), hash: bytesOf(r.hash) });
+      }
+      return out;
+    },
+
+    async entries(start, end) {
+      const rows = await db
+        .selectFrom('audit_entries')
+        .selectAll()
+        .where('idx', '>=', start)
+        .where('idx', '<', end)
+        .orderBy('idx')
+        .execute();
+      return rows.map(
+        (r): AuditEntryRecord => ({
+          index: Number(r.idx),
+          leafHash: bytesOf(r.leaf_hash),
+          entryJson: r.entry_json,
+          recordedAt: r.recorded_at,
+        }),
+      );
+    },
+
+    async addTreeHead(head) {
+      await db
+        .insertInto('audit_tree_heads')
+        .values({
+          tree_size: head.treeSize,
+          root_hash: head.rootHash,
+          signed_at: isoInstant(head.timestamp, 'timestamp'),
+          node_id: head.nodeId,
+          signature: head.signature,
+        })
+        .execute();
+    },
+
+    async latestTreeHead() {
+      const row = await db
+        .selectFrom('audit_tree_heads')
+        .selectAll()
+        .orderBy('tree_size', 'desc')
+        .orderBy('signed_at', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      return row === undefined ? undefined : toHead(row);
+    },
+
+    async treeHeads() {
+      const rows = await db
+        .selectFrom('audit_tree_heads')
+        .selectAll()
+        .orderBy('tree_size')
+        .orderBy('signed_at')
+        .execute();
+      return rows.map(toHead);
+    },
+  };
+}
