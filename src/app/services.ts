@@ -87,6 +87,7 @@ export function createServices(
     }),
     recalls: new RecallService({
       store,
+      audit,
       partner: config.partner,
       registry,
       now,
@@ -95,6 +96,7 @@ export function createServices(
     }),
     consents: new ConsentService({
       store,
+      audit,
       partner: config.partner,
       registry,
       now,

@@ -1,7 +1,7 @@
 import type { ArrangementStatus } from '../arrangements/index.js';
 import type { AuditAction, AuditActor, AuditEvent } from '../audit/index.js';
 import type { ErrorCode } from '../errors/index.js';
-import type { Decision } from '../policy/index.js';
+import type { Decision, RuleId } from '../policy/index.js';
 import type { Actor } from './actor.js';
 
 // The audit events services log, built in one place so each hook in a service is one call and
@@ -49,6 +49,69 @@ export function productEvent(
     actor: userActor(actor),
     product: { id: product.id, version: product.version },
     banner: product.banner,
+  };
+}
+
+/** A recall of one version (or of every version: `version` absent) of this node's product. */
+export function recallEvent(
+  actor: Actor,
+  recall: { readonly productId: string; readonly version: number | null },
+): AuditEvent {
+  return {
+    action: 'product.recalled',
+    actor: userActor(actor),
+    product: { id: recall.productId, ...(recall.version === null ? {} : { version: recall.version }) },
+  };
+}
+
+/**
+ * A step of the third-party rule: a consent asked for (by the holder), granted or denied (by the
+ * originator). `partner` is the recipient the consent is for; the reason given is not logged.
+ */
+export function consentEvent(
+  action: 'consent.requested' | 'consent.granted' | 'consent.denied',
+  actor: Actor,
+  request: {
+    readonly productId: string;
+    readonly productVersion: number;
+    readonly recipient: string;
+    readonly arrangementId: string;
+    readonly arrangementVersion: number;
+  },
+): AuditEvent {
+  return {
+    action,
+    actor: userActor(actor),
+    product: { id: request.productId, version: request.productVersion },
+    arrangement: { id: request.arrangementId, version: request.arrangementVersion },
+    partner: request.recipient,
+  };
+}
+
+/** A holder's decision to pass on a product another partner originated, with each rule's outcome. */
+export function onwardReleaseEvent(
+  actor: Actor,
+  release: {
+    readonly id: string;
+    readonly productId: string;
+    readonly version: number;
+    readonly recipient: string;
+    readonly arrangement: { readonly id: string; readonly version: number };
+    readonly effect: 'allow' | 'deny';
+    readonly rules: readonly { readonly rule: RuleId; readonly outcome: 'pass' | 'fail' | 'withhold' }[];
+    readonly banner: string;
+  },
+): AuditEvent {
+  return {
+    action: 'release.onward',
+    actor: userActor(actor),
+    outcome: release.effect,
+    product: { id: release.productId, version: release.version },
+    arrangement: { id: release.arrangement.id, version: release.arrangement.version },
+    partner: release.recipient,
+    release: release.id,
+    banner: release.banner,
+    rules: release.rules.map((r) => ({ rule: r.rule, outcome: r.outcome })),
   };
 }
 

@@ -41,6 +41,8 @@ import type {
 } from '../store/index.js';
 import { type Actor, readerOf, requirePermission } from './actor.js';
 import { pinsOf } from './arrangement-trust.js';
+import { consentEvent, onwardReleaseEvent } from './audit-events.js';
+import type { AuditRecorder } from './audit-log.js';
 import type { InboxKeys } from './inbox-service.js';
 import type { OutboxSignal } from './outbox-signal.js';
 import { recipientEncryptionKeyOf } from './partner-keys.js';
@@ -126,6 +128,8 @@ export interface OnwardReleaseOutcome {
 }
 
 export interface ConsentServiceDeps {
+  /** The audit log: each request, answer and onward release decision is logged in its transaction. */
+  readonly audit?: AuditRecorder;
   readonly store: Store;
   /** The partner this node belongs to. */
   readonly partner: string;
@@ -299,6 +303,7 @@ export class ConsentService {
         requestedBy: actor.user.username,
         requestedAt,
       });
+      await this.#deps.audit?.recordIn(tx, consentEvent('consent.requested', actor, record));
       await tx.outbox.enqueue({
         id: sealed.id,
         consentRequestId: requestId,
@@ -373,6 +378,19 @@ export class ConsentService {
         consentRequestId: consent?.consent.requestId ?? null,
         by: actor.user.username,
       });
+      await this.#deps.audit?.recordIn(
+        tx,
+        onwardReleaseEvent(actor, {
+          id,
+          productId: received.productId,
+          version: received.productVersion,
+          recipient: input.recipient,
+          arrangement: { id: arrangement.id, version: arrangement.version },
+          effect,
+          rules,
+          banner: received.banner,
+        }),
+      );
       if (sealed !== undefined) {
         await tx.outbox.enqueue({
           id: sealed.id,
@@ -565,7 +583,7 @@ export class ConsentService {
         decidedAt: grantedAt,
         consent,
       };
-      return this.#answer(tx, signer, request, arrangement, payload, {
+      return this.#answer(tx, actor, signer, request, arrangement, payload, {
         status: 'granted',
         decidedAt: grantedAt,
         decidedBy: actor.user.username,
@@ -591,7 +609,7 @@ export class ConsentService {
         decidedAt,
         reason: input.reason,
       };
-      return this.#answer(tx, signer, request, arrangement, payload, {
+      return this.#answer(tx, actor, signer, request, arrangement, payload, {
         status: 'denied',
         decidedAt,
         decidedBy: actor.user.username,
@@ -604,6 +622,7 @@ export class ConsentService {
 
   async #answer(
     tx: Repositories,
+    actor: Actor,
     signer: Signer,
     request: ConsentRequestRecord,
     arrangement: ArrangementVersion,
@@ -621,6 +640,8 @@ export class ConsentService {
       payload,
     );
     const decided = await tx.consentRequests.decide(request.id, decision);
+    const action = decided.status === 'granted' ? 'consent.granted' : 'consent.denied';
+    await this.#deps.audit?.recordIn(tx, consentEvent(action, actor, decided));
     await tx.outbox.enqueue({
       id: sealed.id,
       consentRequestId: request.id,

@@ -26,6 +26,8 @@ import type {
   Store,
 } from '../store/index.js';
 import { type Actor, readerOf, requirePermission } from './actor.js';
+import { recallEvent } from './audit-events.js';
+import type { AuditRecorder } from './audit-log.js';
 import type { OutboxSignal } from './outbox-signal.js';
 import { recipientEncryptionKeyOf } from './partner-keys.js';
 
@@ -87,6 +89,8 @@ export interface RecallStatus {
 }
 
 export interface RecallServiceDeps {
+  /** The audit log: each recall is logged in its own transaction. */
+  readonly audit?: AuditRecorder;
   readonly store: Store;
   /** The partner this node belongs to: it recalls only products it originated. */
   readonly partner: string;
@@ -254,6 +258,7 @@ export class RecallService {
       }
       await this.#withdrawPending(tx, releases, recall);
       await tx.products.setState(id, 'recalled', { from: record.state });
+      await this.#deps.audit?.recordIn(tx, recallEvent(actor, recall));
       return { recall, queued: queued.length };
     });
     if (outcome.queued > 0) this.#deps.outboxSignal?.notify();

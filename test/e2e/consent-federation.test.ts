@@ -363,6 +363,17 @@ describe('the third-party rule across three nodes', () => {
         : undefined,
     );
     expect(receipt).toMatchObject({ from: 'CAN', to: 'GBR', outcome: 'stored', product: { id, version: 1 } });
+
+    // Each step is logged for the audit where it was taken, as metadata only (no reason text).
+    const logged = async (partner: 'USA' | 'GBR') =>
+      (await nodes[partner].node.store.audit.pending(10_000))
+        .map((q) => JSON.parse(q.entryJson) as { action: string; product?: { id: string }; partner?: string })
+        .filter((e) => e.product?.id === id)
+        .map((e) => `${e.action} ${e.partner ?? ''}`);
+    expect(await logged('GBR')).toEqual(
+      expect.arrayContaining(['consent.requested CAN', 'release.onward CAN']),
+    );
+    expect(await logged('USA')).toEqual(expect.arrayContaining(['consent.granted CAN']));
   });
 
   it('carries a denial back to GBR with its reason, and GBR still may not pass the product on', async () => {

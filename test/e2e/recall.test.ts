@@ -284,6 +284,15 @@ describe('recall of a product between two nodes on loopback', () => {
     expect(rawReceivedRows()).toContain(held.document.portions[0]?.text);
 
     const { status, rows } = await recall(id);
+    // Logged for the audit in the recall's transaction: who recalled what, never the reason.
+    const logged = (await usa.node.store.audit.pending(10_000)).map((q) => JSON.parse(q.entryJson));
+    expect(logged.filter((e) => e.action === 'product.recalled')).toEqual([
+      expect.objectContaining({
+        actor: expect.objectContaining({ username: officer.user.username }),
+        product: { id },
+      }),
+    ]);
+    expect(JSON.stringify(logged)).not.toContain('withdrawn the reporting');
     expect(status).toMatchObject({
       productId: id,
       version: 'all',
