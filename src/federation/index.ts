@@ -34,6 +34,7 @@ export {
   parseConsentAnswerPayload,
   parseConsentRequestPayload,
 } from './consent-messages.js';
+export { productOfDerived } from './derived-product.js';
 export {
   DEFAULT_MAX_SKEW_MS,
   ENVELOPE_CONTEXT,

@@ -5,13 +5,13 @@ import {
   type ArrangementPins,
   type ConsentAnswerPayload,
   type ConsentRequestPayload,
-  type DerivedDocument,
   type EnvelopeArrangement,
   type EnvelopeHeaderFields,
   MAX_CONSENT_REASON,
   newEnvelopeHeader,
   policyConsentOf,
   productDigest,
+  productOfDerived,
   requireConsent,
   type SignedConsent,
   type Signer,
@@ -178,29 +178,6 @@ function onWire(arrangement: ArrangementVersion): EnvelopeArrangement {
   return { id: arrangement.id, version: arrangement.version, versionHash: arrangement.versionHash };
 }
 
-/** The policy's view of a received derived document: what its portions and title say, nothing more. */
-export function productOfReceived(document: DerivedDocument, registry: MarkingRegistry): Product {
-  return parseProduct(
-    {
-      id: document.id,
-      version: document.version,
-      originator: document.originator,
-      // The derived document names no author; approvals, the only use, are the originator's.
-      author: document.originator,
-      title: document.title,
-      titleMarking: document.titleMarking,
-      discipline: document.discipline,
-      categories: document.categories,
-      portions: document.portions,
-      reliability: document.reliability,
-      credibility: document.credibility,
-      createdAt: document.createdAt,
-      ...(document.geo === undefined ? {} : { geo: document.geo }),
-    },
-    registry,
-  );
-}
-
 function sentences(rules: readonly RuleResult[]): string {
   return rules.map((r) => `${r.rule} (${r.reason})`).join('; ');
 }
@@ -346,7 +323,7 @@ export class ConsentService {
         now,
       );
       const decision = decideRelease(
-        productOfReceived(received.document, this.#deps.registry),
+        productOfDerived(received.document, this.#deps.registry),
         compiled,
         input.recipient,
         { at: now, sender: self, consents: consent === undefined ? [] : [policyConsentOf(consent.consent)] },
@@ -735,7 +712,7 @@ export class ConsentService {
         { state: 'recalled' },
       );
     }
-    const product = productOfReceived(received.document, this.#deps.registry);
+    const product = productOfDerived(received.document, this.#deps.registry);
     const read = decideRead(product, readerOf(actor.user), {
       at: this.#deps.now(),
       registry: this.#deps.registry,

@@ -15,6 +15,7 @@ import {
   parseReleasePayload,
   policyConsentOf,
   productDigest,
+  productOfDerived,
   type RecallPayload,
   recallDigest,
   releaseConsentOf,
@@ -26,7 +27,7 @@ import {
 } from '../federation/index.js';
 import { COMMON_SCHEME, type MarkingRegistry, renderBanner } from '../markings/index.js';
 import { type CompiledArrangement, compileArrangement, decideRelease, rankUnder } from '../policy/index.js';
-import { type Consent, type Product, parseProduct } from '../products/index.js';
+import type { Consent, Product } from '../products/index.js';
 import type { ArrangementVersion, InboxEntry, Store } from '../store/index.js';
 import { createValidator } from '../validation/index.js';
 import { envelopeReceivedEvent } from './audit-events.js';
@@ -442,25 +443,7 @@ export class InboxService {
     now: number,
   ): { banner: string; rank: number } {
     const { registry, partner: self } = this.#deps;
-    const product: Product = parseProduct(
-      {
-        id: document.id,
-        version: document.version,
-        originator: document.originator,
-        // The derived document does not name its author; approvals, the only use, are the sender's.
-        author: document.originator,
-        title: document.title,
-        titleMarking: document.titleMarking,
-        discipline: document.discipline,
-        categories: document.categories,
-        portions: document.portions,
-        reliability: document.reliability,
-        credibility: document.credibility,
-        createdAt: document.createdAt,
-        ...(document.geo === undefined ? {} : { geo: document.geo }),
-      },
-      registry,
-    );
+    const product: Product = productOfDerived(document, registry);
     const compiled: CompiledArrangement = compileArrangement(arrangement.document, registry);
     const decision = decideRelease(product, compiled, self, {
       at: now,

@@ -1,6 +1,6 @@
 import type { PublicKeyInfo } from '../crypto/index.js';
 import { AccordError, isAccordError } from '../errors/index.js';
-import { type DerivedDocument, verifyProductSignature } from '../federation/index.js';
+import { productOfDerived, verifyProductSignature } from '../federation/index.js';
 import { type MarkingRegistry, renderBanner, renderPortionMark } from '../markings/index.js';
 import {
   type CompiledArrangement,
@@ -8,7 +8,7 @@ import {
   type DerivedProduct,
   decideRead,
 } from '../policy/index.js';
-import { type Discipline, type Product, parseProduct } from '../products/index.js';
+import type { Discipline, Product } from '../products/index.js';
 import type { ArrangementVersion, HeldProduct, Partner, ReceivedProduct, Store } from '../store/index.js';
 import { type Actor, readerOf, requirePermission } from './actor.js';
 import { pinsOf } from './arrangement-trust.js';
@@ -93,31 +93,6 @@ const BATCH = 200;
 
 function notFound(id: string): AccordError {
   return new AccordError('NOT_FOUND', `no received product '${id}'`, { id });
-}
-
-/**
- * The received version as the policy sees it. The derived document names no author; the inbox
- * judged it the same way on arrival (InboxService #recheck).
- */
-function productOf(document: DerivedDocument, registry: MarkingRegistry): Product {
-  return parseProduct(
-    {
-      id: document.id,
-      version: document.version,
-      originator: document.originator,
-      author: document.originator,
-      title: document.title,
-      titleMarking: document.titleMarking,
-      discipline: document.discipline,
-      categories: document.categories,
-      portions: document.portions,
-      reliability: document.reliability,
-      credibility: document.credibility,
-      createdAt: document.createdAt,
-      ...(document.geo === undefined ? {} : { geo: document.geo }),
-    },
-    registry,
-  );
 }
 
 /**
@@ -214,7 +189,7 @@ export class ReceivedService {
     if (received.recalledAt !== null) return undefined;
     let product: Product;
     try {
-      product = productOf(received.document, this.#deps.registry);
+      product = productOfDerived(received.document, this.#deps.registry);
     } catch (error) {
       if (isAccordError(error)) return undefined;
       throw error;
