@@ -55,6 +55,7 @@ export {
   type OpenEnvelopeContext,
   type OpenedEnvelope,
   openEnvelope,
+  parseEnvelope,
   type SealEnvelopeInput,
   type SenderKeyResolver,
   sealEnvelope,

@@ -171,3 +171,70 @@ describe('InboxService: the keys an arrangement pins', () => {
     expect((await inbox.receive(envelope(), '127.0.0.1')).outcome).toBe('stored');
   });
 });
+
+// The inbox also remembers each arrangement's compiled form (the policy's view of it); a change of
+// its mutable state (status, suspended parties) keeps the version hash, and must still be seen.
+describe('InboxService: the compiled arrangement it remembers', () => {
+  let dir: string;
+  let store: Store;
+  let inbox: InboxService;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'accord-inbox-compiled-'));
+    store = await openStore(
+      { kind: 'sqlite', file: join(dir, 'accord.sqlite') },
+      { now: () => new Date(NOW) },
+    );
+    for (const [code, name, keys] of [
+      ['USA', 'United States', usa],
+      ['GBR', 'United Kingdom', gbr],
+    ] as const) {
+      await store.partners.upsert({ code, name, endpoint: null, keys: partnerKeysOf(keys.public) });
+    }
+    await store.arrangements.putVersion(signedBy('USA', 'GBR'));
+    inbox = new InboxService({
+      store,
+      partner: 'GBR',
+      registry: DEFAULT_REGISTRY,
+      keys: gbr,
+      now: () => NOW,
+    });
+  });
+
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses as soon as USA is suspended under the arrangement, and takes envelopes again once it is not', async () => {
+    expect((await inbox.receive(envelope(), '127.0.0.1')).outcome).toBe('stored');
+
+    await store.arrangements.putVersion({ ...signedBy('USA', 'GBR'), suspendedParties: ['USA'] });
+    const refused = await refusalOf(inbox.receive(envelope(), '127.0.0.1'));
+    expect(refused.code).toBe('FEDERATION_REFUSED');
+    expect(refused.message).toMatch(/arrangement\.suspension/);
+
+    await store.arrangements.putVersion(signedBy('USA', 'GBR'));
+    expect((await inbox.receive(envelope(), '127.0.0.1')).outcome).toBe('stored');
+  });
+
+  it('refuses while the arrangement is suspended as a whole, and takes envelopes again once it is active', async () => {
+    expect((await inbox.receive(envelope(), '127.0.0.1')).outcome).toBe('stored');
+
+    await store.arrangements.setStatus(TERMS.id, TERMS.version, 'suspended');
+    const refused = await refusalOf(inbox.receive(envelope(), '127.0.0.1'));
+    expect(refused.code).toBe('FEDERATION_REFUSED');
+    expect(refused.message).toMatch(/suspended/);
+
+    await store.arrangements.setStatus(TERMS.id, TERMS.version, 'active');
+    expect((await inbox.receive(envelope(), '127.0.0.1')).outcome).toBe('stored');
+  });
+
+  it('stores each envelope once and answers a byte-identical retry with the same receipt', async () => {
+    const sent = envelope();
+    const first = await inbox.receive(JSON.parse(JSON.stringify(sent)), '127.0.0.1');
+    const again = await inbox.receive(JSON.parse(JSON.stringify(sent)), '127.0.0.1');
+    expect(first.outcome).toBe('stored');
+    expect(again).toEqual({ outcome: 'duplicate', receipt: first.receipt });
+  });
+});

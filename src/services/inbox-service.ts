@@ -7,10 +7,10 @@ import {
   type Envelope,
   type EnvelopeArrangement,
   type EnvelopeHeader,
-  EnvelopeSchema,
   type KeyOnRecord,
   type OpenedEnvelope,
   openEnvelope,
+  parseEnvelope,
   parseRecallPayload,
   parseReleasePayload,
   policyConsentOf,
@@ -28,7 +28,6 @@ import { COMMON_SCHEME, type MarkingRegistry, renderBanner } from '../markings/i
 import { type CompiledArrangement, compileArrangement, decideRelease, rankUnder } from '../policy/index.js';
 import { type Consent, type Product, parseProduct } from '../products/index.js';
 import type { ArrangementVersion, InboxEntry, Store } from '../store/index.js';
-import { createValidator } from '../validation/index.js';
 import { type AcceptedMessage, acceptConsentAnswer, acceptConsentRequest } from './consent-inbox.js';
 
 // DESIGN.md §3 federation: the inbox takes envelopes from peers, re-checks policy on arrival as
@@ -64,6 +63,8 @@ export interface InboxAnswer {
 interface Trust {
   readonly arrangement: ArrangementVersion | undefined;
   readonly pins: ArrangementPins | undefined;
+  /** The whole stored document as JSON: what the memos of its pins and compiled form are keyed by. */
+  readonly documentKey: string | undefined;
 }
 
 /** What passed every check: the receipt's product, and the writes that store it beside its inbox row. */
@@ -76,18 +77,32 @@ const SENDER_ONLY_RULES: ReadonlySet<string> = new Set(['release-approval']);
 const MAX_RECEIPT_REASON = 2000;
 const TOP_RANK = COMMON_SCHEME.levels.length - 1;
 
-const validateEnvelope = createValidator<Envelope>(EnvelopeSchema, 'ENVELOPE_MALFORMED', 'envelope');
-// Arrangements whose pins #pinsOf remembers; past this many the memo starts again (a node holds a few).
+// Arrangements whose pins #pinsOf (and compiled forms #compiledOf) remembers; past this many the
+// memo starts again (a node holds a few).
 const PINS_REMEMBERED = 64;
 
-/** The header of a well-formed envelope, or undefined: openEnvelope then names the fault itself. */
-function peekHeader(body: unknown): EnvelopeHeader | undefined {
+/**
+ * The envelope parsed against its schema (a copy openEnvelope takes without checking the schema
+ * again), or undefined when it is malformed: openEnvelope then names the fault itself.
+ */
+function parsedOrUndefined(body: unknown): Envelope | undefined {
   try {
-    return validateEnvelope(body).header;
+    return parseEnvelope(body);
   } catch (error) {
     if (isAccordError(error)) return undefined;
     throw error;
   }
+}
+
+/** A memo that starts again past `limit` entries, as #pinsOf's. */
+function remember<T>(memo: Map<string, T>, key: string, limit: number, make: () => T): T {
+  let value = memo.get(key);
+  if (value === undefined) {
+    value = make();
+    if (memo.size >= limit) memo.clear();
+    memo.set(key, value);
+  }
+  return value;
 }
 
 /** A reason that fits a receipt: well-formed UTF-16 (canonical JSON refuses lone surrogates), capped. */
@@ -148,6 +163,7 @@ export class InboxService {
   readonly #deps: InboxServiceDeps;
   readonly #signer: Signer;
   readonly #pins = new Map<string, ArrangementPins>();
+  readonly #compiled = new Map<string, CompiledArrangement>();
 
   constructor(deps: InboxServiceDeps) {
     this.#deps = deps;
@@ -166,8 +182,9 @@ export class InboxService {
   async receive(body: unknown, remoteAddress: string): Promise<InboxAnswer> {
     const { store } = this.#deps;
     const now = this.#deps.now();
-    const header = peekHeader(body);
-    const digest = header === undefined ? '' : digestOf(body);
+    const parsed = parsedOrUndefined(body);
+    const header = parsed?.header;
+    const digest = parsed === undefined ? '' : digestOf(parsed);
     const earlier = header === undefined ? undefined : await store.inbox.get(header.envelopeId);
     // The very envelope answered before (the sender's retry after a lost answer): the same answer,
     // whatever its age now. Identical bytes carry the signature that verified the first time.
@@ -177,7 +194,7 @@ export class InboxService {
     let authenticated = false;
     let opened: OpenedEnvelope;
     try {
-      opened = openEnvelope(body, {
+      opened = openEnvelope(parsed ?? body, {
         self: this.#deps.partner,
         recipientPrivateKey: this.#deps.keys.identity.encryption.privateKey,
         resolveSenderKey: (from, fingerprint, arrangement) =>
@@ -231,7 +248,7 @@ export class InboxService {
       header.arrangement.version,
     );
     if (arrangement === undefined || arrangement.versionHash !== header.arrangement.versionHash) {
-      return { arrangement, pins: undefined };
+      return { arrangement, pins: undefined, documentKey: undefined };
     }
     const partners = await store.partners.list();
     const own: KeyOnRecord = { use: 'signing', ...this.#deps.keys.public.signing };
@@ -240,7 +257,8 @@ export class InboxService {
       // This node's own key comes from its identity, whatever the directory says of it.
       return code === self ? [own] : recorded;
     };
-    return { arrangement, pins: this.#pinsOf(arrangement.document, keysOf) };
+    const documentKey = JSON.stringify(arrangement.document);
+    return { arrangement, pins: this.#pinsOf(documentKey, arrangement.document, keysOf), documentKey };
   }
 
   /**
@@ -250,17 +268,26 @@ export class InboxService {
    * changed in the directory is a new entry, never a stale answer.
    */
   #pinsOf(
+    documentKey: string,
     document: ArrangementVersion['document'],
     keysOf: (code: string) => readonly KeyOnRecord[],
   ): ArrangementPins {
-    const key = JSON.stringify([document, document.parties.map((p) => keysOf(p.partner))]);
-    let pins = this.#pins.get(key);
-    if (pins === undefined) {
-      pins = arrangementPins(document, keysOf);
-      if (this.#pins.size >= PINS_REMEMBERED) this.#pins.clear();
-      this.#pins.set(key, pins);
-    }
-    return pins;
+    const key = JSON.stringify([documentKey, document.parties.map((p) => keysOf(p.partner))]);
+    return remember(this.#pins, key, PINS_REMEMBERED, () => arrangementPins(document, keysOf));
+  }
+
+  /**
+   * compileArrangement, remembered: it digests the document's terms again (the version hash) and
+   * builds its sets, the same for every envelope under one arrangement. Keyed by the whole stored
+   * document, mutable state included (status, suspensions, signatures): a suspension or a new
+   * signature is a new entry. The registry is this service's, fixed.
+   */
+  #compiledOf(arrangement: ArrangementVersion, documentKey: string | undefined): CompiledArrangement {
+    const { registry } = this.#deps;
+    if (documentKey === undefined) return compileArrangement(arrangement.document, registry);
+    return remember(this.#compiled, documentKey, PINS_REMEMBERED, () =>
+      compileArrangement(arrangement.document, registry),
+    );
   }
 
   /** openEnvelope's SenderKeyResolver over what #trustFor loaded for this very header. */
@@ -324,7 +351,7 @@ export class InboxService {
       const consentContext = { store: this.#deps.store, self: this.#deps.partner, pins, now, note };
       switch (header.kind) {
         case 'release':
-          return await this.#acceptRelease(header, payload, arrangement, pins, now, note);
+          return await this.#acceptRelease(header, payload, arrangement, trust?.documentKey, pins, now, note);
         case 'consent-request':
           return await acceptConsentRequest(consentContext, header, payload);
         case 'consent-grant':
@@ -351,6 +378,7 @@ export class InboxService {
     header: EnvelopeHeader,
     payload: unknown,
     arrangement: ArrangementVersion,
+    documentKey: string | undefined,
     pins: ArrangementPins,
     now: number,
     note: (digest: string | undefined) => void,
@@ -363,7 +391,8 @@ export class InboxService {
     const signed = verifyProductSignature(document, (fingerprint) => pins.keyFor(originator, fingerprint));
     await this.#refuseRecalled(header, document);
     const consents = this.#onwardConsents(header, document, payload, pins, signed, now);
-    const { banner, rank } = this.#recheck(header, document, arrangement, consents, now);
+    const compiled = this.#compiledOf(arrangement, documentKey);
+    const { banner, rank } = this.#recheck(header, document, arrangement, compiled, consents, now);
     return {
       product: { id: document.id, version: document.version, digest: signed },
       persist: async (tx, receivedAt) => {
@@ -433,6 +462,7 @@ export class InboxService {
     header: EnvelopeHeader,
     document: DerivedDocument,
     arrangement: ArrangementVersion,
+    compiled: CompiledArrangement,
     consents: readonly Consent[],
     now: number,
   ): { banner: string; rank: number } {
@@ -456,7 +486,6 @@ export class InboxService {
       },
       registry,
     );
-    const compiled: CompiledArrangement = compileArrangement(arrangement.document, registry);
     const decision = decideRelease(product, compiled, self, {
       at: now,
       sender: header.from,
