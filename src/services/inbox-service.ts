@@ -2,7 +2,6 @@ import { digestOf, type NodeIdentity, type PublicIdentity } from '../crypto/inde
 import { AccordError, ERROR_CODES, type ErrorCode, isAccordError } from '../errors/index.js';
 import {
   type ArrangementPins,
-  arrangementPins,
   type DerivedDocument,
   type Envelope,
   type EnvelopeArrangement,
@@ -29,6 +28,7 @@ import { type CompiledArrangement, compileArrangement, decideRelease, rankUnder 
 import { type Consent, type Product, parseProduct } from '../products/index.js';
 import type { ArrangementVersion, InboxEntry, Store } from '../store/index.js';
 import { type AcceptedMessage, acceptConsentAnswer, acceptConsentRequest } from './consent-inbox.js';
+import { PINS_REMEMBERED, PinsMemo, remember } from './pins-memo.js';
 
 // DESIGN.md §3 federation: the inbox takes envelopes from peers, re-checks policy on arrival as
 // the recipient, stores what passes with its provenance and answers with a signed receipt; §2.5:
@@ -77,10 +77,6 @@ const SENDER_ONLY_RULES: ReadonlySet<string> = new Set(['release-approval']);
 const MAX_RECEIPT_REASON = 2000;
 const TOP_RANK = COMMON_SCHEME.levels.length - 1;
 
-// Arrangements whose pins #pinsOf (and compiled forms #compiledOf) remembers; past this many the
-// memo starts again (a node holds a few).
-const PINS_REMEMBERED = 64;
-
 /**
  * The envelope parsed against its schema (a copy openEnvelope takes without checking the schema
  * again), or undefined when it is malformed: openEnvelope then names the fault itself.
@@ -92,17 +88,6 @@ function parsedOrUndefined(body: unknown): Envelope | undefined {
     if (isAccordError(error)) return undefined;
     throw error;
   }
-}
-
-/** A memo that starts again past `limit` entries, as #pinsOf's. */
-function remember<T>(memo: Map<string, T>, key: string, limit: number, make: () => T): T {
-  let value = memo.get(key);
-  if (value === undefined) {
-    value = make();
-    if (memo.size >= limit) memo.clear();
-    memo.set(key, value);
-  }
-  return value;
 }
 
 /** A reason that fits a receipt: well-formed UTF-16 (canonical JSON refuses lone surrogates), capped. */
@@ -162,7 +147,7 @@ function replayed(envelopeId: string): AccordError {
 export class InboxService {
   readonly #deps: InboxServiceDeps;
   readonly #signer: Signer;
-  readonly #pins = new Map<string, ArrangementPins>();
+  readonly #pins = new PinsMemo();
   readonly #compiled = new Map<string, CompiledArrangement>();
 
   constructor(deps: InboxServiceDeps) {
@@ -258,22 +243,7 @@ export class InboxService {
       return code === self ? [own] : recorded;
     };
     const documentKey = JSON.stringify(arrangement.document);
-    return { arrangement, pins: this.#pinsOf(documentKey, arrangement.document, keysOf), documentKey };
-  }
-
-  /**
-   * arrangementPins, remembered: it verifies every party's signature on the document (an Ed25519
-   * verify each), the same work for every envelope under one arrangement. The memo's key is all
-   * it reads, the whole document and each party's keys on record, so a new signature or a key
-   * changed in the directory is a new entry, never a stale answer.
-   */
-  #pinsOf(
-    documentKey: string,
-    document: ArrangementVersion['document'],
-    keysOf: (code: string) => readonly KeyOnRecord[],
-  ): ArrangementPins {
-    const key = JSON.stringify([documentKey, document.parties.map((p) => keysOf(p.partner))]);
-    return remember(this.#pins, key, PINS_REMEMBERED, () => arrangementPins(document, keysOf));
+    return { arrangement, pins: this.#pins.pinsOf(arrangement.document, keysOf, documentKey), documentKey };
   }
 
   /**
