@@ -170,11 +170,14 @@ export class InboxService {
     const parsed = parsedOrUndefined(body);
     const header = parsed?.header;
     const digest = parsed === undefined ? '' : digestOf(parsed);
-    const earlier = header === undefined ? undefined : await store.inbox.get(header.envelopeId);
+    // Both lookups at once: on PostgreSQL each is a round trip of its own (SQLite queues them).
+    const [earlier, trust] =
+      header === undefined
+        ? [undefined, undefined]
+        : await Promise.all([store.inbox.get(header.envelopeId), this.#trustFor(header)]);
     // The very envelope answered before (the sender's retry after a lost answer): the same answer,
     // whatever its age now. Identical bytes carry the signature that verified the first time.
     if (earlier !== undefined && earlier.envelopeDigest === digest) return this.#again(earlier);
-    const trust = header === undefined ? undefined : await this.#trustFor(header);
 
     let authenticated = false;
     let opened: OpenedEnvelope;
@@ -228,14 +231,13 @@ export class InboxService {
   /** This node's copy of the envelope's arrangement version and the keys it pins. */
   async #trustFor(header: EnvelopeHeader): Promise<Trust> {
     const { store, partner: self } = this.#deps;
-    const arrangement = await store.arrangements.getVersion(
-      header.arrangement.id,
-      header.arrangement.version,
-    );
+    const [arrangement, partners] = await Promise.all([
+      store.arrangements.getVersion(header.arrangement.id, header.arrangement.version),
+      store.partners.list(),
+    ]);
     if (arrangement === undefined || arrangement.versionHash !== header.arrangement.versionHash) {
       return { arrangement, pins: undefined, documentKey: undefined };
     }
-    const partners = await store.partners.list();
     const own: KeyOnRecord = { use: 'signing', ...this.#deps.keys.public.signing };
     const keysOf = (code: string): readonly KeyOnRecord[] => {
       const recorded = partners.find((p) => p.code === code)?.keys ?? [];
