@@ -11,6 +11,7 @@ import { AccordError } from '../errors/index.js';
 import {
   type Envelope,
   newEnvelopeHeader,
+  productDigest,
   sealEnvelope,
   signArrangementAs,
   signProduct,
@@ -52,12 +53,11 @@ function signedBy(...partners: readonly ('USA' | 'GBR')[]): ArrangementDocument 
 
 let sequence = 0;
 
-/** A release of a fresh USA product to GBR under TERMS, signed and sealed by USA. */
-function envelope(): Envelope {
+/** A fresh USA product released to GBR, signed by USA. */
+function signedProduct() {
   sequence += 1;
   const id = `usa-2026-${sequence}`;
-  const arrangement = { id: TERMS.id, version: TERMS.version, versionHash: arrangementVersionHash(TERMS) };
-  const product = signProduct(
+  return signProduct(
     {
       id,
       version: 1,
@@ -76,6 +76,12 @@ function envelope(): Envelope {
     },
     signerOf(usa),
   );
+}
+
+/** A release of `product` (a fresh one when omitted) to GBR under TERMS, sealed by USA. */
+function envelope(product: object & { id: string } = signedProduct()): Envelope {
+  const { id } = product;
+  const arrangement = { id: TERMS.id, version: TERMS.version, versionHash: arrangementVersionHash(TERMS) };
   const header = newEnvelopeHeader(
     {
       kind: 'release',
@@ -228,6 +234,22 @@ describe('InboxService: the compiled arrangement it remembers', () => {
 
     await store.arrangements.setStatus(TERMS.id, TERMS.version, 'active');
     expect((await inbox.receive(envelope(), '127.0.0.1')).outcome).toBe('stored');
+  });
+
+  it('names the productDigest in a refusal receipt, whether the signature or the policy refused', async () => {
+    const digestOn = (refusal: AccordError): unknown =>
+      (refusal.details.receipt as { receipt: { product: { digest: string } } }).receipt.product.digest;
+
+    const tampered = { ...signedProduct(), title: 'Changed after USA signed it' };
+    const forged = await refusalOf(inbox.receive(envelope(tampered), '127.0.0.1'));
+    expect(forged.code).toBe('PRODUCT_SIGNATURE_INVALID');
+    expect(digestOn(forged)).toBe(productDigest(tampered));
+
+    await store.arrangements.putVersion({ ...signedBy('USA', 'GBR'), suspendedParties: ['USA'] });
+    const product = signedProduct();
+    const refused = await refusalOf(inbox.receive(envelope(product), '127.0.0.1'));
+    expect(refused.code).toBe('FEDERATION_REFUSED');
+    expect(digestOn(refused)).toBe(productDigest(product));
   });
 
   it('stores each envelope once and answers a byte-identical retry with the same receipt', async () => {

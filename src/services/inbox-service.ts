@@ -356,11 +356,18 @@ export class InboxService {
     note: (digest: string | undefined) => void,
   ): Promise<Accepted> {
     const document = parseReleasePayload(payload, header);
-    note(digestIfCanonical(document));
     const originator = document.originator;
     // DESIGN.md §2.4: what a node stores verifies against its originator's key, pinned by the
     // arrangement (the sender's own key when it originated the product, as a release does).
-    const signed = verifyProductSignature(document, (fingerprint) => pins.keyFor(originator, fingerprint));
+    let signed: string;
+    try {
+      signed = verifyProductSignature(document, (fingerprint) => pins.keyFor(originator, fingerprint));
+    } catch (error) {
+      note(digestIfCanonical(document));
+      throw error;
+    }
+    // The productDigest the signature covers: what a refusal from here on names, digested once.
+    note(signed);
     await this.#refuseRecalled(header, document);
     const consents = this.#onwardConsents(header, document, payload, pins, signed, now);
     const compiled = this.#compiledOf(arrangement, documentKey);
