@@ -33,7 +33,9 @@ export class PinsMemo {
     keysOf: (code: string) => readonly KeyOnRecord[],
     documentKey: string = JSON.stringify(document),
   ): ArrangementPins {
-    const key = JSON.stringify([documentKey, document.parties.map((p) => keysOf(p.partner))]);
+    // JSON text holds no raw newline, so the separator cannot be forged; nesting documentKey in
+    // another JSON.stringify would escape every quote of the document again, per envelope.
+    const key = `${documentKey}\n${JSON.stringify(document.parties.map((p) => keysOf(p.partner)))}`;
     return remember(this.#pins, key, PINS_REMEMBERED, () => arrangementPins(document, keysOf));
   }
 }
