@@ -10,6 +10,7 @@ import {
   generateSigningKeyPair,
   isValidSignature,
   signDigest,
+  VERIFY_KEY_CACHE_SIZE,
   verifySignature,
 } from './signing.js';
 
@@ -143,5 +144,64 @@ describe('verifySignature', () => {
       ),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('raw verify keys, imported once and kept', () => {
+  const pairs = Array.from({ length: 4 }, () => generateSigningKeyPair());
+  const raws = pairs.map((p) => exportRawPublicKey(p.publicKey));
+
+  it('verifies only under the key whose bytes are given, whatever was verified before', () => {
+    // Property over interleaved calls: the kept KeyObject is the one for exactly these 32 bytes.
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(3), fc.nat(3), fc.uint8Array({ maxLength: 32 })), {
+          minLength: 1,
+          maxLength: 20,
+        }),
+        (calls) => {
+          for (const [signer, verifier, message] of calls) {
+            const signature = signDigest((pairs[signer] as (typeof pairs)[number]).privateKey, message);
+            expect(isValidSignature(raws[verifier] as Uint8Array, message, signature)).toBe(
+              signer === verifier,
+            );
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('reads the bytes at each call: a buffer changed after a verify names the new key', () => {
+    const [a, b] = pairs as [(typeof pairs)[number], (typeof pairs)[number]];
+    const buffer = Uint8Array.from(exportRawPublicKey(a.publicKey));
+    const byA = signDigest(a.privateKey, 'm');
+    expect(isValidSignature(buffer, 'm', byA)).toBe(true);
+    buffer.set(exportRawPublicKey(b.publicKey));
+    expect(isValidSignature(buffer, 'm', byA)).toBe(false);
+    expect(isValidSignature(buffer, 'm', signDigest(b.privateKey, 'm'))).toBe(true);
+  });
+
+  it('stays right past its capacity, and keeps nothing for a key that failed to import', () => {
+    const many = Array.from({ length: VERIFY_KEY_CACHE_SIZE + 10 }, () => generateSigningKeyPair());
+    for (const pair of many) {
+      const raw = exportRawPublicKey(pair.publicKey);
+      expect(isValidSignature(raw, 'x', signDigest(pair.privateKey, 'x'))).toBe(true);
+    }
+    // The first keys were evicted and come back imported afresh, still right.
+    const first = many[0] as (typeof many)[number];
+    const second = many[1] as (typeof many)[number];
+    expect(
+      isValidSignature(exportRawPublicKey(first.publicKey), 'x', signDigest(second.privateKey, 'x')),
+    ).toBe(false);
+    expect(
+      isValidSignature(exportRawPublicKey(first.publicKey), 'x', signDigest(first.privateKey, 'x')),
+    ).toBe(true);
+    // A key of the wrong length fails every time, not just the first: nothing was kept for it.
+    for (let i = 0; i < 2; i++) {
+      expect(errorOf(() => isValidSignature(new Uint8Array(31), 'x', new Uint8Array(64))).code).toBe(
+        'KEY_INVALID',
+      );
+    }
   });
 });

@@ -40,8 +40,35 @@ function toBytes(message: Uint8Array | string): Uint8Array {
   return typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
 }
 
+/** Raw Ed25519 public keys whose imported KeyObject is kept; a node verifies under a few dozen. */
+export const VERIFY_KEY_CACHE_SIZE = 256;
+
+// Documents carry keys as raw bytes, and importing one (through JWK, see raw-keys.ts) costs about
+// a third of the verify itself; the same few pinned keys verify every envelope, product and
+// receipt. Keyed by the exact 32 bytes (hex), so another key is another entry: a KeyObject is
+// immutable and holds only the public key those bytes encode. Least recently used goes first.
+const verifyKeys = new Map<string, KeyObject>();
+
+function importVerifyKey(raw: Uint8Array): KeyObject {
+  // A wrong length is importRawPublicKey's error to raise; it is never cached.
+  if (raw.length !== RAW_KEY_LENGTH) return importRawPublicKey('ed25519', raw);
+  const id = Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('hex');
+  let key = verifyKeys.get(id);
+  if (key !== undefined) {
+    verifyKeys.delete(id);
+  } else {
+    key = importRawPublicKey('ed25519', raw);
+    if (verifyKeys.size >= VERIFY_KEY_CACHE_SIZE) {
+      const oldest = verifyKeys.keys().next().value;
+      if (oldest !== undefined) verifyKeys.delete(oldest);
+    }
+  }
+  verifyKeys.set(id, key);
+  return key;
+}
+
 function toVerifyKey(publicKey: SigningPublicKey): KeyObject {
-  if (publicKey instanceof Uint8Array) return importRawPublicKey('ed25519', publicKey);
+  if (publicKey instanceof Uint8Array) return importVerifyKey(publicKey);
   assertKeyKind(publicKey, 'ed25519', 'public');
   return publicKey;
 }

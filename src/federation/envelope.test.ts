@@ -25,6 +25,7 @@ import {
   type OpenEnvelopeContext,
   type OpenedEnvelope,
   openEnvelope,
+  parseEnvelope,
   type SenderKeyResolver,
   sealEnvelope,
 } from './envelope.js';
@@ -777,6 +778,67 @@ describe('openEnvelope properties', () => {
         // And with a recipient key that would throw KEY_INVALID if decryption were reached:
         const poisoned: OpenEnvelopeContext = { ...ctx, recipientPrivateKey: stranger.privateKey };
         expect(errorOf(() => openEnvelope(envelope, poisoned)).code).toBe('KEY_UNPINNED');
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('parseEnvelope', () => {
+  it('returns a frozen copy that openEnvelope opens exactly as it opens the envelope itself', () => {
+    const envelope = makeEnvelope();
+    const parsed = parseEnvelope(JSON.parse(JSON.stringify(envelope)));
+    expect(parsed).toEqual(envelope);
+    expect(Object.isFrozen(parsed)).toBe(true);
+    expect(Object.isFrozen(parsed.header)).toBe(true);
+    expect(Object.isFrozen(parsed.header.arrangement)).toBe(true);
+    expect(Object.isFrozen(parsed.header.product)).toBe(true);
+    // What passed the schema cannot be changed before openEnvelope reads it.
+    expect(() => {
+      (parsed.header as { to: string }).to = 'CAN';
+    }).toThrow(TypeError);
+    expect(openWith(parsed)).toEqual(openWith(envelope));
+  });
+
+  it.each<[string, unknown, string]>([
+    ['a non-object', 'envelope', '/'],
+    ['null', null, '/'],
+    ['an envelope without a header', { signature: '', enc: '', ciphertext: '' }, '/header'],
+    ['an unknown top-level field', { ...makeEnvelope(), payload: PAYLOAD }, '/payload'],
+  ])('refuses %s as openEnvelope does (ENVELOPE_MALFORMED at %s)', (_what, input, path) => {
+    const error = errorOf(() => parseEnvelope(input));
+    expect(error.code).toBe('ENVELOPE_MALFORMED');
+    expect(error.details.path).toBe(path);
+    expect(errorOf(() => openWith(input)).details).toEqual(error.details);
+  });
+
+  it('lets only its own copies past the schema: a look-alike object is checked again', () => {
+    const parsed = parseEnvelope(makeEnvelope());
+    const lookAlike = { ...parsed, header: { ...parsed.header, priority: 'flash' } };
+    const error = errorOf(() => openWith(lookAlike));
+    expect(error.code).toBe('ENVELOPE_MALFORMED');
+    expect(error.details.path).toBe('/header/priority');
+  });
+
+  it('changes nothing openEnvelope decides: any bit flip is refused with the same code (property)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 2 }), target, (payload, t) => {
+        const mutated = mutate(makeEnvelope(payload), t);
+        const direct = errorOf(() => openEnvelope(mutated, makeContext().ctx));
+        let parsed: Envelope;
+        try {
+          parsed = parseEnvelope(mutated);
+        } catch (error) {
+          expect(error).toBeInstanceOf(AccordError);
+          expect((error as AccordError).code).toBe(direct.code);
+          expect((error as AccordError).details).toEqual(direct.details);
+          return;
+        }
+        const { ctx, decrypts } = makeContext();
+        const viaParse = errorOf(() => openEnvelope(parsed, ctx));
+        expect(viaParse.code).toBe(direct.code);
+        expect(viaParse.details).toEqual(direct.details);
+        expect(decrypts()).toBe(0);
       }),
       RUNS,
     );

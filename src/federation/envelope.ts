@@ -285,7 +285,17 @@ function knownEnvelopeId(input: unknown): ErrorDetails {
   return typeof id === 'string' && UUID.test(id) ? { envelopeId: id } : {};
 }
 
-function decodeEnvelope(input: unknown): DecodedEnvelope {
+// Envelopes parseEnvelope built: frozen copies no one else holds, so what passed the schema then
+// is what openEnvelope reads now, and openEnvelope need not run the schema a second time.
+const parsedEnvelopes = new WeakSet<Envelope>();
+
+/**
+ * The schema check of openEnvelope, on its own: for a caller that reads the header before it opens
+ * the envelope (the inbox looks up the arrangement and earlier deliveries first). Returns a frozen
+ * copy of `input`, which openEnvelope then takes without checking its schema again; every other
+ * check still runs there. Throws ENVELOPE_MALFORMED naming the field, as openEnvelope does.
+ */
+export function parseEnvelope(input: unknown): Envelope {
   let envelope: Envelope;
   try {
     envelope = validateEnvelope(input);
@@ -298,6 +308,27 @@ function decodeEnvelope(input: unknown): DecodedEnvelope {
       { cause: error },
     );
   }
+  // The schema allows no other field at any level, so these copies are the whole envelope.
+  const { header } = envelope;
+  const copy: Envelope = Object.freeze({
+    header: Object.freeze({
+      ...header,
+      arrangement: Object.freeze({ ...header.arrangement }),
+      product: Object.freeze({ ...header.product }),
+    }),
+    signature: envelope.signature,
+    enc: envelope.enc,
+    ciphertext: envelope.ciphertext,
+  });
+  parsedEnvelopes.add(copy);
+  return copy;
+}
+
+function decodeEnvelope(input: unknown): DecodedEnvelope {
+  const envelope =
+    typeof input === 'object' && input !== null && parsedEnvelopes.has(input as Envelope)
+      ? (input as Envelope)
+      : parseEnvelope(input);
   const ids = { envelopeId: envelope.header.envelopeId };
   const createdAt = instantMillis(envelope.header.createdAt);
   if (createdAt === undefined) throw malformed('is not a real UTC instant', '/header/createdAt', ids);

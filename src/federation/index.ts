@@ -56,6 +56,7 @@ export {
   type OpenEnvelopeContext,
   type OpenedEnvelope,
   openEnvelope,
+  parseEnvelope,
   type SealEnvelopeInput,
   type SenderKeyResolver,
   sealEnvelope,

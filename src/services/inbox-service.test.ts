@@ -11,6 +11,7 @@ import { AccordError } from '../errors/index.js';
 import {
   type Envelope,
   newEnvelopeHeader,
+  productDigest,
   sealEnvelope,
   signArrangementAs,
   signProduct,
@@ -52,12 +53,11 @@ function signedBy(...partners: readonly ('USA' | 'GBR')[]): ArrangementDocument 
 
 let sequence = 0;
 
-/** A release of a fresh USA product to GBR under TERMS, signed and sealed by USA. */
-function envelope(): Envelope {
+/** A fresh USA product released to GBR, signed by USA. */
+function signedProduct() {
   sequence += 1;
   const id = `usa-2026-${sequence}`;
-  const arrangement = { id: TERMS.id, version: TERMS.version, versionHash: arrangementVersionHash(TERMS) };
-  const product = signProduct(
+  return signProduct(
     {
       id,
       version: 1,
@@ -76,6 +76,12 @@ function envelope(): Envelope {
     },
     signerOf(usa),
   );
+}
+
+/** A release of `product` (a fresh one when omitted) to GBR under TERMS, sealed by USA. */
+function envelope(product: object & { id: string } = signedProduct()): Envelope {
+  const { id } = product;
+  const arrangement = { id: TERMS.id, version: TERMS.version, versionHash: arrangementVersionHash(TERMS) };
   const header = newEnvelopeHeader(
     {
       kind: 'release',
@@ -169,5 +175,88 @@ describe('InboxService: the keys an arrangement pins', () => {
 
     await directory(usa.public);
     expect((await inbox.receive(envelope(), '127.0.0.1')).outcome).toBe('stored');
+  });
+});
+
+// The inbox also remembers each arrangement's compiled form (the policy's view of it); a change of
+// its mutable state (status, suspended parties) keeps the version hash, and must still be seen.
+describe('InboxService: the compiled arrangement it remembers', () => {
+  let dir: string;
+  let store: Store;
+  let inbox: InboxService;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'accord-inbox-compiled-'));
+    store = await openStore(
+      { kind: 'sqlite', file: join(dir, 'accord.sqlite') },
+      { now: () => new Date(NOW) },
+    );
+    for (const [code, name, keys] of [
+      ['USA', 'United States', usa],
+      ['GBR', 'United Kingdom', gbr],
+    ] as const) {
+      await store.partners.upsert({ code, name, endpoint: null, keys: partnerKeysOf(keys.public) });
+    }
+    await store.arrangements.putVersion(signedBy('USA', 'GBR'));
+    inbox = new InboxService({
+      store,
+      partner: 'GBR',
+      registry: DEFAULT_REGISTRY,
+      keys: gbr,
+      now: () => NOW,
+    });
+  });
+
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses as soon as USA is suspended under the arrangement, and takes envelopes again once it is not', async () => {
+    expect((await inbox.receive(envelope(), '127.0.0.1')).outcome).toBe('stored');
+
+    await store.arrangements.putVersion({ ...signedBy('USA', 'GBR'), suspendedParties: ['USA'] });
+    const refused = await refusalOf(inbox.receive(envelope(), '127.0.0.1'));
+    expect(refused.code).toBe('FEDERATION_REFUSED');
+    expect(refused.message).toMatch(/arrangement\.suspension/);
+
+    await store.arrangements.putVersion(signedBy('USA', 'GBR'));
+    expect((await inbox.receive(envelope(), '127.0.0.1')).outcome).toBe('stored');
+  });
+
+  it('refuses while the arrangement is suspended as a whole, and takes envelopes again once it is active', async () => {
+    expect((await inbox.receive(envelope(), '127.0.0.1')).outcome).toBe('stored');
+
+    await store.arrangements.setStatus(TERMS.id, TERMS.version, 'suspended');
+    const refused = await refusalOf(inbox.receive(envelope(), '127.0.0.1'));
+    expect(refused.code).toBe('FEDERATION_REFUSED');
+    expect(refused.message).toMatch(/suspended/);
+
+    await store.arrangements.setStatus(TERMS.id, TERMS.version, 'active');
+    expect((await inbox.receive(envelope(), '127.0.0.1')).outcome).toBe('stored');
+  });
+
+  it('names the productDigest in a refusal receipt, whether the signature or the policy refused', async () => {
+    const digestOn = (refusal: AccordError): unknown =>
+      (refusal.details.receipt as { receipt: { product: { digest: string } } }).receipt.product.digest;
+
+    const tampered = { ...signedProduct(), title: 'Changed after USA signed it' };
+    const forged = await refusalOf(inbox.receive(envelope(tampered), '127.0.0.1'));
+    expect(forged.code).toBe('PRODUCT_SIGNATURE_INVALID');
+    expect(digestOn(forged)).toBe(productDigest(tampered));
+
+    await store.arrangements.putVersion({ ...signedBy('USA', 'GBR'), suspendedParties: ['USA'] });
+    const product = signedProduct();
+    const refused = await refusalOf(inbox.receive(envelope(product), '127.0.0.1'));
+    expect(refused.code).toBe('FEDERATION_REFUSED');
+    expect(digestOn(refused)).toBe(productDigest(product));
+  });
+
+  it('stores each envelope once and answers a byte-identical retry with the same receipt', async () => {
+    const sent = envelope();
+    const first = await inbox.receive(JSON.parse(JSON.stringify(sent)), '127.0.0.1');
+    const again = await inbox.receive(JSON.parse(JSON.stringify(sent)), '127.0.0.1');
+    expect(first.outcome).toBe('stored');
+    expect(again).toEqual({ outcome: 'duplicate', receipt: first.receipt });
   });
 });

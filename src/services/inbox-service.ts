@@ -2,15 +2,14 @@ import { digestOf, type NodeIdentity, type PublicIdentity } from '../crypto/inde
 import { AccordError, ERROR_CODES, type ErrorCode, isAccordError } from '../errors/index.js';
 import {
   type ArrangementPins,
-  arrangementPins,
   type DerivedDocument,
   type Envelope,
   type EnvelopeArrangement,
   type EnvelopeHeader,
-  EnvelopeSchema,
   type KeyOnRecord,
   type OpenedEnvelope,
   openEnvelope,
+  parseEnvelope,
   parseRecallPayload,
   parseReleasePayload,
   policyConsentOf,
@@ -29,10 +28,10 @@ import { COMMON_SCHEME, type MarkingRegistry, renderBanner } from '../markings/i
 import { type CompiledArrangement, compileArrangement, decideRelease, rankUnder } from '../policy/index.js';
 import type { Consent, Product } from '../products/index.js';
 import type { ArrangementVersion, InboxEntry, Store } from '../store/index.js';
-import { createValidator } from '../validation/index.js';
 import { envelopeReceivedEvent } from './audit-events.js';
 import type { AuditRecorder } from './audit-log.js';
 import { type AcceptedMessage, acceptConsentAnswer, acceptConsentRequest } from './consent-inbox.js';
+import { PINS_REMEMBERED, PinsMemo, remember } from './pins-memo.js';
 
 // DESIGN.md §3 federation: the inbox takes envelopes from peers, re-checks policy on arrival as
 // the recipient, stores what passes with its provenance and answers with a signed receipt; §2.5:
@@ -69,6 +68,8 @@ export interface InboxAnswer {
 interface Trust {
   readonly arrangement: ArrangementVersion | undefined;
   readonly pins: ArrangementPins | undefined;
+  /** The whole stored document as JSON: what the memos of its pins and compiled form are keyed by. */
+  readonly documentKey: string | undefined;
 }
 
 /** What passed every check: the receipt's product, and the writes that store it beside its inbox row. */
@@ -81,14 +82,13 @@ const SENDER_ONLY_RULES: ReadonlySet<string> = new Set(['release-approval']);
 const MAX_RECEIPT_REASON = 2000;
 const TOP_RANK = COMMON_SCHEME.levels.length - 1;
 
-const validateEnvelope = createValidator<Envelope>(EnvelopeSchema, 'ENVELOPE_MALFORMED', 'envelope');
-// Arrangements whose pins #pinsOf remembers; past this many the memo starts again (a node holds a few).
-const PINS_REMEMBERED = 64;
-
-/** The header of a well-formed envelope, or undefined: openEnvelope then names the fault itself. */
-function peekHeader(body: unknown): EnvelopeHeader | undefined {
+/**
+ * The envelope parsed against its schema (a copy openEnvelope takes without checking the schema
+ * again), or undefined when it is malformed: openEnvelope then names the fault itself.
+ */
+function parsedOrUndefined(body: unknown): Envelope | undefined {
   try {
-    return validateEnvelope(body).header;
+    return parseEnvelope(body);
   } catch (error) {
     if (isAccordError(error)) return undefined;
     throw error;
@@ -152,7 +152,8 @@ function replayed(envelopeId: string): AccordError {
 export class InboxService {
   readonly #deps: InboxServiceDeps;
   readonly #signer: Signer;
-  readonly #pins = new Map<string, ArrangementPins>();
+  readonly #pins = new PinsMemo();
+  readonly #compiled = new Map<string, CompiledArrangement>();
 
   constructor(deps: InboxServiceDeps) {
     this.#deps = deps;
@@ -171,18 +172,22 @@ export class InboxService {
   async receive(body: unknown, remoteAddress: string): Promise<InboxAnswer> {
     const { store } = this.#deps;
     const now = this.#deps.now();
-    const header = peekHeader(body);
-    const digest = header === undefined ? '' : digestOf(body);
-    const earlier = header === undefined ? undefined : await store.inbox.get(header.envelopeId);
+    const parsed = parsedOrUndefined(body);
+    const header = parsed?.header;
+    const digest = parsed === undefined ? '' : digestOf(parsed);
+    // Both lookups at once: on PostgreSQL each is a round trip of its own (SQLite queues them).
+    const [earlier, trust] =
+      header === undefined
+        ? [undefined, undefined]
+        : await Promise.all([store.inbox.get(header.envelopeId), this.#trustFor(header)]);
     // The very envelope answered before (the sender's retry after a lost answer): the same answer,
     // whatever its age now. Identical bytes carry the signature that verified the first time.
     if (earlier !== undefined && earlier.envelopeDigest === digest) return this.#again(earlier);
-    const trust = header === undefined ? undefined : await this.#trustFor(header);
 
     let authenticated = false;
     let opened: OpenedEnvelope;
     try {
-      opened = openEnvelope(body, {
+      opened = openEnvelope(parsed ?? body, {
         self: this.#deps.partner,
         recipientPrivateKey: this.#deps.keys.identity.encryption.privateKey,
         resolveSenderKey: (from, fingerprint, arrangement) =>
@@ -231,41 +236,35 @@ export class InboxService {
   /** This node's copy of the envelope's arrangement version and the keys it pins. */
   async #trustFor(header: EnvelopeHeader): Promise<Trust> {
     const { store, partner: self } = this.#deps;
-    const arrangement = await store.arrangements.getVersion(
-      header.arrangement.id,
-      header.arrangement.version,
-    );
+    const [arrangement, partners] = await Promise.all([
+      store.arrangements.getVersion(header.arrangement.id, header.arrangement.version),
+      store.partners.list(),
+    ]);
     if (arrangement === undefined || arrangement.versionHash !== header.arrangement.versionHash) {
-      return { arrangement, pins: undefined };
+      return { arrangement, pins: undefined, documentKey: undefined };
     }
-    const partners = await store.partners.list();
     const own: KeyOnRecord = { use: 'signing', ...this.#deps.keys.public.signing };
     const keysOf = (code: string): readonly KeyOnRecord[] => {
       const recorded = partners.find((p) => p.code === code)?.keys ?? [];
       // This node's own key comes from its identity, whatever the directory says of it.
       return code === self ? [own] : recorded;
     };
-    return { arrangement, pins: this.#pinsOf(arrangement.document, keysOf) };
+    const documentKey = JSON.stringify(arrangement.document);
+    return { arrangement, pins: this.#pins.pinsOf(arrangement.document, keysOf, documentKey), documentKey };
   }
 
   /**
-   * arrangementPins, remembered: it verifies every party's signature on the document (an Ed25519
-   * verify each), the same work for every envelope under one arrangement. The memo's key is all
-   * it reads, the whole document and each party's keys on record, so a new signature or a key
-   * changed in the directory is a new entry, never a stale answer.
+   * compileArrangement, remembered: it digests the document's terms again (the version hash) and
+   * builds its sets, the same for every envelope under one arrangement. Keyed by the whole stored
+   * document, mutable state included (status, suspensions, signatures): a suspension or a new
+   * signature is a new entry. The registry is this service's, fixed.
    */
-  #pinsOf(
-    document: ArrangementVersion['document'],
-    keysOf: (code: string) => readonly KeyOnRecord[],
-  ): ArrangementPins {
-    const key = JSON.stringify([document, document.parties.map((p) => keysOf(p.partner))]);
-    let pins = this.#pins.get(key);
-    if (pins === undefined) {
-      pins = arrangementPins(document, keysOf);
-      if (this.#pins.size >= PINS_REMEMBERED) this.#pins.clear();
-      this.#pins.set(key, pins);
-    }
-    return pins;
+  #compiledOf(arrangement: ArrangementVersion, documentKey: string | undefined): CompiledArrangement {
+    const { registry } = this.#deps;
+    if (documentKey === undefined) return compileArrangement(arrangement.document, registry);
+    return remember(this.#compiled, documentKey, PINS_REMEMBERED, () =>
+      compileArrangement(arrangement.document, registry),
+    );
   }
 
   /** openEnvelope's SenderKeyResolver over what #trustFor loaded for this very header. */
@@ -329,7 +328,7 @@ export class InboxService {
       const consentContext = { store: this.#deps.store, self: this.#deps.partner, pins, now, note };
       switch (header.kind) {
         case 'release':
-          return await this.#acceptRelease(header, payload, arrangement, pins, now, note);
+          return await this.#acceptRelease(header, payload, arrangement, trust?.documentKey, pins, now, note);
         case 'consent-request':
           return await acceptConsentRequest(consentContext, header, payload);
         case 'consent-grant':
@@ -356,19 +355,28 @@ export class InboxService {
     header: EnvelopeHeader,
     payload: unknown,
     arrangement: ArrangementVersion,
+    documentKey: string | undefined,
     pins: ArrangementPins,
     now: number,
     note: (digest: string | undefined) => void,
   ): Promise<Accepted> {
     const document = parseReleasePayload(payload, header);
-    note(digestIfCanonical(document));
     const originator = document.originator;
     // DESIGN.md §2.4: what a node stores verifies against its originator's key, pinned by the
     // arrangement (the sender's own key when it originated the product, as a release does).
-    const signed = verifyProductSignature(document, (fingerprint) => pins.keyFor(originator, fingerprint));
+    let signed: string;
+    try {
+      signed = verifyProductSignature(document, (fingerprint) => pins.keyFor(originator, fingerprint));
+    } catch (error) {
+      note(digestIfCanonical(document));
+      throw error;
+    }
+    // The productDigest the signature covers: what a refusal from here on names, digested once.
+    note(signed);
     await this.#refuseRecalled(header, document);
     const consents = this.#onwardConsents(header, document, payload, pins, signed, now);
-    const { banner, rank } = this.#recheck(header, document, arrangement, consents, now);
+    const compiled = this.#compiledOf(arrangement, documentKey);
+    const { banner, rank } = this.#recheck(header, document, arrangement, compiled, consents, now);
     return {
       product: { id: document.id, version: document.version, digest: signed },
       banner,
@@ -439,12 +447,12 @@ export class InboxService {
     header: EnvelopeHeader,
     document: DerivedDocument,
     arrangement: ArrangementVersion,
+    compiled: CompiledArrangement,
     consents: readonly Consent[],
     now: number,
   ): { banner: string; rank: number } {
     const { registry, partner: self } = this.#deps;
     const product: Product = productOfDerived(document, registry);
-    const compiled: CompiledArrangement = compileArrangement(arrangement.document, registry);
     const decision = decideRelease(product, compiled, self, {
       at: now,
       sender: header.from,

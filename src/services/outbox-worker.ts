@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AccordError, isAccordError } from '../errors/index.js';
 import {
-  arrangementPins,
   DEFAULT_MAX_SKEW_MS,
   type Envelope,
   type EnvelopeHeader,
@@ -24,6 +23,7 @@ import type { InboxKeys } from './inbox-service.js';
 import { outboxEntryOf } from './outbox-service.js';
 import type { OutboxSignal } from './outbox-signal.js';
 import { recipientEncryptionKeyOf } from './partner-keys.js';
+import { PinsMemo } from './pins-memo.js';
 import type { SealedRelease } from './product-service.js';
 import type { SealedRecall } from './recall-service.js';
 
@@ -141,8 +141,11 @@ export class OutboxWorker {
   readonly #fetch: typeof globalThis.fetch;
   readonly #backoff: Backoff;
   readonly #skewMs: number;
+  /** The pins of the arrangements receipts are checked under (see #receiptKeys). */
+  readonly #pins = new PinsMemo();
   #round: Promise<DeliveryRound> | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  /** The next round, scheduled: cancels it. */
+  #cancel: (() => void) | undefined;
   #running = false;
   #intervalMs = 5000;
   /** A wake-up came during a round: run another as soon as it ends. */
@@ -193,7 +196,7 @@ export class OutboxWorker {
   }
 
   async #tick(): Promise<void> {
-    this.#timer = undefined;
+    this.#cancel = undefined;
     this.#again = false;
     try {
       await this.runOnce();
@@ -213,17 +216,26 @@ export class OutboxWorker {
     this.#running = false;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#cancel?.();
+    this.#cancel = undefined;
     this.#halt.abort();
     await this.#round?.catch(() => undefined);
     this.#halt = new AbortController();
   }
 
   #schedule(ms: number): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.#tick(), ms);
-    this.#timer.unref();
+    this.#cancel?.();
+    // A round due now runs on the next turn of the event loop: setTimeout(0) waits at least 1 ms
+    // (Node clamps it), which a release waiting to be delivered would spend idle.
+    if (ms <= 0) {
+      const immediate = setImmediate(() => void this.#tick());
+      immediate.unref();
+      this.#cancel = () => clearImmediate(immediate);
+    } else {
+      const timer = setTimeout(() => void this.#tick(), ms);
+      timer.unref();
+      this.#cancel = () => clearTimeout(timer);
+    }
   }
 
   async #deliverDue(): Promise<DeliveryRound> {
@@ -487,7 +499,8 @@ export class OutboxWorker {
     }
     const partners = await store.partners.list();
     const own: KeyOnRecord = { use: 'signing', ...this.#deps.keys.public.signing };
-    const pins = arrangementPins(arrangement.document, (code) =>
+    // Remembered as the inbox remembers them: one Ed25519 verify per party, per receipt otherwise.
+    const pins = this.#pins.pinsOf(arrangement.document, (code) =>
       code === self ? [own] : (partners.find((p) => p.code === code)?.keys ?? []),
     );
     return (from, fingerprint) => (from === header.to ? pins.keyFor(from, fingerprint) : undefined);

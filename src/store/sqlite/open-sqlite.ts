@@ -4,6 +4,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { AccordError } from '../../errors/index.js';
 import type { Database } from '../schema.js';
+import { StatementCache } from './statement-cache.js';
 
 /** File name of the embedded database inside a node's data directory. */
 export const SQLITE_FILE_NAME = 'accord.sqlite';
@@ -49,5 +50,6 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Kysely<Da
       { cause: error },
     );
   }
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  // Kysely's driver prepares every query anew; the cache hands it the statement prepared before.
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: new StatementCache(sqlite) }) });
 }
