@@ -13,6 +13,7 @@ import { registerAuthRoutes } from './routes/auth-routes.js';
 import { registerConsentRoutes } from './routes/consent-routes.js';
 import { registerDirectoryRoutes } from './routes/directory-routes.js';
 import { registerFederationRoutes } from './routes/federation-routes.js';
+import { registerGossipRoutes } from './routes/gossip-routes.js';
 import { registerInboxRoutes } from './routes/inbox-routes.js';
 import { registerOpsRoutes } from './routes/ops-routes.js';
 import { registerOutboxRoutes } from './routes/outbox-routes.js';
@@ -103,5 +104,6 @@ export async function buildServer(services: Services, options: ServerOptions): P
   registerConsentRoutes(app, services.consents);
   registerAuditRoutes(app, services.audit);
   registerIdentityRoute(app, options, services.keys);
+  registerGossipRoutes(app, services.audit, services.gossip);
   return app;
 }

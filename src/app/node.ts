@@ -68,6 +68,7 @@ export async function buildNode(
     services,
     server,
     async close() {
+      await services.gossip.stop();
       await server.close();
       // Stops the tree-head timer, moves what is queued into the log and signs a last head.
       await services.audit.close();
@@ -114,5 +115,21 @@ export function startOutboxWorker(
 export function startAuditLog(node: AccordNode, intervalMs: number = TREE_HEAD_INTERVAL_MS): void {
   node.services.audit.start(intervalMs, (error) =>
     node.server.log.error({ err: error }, 'audit log round failed'),
+  );
+}
+
+/**
+ * Starts gossip of audit tree heads (issue 5): every `intervalMs` the node fetches each partner's
+ * signed head, checks it against the last one kept, and opens an incident on a fork. node.close()
+ * stops it.
+ */
+export function startAuditGossip(
+  node: AccordNode,
+  intervalMs: number = node.config.federation.gossipIntervalMs,
+): void {
+  node.services.gossip.start(
+    intervalMs,
+    (error) => node.server.log.error({ err: error }, 'audit gossip round failed'),
+    (line) => node.server.log.warn(line),
   );
 }

@@ -2,6 +2,7 @@ import type { Config } from '../config/index.js';
 import type { PublicIdentity } from '../crypto/index.js';
 import { createRegistry, type MarkingRegistry } from '../markings/index.js';
 import { ArrangementService } from '../services/arrangement-service.js';
+import { AuditGossip } from '../services/audit-gossip.js';
 import { AuditLog } from '../services/audit-log.js';
 import { AuthService } from '../services/auth-service.js';
 import { ConsentService } from '../services/consent-service.js';
@@ -45,6 +46,8 @@ export interface Services {
    * without them keeps an unsigned log that `audit verify` cannot check until a keyed run signs it).
    */
   readonly audit: AuditLog;
+  /** Gossip of partners' signed tree heads and the fork incidents it opens (issue 5). */
+  readonly gossip: AuditGossip;
   /** The clock the services run on, epoch milliseconds. */
   readonly now: () => number;
 }
@@ -72,6 +75,7 @@ export function createServices(
   return {
     store,
     registry,
+    gossip: new AuditGossip({ store, partner: config.partner, ownSigningKey: identity?.signing, now }),
     auth: new AuthService({ store, settings: config.auth, now, audit }),
     directory: new DirectoryService({ store, registry }),
     arrangements: new ArrangementService({ store, registry, audit }),

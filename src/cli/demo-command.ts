@@ -2,7 +2,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { type AccordNode, buildNode, startAuditLog, startOutboxWorker } from '../app/node.js';
+import {
+  type AccordNode,
+  buildNode,
+  startAuditGossip,
+  startAuditLog,
+  startOutboxWorker,
+} from '../app/node.js';
 import { KEY_PASSPHRASE_ENV } from '../crypto/index.js';
 import {
   type DemoAlliance,
@@ -196,6 +202,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           const worker = startOutboxWorker(node);
           if (worker !== undefined) workers.push(worker);
           startAuditLog(node);
+          startAuditGossip(node);
         }
         const pending = await awaitDeliveries(io, nodes, stop);
         if (stop.requested) return;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { buildNode, startAuditLog, startOutboxWorker } from '../app/node.js';
+import { buildNode, startAuditGossip, startAuditLog, startOutboxWorker } from '../app/node.js';
 import { createNodeKeys, KEYS_FILE, keysFileOf, loadNodeKeys, partnerKeysOf } from '../app/node-keys.js';
 import { ROLES } from '../auth/roles.js';
 import { type Config, loadConfig } from '../config/index.js';
@@ -187,6 +187,7 @@ export function registerNodeCommands(program: Command, io: CliIo): void {
         const address = await listenNode(node);
         outbox = startOutboxWorker(node);
         startAuditLog(node);
+        startAuditGossip(node);
         writeLine(
           io.stdout,
           `accord ${config.partner} node listening on ${address}  (API docs: ${address}/api/v1/docs)`,

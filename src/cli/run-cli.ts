@@ -5,6 +5,7 @@ import { registerAuditCommands } from './audit-commands.js';
 import { type CliIo, printable, writeLine } from './cli-io.js';
 import { registerConsentCommands } from './consent-commands.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerGossipCommands } from './gossip-commands.js';
 import { registerKeyCommands } from './key-commands.js';
 import { registerMarkingCommands } from './marking-commands.js';
 import { registerNodeCommands } from './node-commands.js';
@@ -68,6 +69,7 @@ function buildProgram(io: CliIo): Command {
   registerReceivedCommands(program, io);
   registerConsentCommands(program, io);
   registerAuditCommands(program, io);
+  registerGossipCommands(program, io);
   registerDemoCommand(program, io);
   return program;
 }

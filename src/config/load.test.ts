@@ -78,7 +78,12 @@ describe('loadConfig', () => {
 
   it('sets the outbox poll interval and retry backoff from federation, by default as the worker had them', () => {
     const defaults = loadConfig({ flags: BASE }).federation;
-    expect(defaults).toEqual({ outboxIntervalMs: 5000, retryBaseMs: 1000, retryMaxMs: 15 * 60_000 });
+    expect(defaults).toEqual({
+      outboxIntervalMs: 5000,
+      retryBaseMs: 1000,
+      retryMaxMs: 15 * 60_000,
+      gossipIntervalMs: 60_000,
+    });
     // One backoff whether the worker is built by the node (from config) or directly (its default).
     expect({ baseMs: defaults.retryBaseMs, maxMs: defaults.retryMaxMs }).toEqual(DEFAULT_BACKOFF);
     const config = loadConfig({
@@ -89,7 +94,12 @@ describe('loadConfig', () => {
         ACCORD_OUTBOX_RETRY_MAX_MS: '1000',
       },
     });
-    expect(config.federation).toEqual({ outboxIntervalMs: 200, retryBaseMs: 50, retryMaxMs: 1000 });
+    expect(config.federation).toEqual({
+      outboxIntervalMs: 200,
+      retryBaseMs: 50,
+      retryMaxMs: 1000,
+      gossipIntervalMs: 60_000,
+    });
   });
 
   it('refuses a federation timing out of bounds, or a first retry later than the longest', () => {

@@ -38,6 +38,7 @@ export const ENV_KEYS: Readonly<Record<string, { path: readonly string[]; type: 
   ACCORD_DATABASE_URL: { path: ['database', 'url'], type: 'string' },
   ACCORD_LOG_LEVEL: { path: ['log', 'level'], type: 'string' },
   ACCORD_OUTBOX_INTERVAL_MS: { path: ['federation', 'outboxIntervalMs'], type: 'integer' },
+  ACCORD_GOSSIP_INTERVAL_MS: { path: ['federation', 'gossipIntervalMs'], type: 'integer' },
   ACCORD_OUTBOX_RETRY_BASE_MS: { path: ['federation', 'retryBaseMs'], type: 'integer' },
   ACCORD_OUTBOX_RETRY_MAX_MS: { path: ['federation', 'retryMaxMs'], type: 'integer' },
 };

@@ -81,6 +81,8 @@ export const ConfigSchema = Type.Object(
         retryBaseMs: Type.Integer({ minimum: 10, maximum: 60 * 60_000 }),
         /** The longest wait between two attempts; bounds how late a partner back online gets its backlog. */
         retryMaxMs: Type.Integer({ minimum: 10, maximum: 24 * 60 * 60_000 }),
+        /** How often the node fetches its partners' signed audit tree heads and checks them (issue 5 gossip). */
+        gossipIntervalMs: Type.Integer({ minimum: 10, maximum: 24 * 60 * 60_000 }),
       },
       { additionalProperties: false },
     ),
@@ -101,6 +103,11 @@ export const CONFIG_DEFAULTS = {
   database: {},
   attachments: { maxBytes: 10 * 1024 * 1024 },
   auth: { sessionTtlMinutes: 8 * 60, maxFailedLogins: 5, failedLoginWindowMinutes: 15 },
-  federation: { outboxIntervalMs: 5000, retryBaseMs: 1000, retryMaxMs: 15 * 60_000 },
+  federation: {
+    outboxIntervalMs: 5000,
+    retryBaseMs: 1000,
+    retryMaxMs: 15 * 60_000,
+    gossipIntervalMs: 60_000,
+  },
   log: { level: 'info' },
 } as const;

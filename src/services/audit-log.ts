@@ -425,6 +425,39 @@ export class AuditLog implements AuditRecorder {
     return { first, second: size, proof: proof.map(hex) };
   }
 
+  // ------------------------------------------------------------ public reads, for partners' gossip
+
+  /**
+   * The newest signed tree head for anyone (GET /federation/v1/audit/tree-head): it is signed and
+   * reveals only a size, a root and a time, so partners can gossip it without an account here.
+   */
+  async publishedTreeHead(): Promise<SignedTreeHead> {
+    const head = await this.#deps.store.audit.latestTreeHead();
+    if (head === undefined) {
+      throw new AccordError('AUDIT_NO_TREE_HEAD', 'this node has signed no tree head yet', {});
+    }
+    return head;
+  }
+
+  /**
+   * The consistency proof between two sizes for anyone, as long as `second` is no larger than the
+   * latest signed head: only hashes of subtrees a signed root already commits to are revealed.
+   */
+  async publishedConsistencyProof(first: number, second: number) {
+    const signed = (await this.#deps.store.audit.latestTreeHead())?.treeSize ?? 0;
+    if (!isIndex(second) || second > signed) {
+      throw badRange(`tree size ${second} is beyond the latest signed head (size ${signed})`, {
+        second,
+        signed,
+      });
+    }
+    if (!isIndex(first) || first > second) {
+      throw badRange(`tree size ${first} is not a prefix of tree size ${second}`, { first, second });
+    }
+    const proof = await resolveStored(this.#deps.store.audit, consistencyProofPlan(first, second), second);
+    return { first, second, proof: proof.map(hex) };
+  }
+
   async #defaultSize(): Promise<number> {
     const repo = this.#deps.store.audit;
     return (await repo.latestTreeHead())?.treeSize ?? (await repo.size());

@@ -297,6 +297,26 @@ export interface AuditTreeHeadsTable {
   signature: string;
 }
 
+export interface AuditPeerHeadsTable {
+  partner: string;
+  tree_size: number;
+  root_hash: string;
+  signed_at: string;
+  node_id: string;
+  signature: string;
+  fetched_at: string;
+}
+
+export interface IncidentsTable {
+  id: string;
+  kind: string;
+  partner: string;
+  detected_at: string;
+  evidence_json: string;
+  state: string;
+  dedupe_key: string;
+}
+
 /** The Kysely database type: one entry per table the migrations create. */
 export interface Database {
   partners: PartnersTable;
@@ -326,6 +346,8 @@ export interface Database {
   audit_entries: AuditEntriesTable;
   audit_nodes: AuditNodesTable;
   audit_tree_heads: AuditTreeHeadsTable;
+  audit_peer_heads: AuditPeerHeadsTable;
+  incidents: IncidentsTable;
 }
 
 // Compile-time check that the port's STORE_TABLES and Database name the same tables, so counts() sees all.

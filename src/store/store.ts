@@ -34,6 +34,8 @@ export const STORE_TABLES = [
   'audit_entries',
   'audit_nodes',
   'audit_tree_heads',
+  'audit_peer_heads',
+  'incidents',
 ] as const;
 export type StoreTable = (typeof STORE_TABLES)[number];
 
@@ -854,6 +856,35 @@ export interface AuditRepository {
   treeHeads(): Promise<readonly StoredTreeHead[]>;
 }
 
+/** A partner's signed tree head as gossip fetched and verified it. */
+export interface PeerTreeHead extends StoredTreeHead {
+  readonly partner: string;
+  readonly fetchedAt: IsoInstant;
+}
+
+/** An incident this node opened; gossip opens 'audit-fork' ones with both signed heads as evidence. */
+export interface IncidentRecord {
+  readonly id: string;
+  readonly kind: 'audit-fork';
+  readonly partner: string;
+  readonly detectedAt: IsoInstant;
+  readonly evidence: unknown;
+  readonly state: 'reported';
+}
+
+/** Gossip's rows: partners' verified heads and the incidents opened on a fork. */
+export interface GossipRepository {
+  addPeerHead(head: PeerTreeHead): Promise<void>;
+  /** The partner's head of the largest tree, newest first among equal sizes. */
+  latestPeerHead(partner: string): Promise<PeerTreeHead | undefined>;
+  /** The partner's stored heads of one size. */
+  peerHeadsOfSize(partner: string, treeSize: number): Promise<readonly PeerTreeHead[]>;
+  /** Opens the incident unless one with the same dedupe key exists; returns whether it opened it. */
+  openIncident(incident: IncidentRecord, dedupeKey: string): Promise<boolean>;
+  /** Every incident, oldest first. */
+  incidents(): Promise<readonly IncidentRecord[]>;
+}
+
 // ---------------------------------------------------------------- the store
 
 /** Every repository; what a transaction callback receives. */
@@ -878,6 +909,7 @@ export interface Repositories {
   readonly consentRequests: ConsentRequestRepository;
   readonly onwardReleases: OnwardReleaseRepository;
   readonly audit: AuditRepository;
+  readonly gossip: GossipRepository;
   counts(): Promise<TableCounts>;
 }
 

@@ -52,6 +52,7 @@ const PARAMS: Readonly<Record<string, string>> = {
 const QUERIES: Readonly<Record<string, string>> = {
   'GET /api/v1/audit/proofs/inclusion': 'index=0',
   'GET /api/v1/audit/proofs/consistency': 'first=0',
+  'GET /federation/v1/audit/consistency': 'first=0&second=0',
 };
 
 /** Marks a write route that takes no body. */
@@ -206,6 +207,9 @@ const PUBLIC_URLS = new Set([
   '/federation/v1/inbox',
   // Public keys, so peers and auditors can check what the node signed (tree heads, receipts).
   '/federation/v1/identity',
+  // Gossip (issue 5): a signed head reveals only size, root and time; a proof only what it commits to.
+  '/federation/v1/audit/tree-head',
+  '/federation/v1/audit/consistency',
 ]);
 const SIGNED_IN_URLS = new Set(['/api/v1/auth/me', '/api/v1/auth/logout', '/api/v1/auth/tokens']);
 

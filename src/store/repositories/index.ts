@@ -8,6 +8,7 @@ import { createCommunityRepository } from './communities.js';
 import { createConsentRequestRepository } from './consent-requests.js';
 import { createConsentRepository } from './consents.js';
 import type { RepositoryContext } from './context.js';
+import { createGossipRepository } from './gossip.js';
 import { createInboxRepository } from './inbox.js';
 import { createLoginAttemptRepository } from './login-attempts.js';
 import { createOnwardReleaseRepository } from './onward-releases.js';
@@ -85,6 +86,7 @@ export function createRepositories(ctx: RepositoryContext, guard: CallGuard): Re
     consentRequests: guarded('consentRequests', createConsentRequestRepository(ctx), guard),
     onwardReleases: guarded('onwardReleases', createOnwardReleaseRepository(ctx), guard),
     audit: guarded('audit', createAuditRepository(ctx), guard),
+    gossip: guarded('gossip', createGossipRepository(ctx), guard),
     counts: guarded('store', { counts }, guard).counts,
   };
 }
