@@ -4,6 +4,7 @@ import { createRegistry, type MarkingRegistry } from '../markings/index.js';
 import { ArrangementService } from '../services/arrangement-service.js';
 import { AuditLog } from '../services/audit-log.js';
 import { AuthService } from '../services/auth-service.js';
+import { ComplianceService } from '../services/compliance-service.js';
 import { ConsentService } from '../services/consent-service.js';
 import { DirectoryService } from '../services/directory-service.js';
 import { InboxLogService } from '../services/inbox-log-service.js';
@@ -45,6 +46,8 @@ export interface Services {
    * without them keeps an unsigned log that `audit verify` cannot check until a keyed run signs it).
    */
   readonly audit: AuditLog;
+  /** Compliance reports per arrangement and period (issue 5): metadata only. */
+  readonly compliance: ComplianceService;
   /** The clock the services run on, epoch milliseconds. */
   readonly now: () => number;
 }
@@ -119,6 +122,7 @@ export function createServices(
     outbox: new OutboxService({ store }),
     outboxSignal,
     audit,
+    compliance: new ComplianceService({ store, partner: config.partner, registry }),
     now,
   };
 }

@@ -12,6 +12,7 @@ import { registerOutboxCommands } from './outbox-commands.js';
 import { registerPolicyCommands } from './policy-commands.js';
 import { registerRecallCommands } from './recall-commands.js';
 import { registerReceivedCommands } from './received-commands.js';
+import { registerReportCommands } from './report-commands.js';
 
 export type { CliIo, CliStream } from './cli-io.js';
 
@@ -68,6 +69,7 @@ function buildProgram(io: CliIo): Command {
   registerReceivedCommands(program, io);
   registerConsentCommands(program, io);
   registerAuditCommands(program, io);
+  registerReportCommands(program, io);
   registerDemoCommand(program, io);
   return program;
 }
