@@ -20,6 +20,7 @@ import { registerOutboxRoutes } from './routes/outbox-routes.js';
 import { registerProductRoutes } from './routes/product-routes.js';
 import { registerRecallRoutes } from './routes/recall-routes.js';
 import { registerReceivedRoutes } from './routes/received-routes.js';
+import { registerReportRoutes } from './routes/report-routes.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -103,6 +104,7 @@ export async function buildServer(services: Services, options: ServerOptions): P
   registerReceivedRoutes(app, services.received);
   registerConsentRoutes(app, services.consents);
   registerAuditRoutes(app, services.audit);
+  registerReportRoutes(app, services.compliance);
   registerIdentityRoute(app, options, services.keys);
   registerGossipRoutes(app, services.audit, services.gossip);
   return app;

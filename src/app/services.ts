@@ -5,6 +5,7 @@ import { ArrangementService } from '../services/arrangement-service.js';
 import { AuditGossip } from '../services/audit-gossip.js';
 import { AuditLog } from '../services/audit-log.js';
 import { AuthService } from '../services/auth-service.js';
+import { ComplianceService } from '../services/compliance-service.js';
 import { ConsentService } from '../services/consent-service.js';
 import { DirectoryService } from '../services/directory-service.js';
 import { InboxLogService } from '../services/inbox-log-service.js';
@@ -48,6 +49,8 @@ export interface Services {
   readonly audit: AuditLog;
   /** Gossip of partners' signed tree heads and the fork incidents it opens (issue 5). */
   readonly gossip: AuditGossip;
+  /** Compliance reports per arrangement and period (issue 5): metadata only. */
+  readonly compliance: ComplianceService;
   /** The clock the services run on, epoch milliseconds. */
   readonly now: () => number;
 }
@@ -123,6 +126,7 @@ export function createServices(
     outbox: new OutboxService({ store }),
     outboxSignal,
     audit,
+    compliance: new ComplianceService({ store, partner: config.partner, registry }),
     now,
   };
 }

@@ -21,6 +21,7 @@ export const PERMISSIONS = [
   'inbox:read',
   'audit:read',
   'audit:sign',
+  'report:read',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -59,9 +60,11 @@ const GRANTS: Readonly<Record<Role, readonly Permission[]>> = {
     'inbox:read',
     'audit:read',
     'audit:sign',
+    'report:read',
   ],
   // Audit metadata (actors, actions, ids, banners) but never product content.
-  'oversight-auditor': ['arrangement:read', 'partner:read', 'audit:read'],
+  // Compliance reports (issue 5) are metadata too: counts, ids, usernames, banner levels, rule ids.
+  'oversight-auditor': ['arrangement:read', 'partner:read', 'audit:read', 'report:read'],
 };
 
 /** The outcome of an authorisation check, with the reason a person can read. */

@@ -13,6 +13,7 @@ import { registerOutboxCommands } from './outbox-commands.js';
 import { registerPolicyCommands } from './policy-commands.js';
 import { registerRecallCommands } from './recall-commands.js';
 import { registerReceivedCommands } from './received-commands.js';
+import { registerReportCommands } from './report-commands.js';
 
 export type { CliIo, CliStream } from './cli-io.js';
 
@@ -70,6 +71,7 @@ function buildProgram(io: CliIo): Command {
   registerConsentCommands(program, io);
   registerAuditCommands(program, io);
   registerGossipCommands(program, io);
+  registerReportCommands(program, io);
   registerDemoCommand(program, io);
   return program;
 }
