@@ -49,6 +49,7 @@ import type {
 import { type Actor, readerOf, requirePermission } from './actor.js';
 import { productEvent, releaseEvent } from './audit-events.js';
 import type { AuditRecorder } from './audit-log.js';
+import { readableFieldsOf } from './derived-view.js';
 import type { OutboxSignal } from './outbox-signal.js';
 import { recipientEncryptionKeyOf } from './partner-keys.js';
 
@@ -627,30 +628,11 @@ export class ProductService {
   #render(record: ProductRecord, decision: Decision): ProductView {
     const derived = decision.derived;
     if (derived === null) throw notFound(record.id);
-    const registry = this.#deps.registry;
-    const options = { originator: derived.originator, registry };
     return {
+      ...readableFieldsOf(derived, this.#deps.registry),
       id: record.id,
-      version: derived.version,
       state: record.state,
-      originator: derived.originator,
       author: record.author,
-      banner: renderBanner(derived.banner, options),
-      title: derived.title,
-      titleMarking: renderPortionMark(derived.titleLabel, options),
-      titleWithheld: derived.titleWithheld,
-      discipline: derived.discipline,
-      categories: derived.categories,
-      portions: derived.portions.map((p) => ({
-        id: p.id,
-        marking: renderPortionMark(p.label, options),
-        text: p.text,
-      })),
-      withheldCount: derived.withheldCount,
-      reliability: derived.reliability,
-      credibility: derived.credibility,
-      createdAt: derived.createdAt,
-      geo: derived.geo,
     };
   }
 

@@ -1,7 +1,7 @@
 import type { PublicKeyInfo } from '../crypto/index.js';
 import { AccordError, isAccordError } from '../errors/index.js';
 import { productOfDerived, verifyProductSignature } from '../federation/index.js';
-import { type MarkingRegistry, renderBanner, renderPortionMark } from '../markings/index.js';
+import type { MarkingRegistry } from '../markings/index.js';
 import {
   type CompiledArrangement,
   compileArrangement,
@@ -12,6 +12,7 @@ import type { Discipline, Product } from '../products/index.js';
 import type { ArrangementVersion, HeldProduct, Partner, ReceivedProduct, Store } from '../store/index.js';
 import { type Actor, readerOf, requirePermission } from './actor.js';
 import { pinsOf } from './arrangement-trust.js';
+import { readableFieldsOf } from './derived-view.js';
 
 // DESIGN.md §2 invariant 1 (No leak) holds inside the recipient node too: a product that arrived
 // from a partner is read through decideRead exactly as an own product is, so a user sees only the
@@ -207,27 +208,8 @@ export class ReceivedService {
   }
 
   async #render(received: HeldProduct, derived: DerivedProduct, context: Lookups): Promise<ReceivedView> {
-    const options = { originator: derived.originator, registry: this.#deps.registry };
     return {
-      id: derived.id,
-      version: derived.version,
-      originator: derived.originator,
-      banner: renderBanner(derived.banner, options),
-      title: derived.title,
-      titleMarking: renderPortionMark(derived.titleLabel, options),
-      titleWithheld: derived.titleWithheld,
-      discipline: derived.discipline,
-      categories: derived.categories,
-      portions: derived.portions.map((p) => ({
-        id: p.id,
-        marking: renderPortionMark(p.label, options),
-        text: p.text,
-      })),
-      withheldCount: derived.withheldCount,
-      reliability: derived.reliability,
-      credibility: derived.credibility,
-      createdAt: derived.createdAt,
-      geo: derived.geo,
+      ...readableFieldsOf(derived, this.#deps.registry),
       provenance: {
         originator: received.originator,
         sender: received.sender,
