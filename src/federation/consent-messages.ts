@@ -1,8 +1,8 @@
 import Type, { type Static } from 'typebox';
-import { AccordError, isAccordError } from '../errors/index.js';
 import { Identifier, PartnerCode } from '../products/index.js';
 import { createValidator } from '../validation/index.js';
 import { EnvelopeArrangementSchema, type EnvelopeHeader } from './envelope.js';
+import { payloadInconsistent, validatedPayload } from './payload-checks.js';
 import { Instant, instantMillis, Sha256Digest, Uuid, Version } from './wire-format.js';
 
 // Issue 4: consent requests and grants travel by federation. A holder's `consent-request`
@@ -71,31 +71,9 @@ const validateAnswer = createValidator<ConsentAnswerPayload>(
   'consent answer payload',
 );
 
-function inconsistent(header: EnvelopeHeader, path: string, message: string): AccordError {
-  return new AccordError('ENVELOPE_MALFORMED', `envelope ${header.envelopeId} payload ${path}: ${message}`, {
-    envelopeId: header.envelopeId,
-    path: `/payload${path}`,
-  });
-}
-
-function parsed<T>(validate: (value: unknown) => T, payload: unknown, header: EnvelopeHeader): T {
-  // attacker-controlled: authenticated as the sender's, but the sender is a peer all the same.
-  try {
-    return validate(payload);
-  } catch (error) {
-    if (!isAccordError(error)) throw error;
-    throw new AccordError(
-      'ENVELOPE_MALFORMED',
-      `envelope ${header.envelopeId}: ${error.message}`,
-      { envelopeId: header.envelopeId, path: `/payload${error.details.path ?? ''}` },
-      { cause: error },
-    );
-  }
-}
-
 function checkKind(header: EnvelopeHeader, kind: string): void {
   if (header.kind !== kind)
-    throw inconsistent(header, '/kind', `is ${kind} but the header says ${header.kind}`);
+    throw payloadInconsistent(header, '/kind', `is ${kind} but the header says ${header.kind}`);
 }
 
 /**
@@ -105,23 +83,27 @@ function checkKind(header: EnvelopeHeader, kind: string): void {
  * the new recipient neither of the two.
  */
 export function parseConsentRequestPayload(payload: unknown, header: EnvelopeHeader): ConsentRequest {
-  const { request } = parsed(validateRequest, payload, header);
+  const { request } = validatedPayload(validateRequest, payload, header);
   checkKind(header, 'consent-request');
   if (request.holder !== header.from) {
-    throw inconsistent(header, '/request/holder', `is ${request.holder} but the sender is ${header.from}`);
+    throw payloadInconsistent(
+      header,
+      '/request/holder',
+      `is ${request.holder} but the sender is ${header.from}`,
+    );
   }
   if (request.originator !== header.to) {
-    throw inconsistent(
+    throw payloadInconsistent(
       header,
       '/request/originator',
       `is ${request.originator} but the envelope is to ${header.to}`,
     );
   }
   if (request.recipient === request.holder || request.recipient === request.originator) {
-    throw inconsistent(header, '/request/recipient', 'must be neither the holder nor the originator');
+    throw payloadInconsistent(header, '/request/recipient', 'must be neither the holder nor the originator');
   }
   if (request.product.id !== header.product.id || request.product.version !== header.product.version) {
-    throw inconsistent(
+    throw payloadInconsistent(
       header,
       '/request/product',
       `is ${request.product.id} v${request.product.version} but the header names ${header.product.id} v${header.product.version}`,
@@ -130,14 +112,14 @@ export function parseConsentRequestPayload(payload: unknown, header: EnvelopeHea
   const a = request.arrangement;
   const h = header.arrangement;
   if (a.id !== h.id || a.version !== h.version || a.versionHash !== h.versionHash) {
-    throw inconsistent(
+    throw payloadInconsistent(
       header,
       '/request/arrangement',
       `names ${a.id} v${a.version} but the header names ${h.id} v${h.version}`,
     );
   }
   if (instantMillis(request.requestedAt) === undefined) {
-    throw inconsistent(header, '/request/requestedAt', 'is not a real UTC instant');
+    throw payloadInconsistent(header, '/request/requestedAt', 'is not a real UTC instant');
   }
   return request;
 }
@@ -148,19 +130,22 @@ export function parseConsentRequestPayload(payload: unknown, header: EnvelopeHea
  * either carrying the other's field. The consent itself is left to verifyConsent.
  */
 export function parseConsentAnswerPayload(payload: unknown, header: EnvelopeHeader): ConsentAnswerPayload {
-  const answer = parsed(validateAnswer, payload, header);
+  const answer = validatedPayload(validateAnswer, payload, header);
   checkKind(header, 'consent-grant');
   if (instantMillis(answer.decidedAt) === undefined) {
-    throw inconsistent(header, '/decidedAt', 'is not a real UTC instant');
+    throw payloadInconsistent(header, '/decidedAt', 'is not a real UTC instant');
   }
   if (answer.outcome === 'granted') {
     if (answer.consent === undefined)
-      throw inconsistent(header, '/consent', 'a grant must carry its consent');
-    if (answer.reason !== undefined) throw inconsistent(header, '/reason', 'a grant carries no reason');
+      throw payloadInconsistent(header, '/consent', 'a grant must carry its consent');
+    if (answer.reason !== undefined)
+      throw payloadInconsistent(header, '/reason', 'a grant carries no reason');
   } else {
     // DESIGN.md §2.3: every deny names its reason.
-    if (answer.reason === undefined) throw inconsistent(header, '/reason', 'a denial must give its reason');
-    if (answer.consent !== undefined) throw inconsistent(header, '/consent', 'a denial carries no consent');
+    if (answer.reason === undefined)
+      throw payloadInconsistent(header, '/reason', 'a denial must give its reason');
+    if (answer.consent !== undefined)
+      throw payloadInconsistent(header, '/consent', 'a denial carries no consent');
   }
   return answer;
 }

@@ -1,9 +1,9 @@
 import Type, { type Static } from 'typebox';
 import { digestOf } from '../crypto/index.js';
-import { AccordError, isAccordError } from '../errors/index.js';
 import { Identifier, PartnerCode } from '../products/index.js';
 import { createValidator } from '../validation/index.js';
 import { EnvelopeArrangementSchema, type EnvelopeHeader } from './envelope.js';
+import { checkPayloadArrangement, payloadInconsistent, validatedPayload } from './payload-checks.js';
 import { Instant, instantMillis, Uuid, Version } from './wire-format.js';
 
 // Issue 4: the originator recalls a product version; every recipient erases its content, keeps
@@ -50,13 +50,6 @@ const validatePayload = createValidator<RecallPayload>(
   'envelope payload',
 );
 
-function inconsistent(header: EnvelopeHeader, path: string, message: string): AccordError {
-  return new AccordError('ENVELOPE_MALFORMED', `envelope ${header.envelopeId} payload ${path}: ${message}`, {
-    envelopeId: header.envelopeId,
-    path: `/payload${path}`,
-  });
-}
-
 /**
  * The recall of an opened `recall` envelope. Throws ENVELOPE_MALFORMED (naming the field) for a
  * payload of another shape, a recalledAt that is no real instant, or one that contradicts the
@@ -64,53 +57,35 @@ function inconsistent(header: EnvelopeHeader, path: string, message: string): Ac
  * originator other than the sender (a node recalls only what it originated).
  */
 export function parseRecallPayload(payload: unknown, header: EnvelopeHeader): RecallPayload {
-  // attacker-controlled: authenticated as the sender's, but the sender is a peer all the same.
-  let parsed: RecallPayload;
-  try {
-    parsed = validatePayload(payload);
-  } catch (error) {
-    if (!isAccordError(error)) throw error;
-    throw new AccordError(
-      'ENVELOPE_MALFORMED',
-      `envelope ${header.envelopeId}: ${error.message}`,
-      { envelopeId: header.envelopeId, path: `/payload${error.details.path ?? ''}` },
-      { cause: error },
-    );
-  }
+  const parsed: RecallPayload = validatedPayload(validatePayload, payload, header);
   if (header.kind !== 'recall') {
-    throw inconsistent(header, '/kind', `is recall but the header says ${header.kind}`);
+    throw payloadInconsistent(header, '/kind', `is recall but the header says ${header.kind}`);
   }
   const { arrangement, product } = parsed;
-  if (
-    arrangement.id !== header.arrangement.id ||
-    arrangement.version !== header.arrangement.version ||
-    arrangement.versionHash !== header.arrangement.versionHash
-  ) {
-    throw inconsistent(
+  checkPayloadArrangement(header, arrangement);
+  if (product.id !== header.product.id) {
+    throw payloadInconsistent(
       header,
-      '/arrangement',
-      `names ${arrangement.id} v${arrangement.version} (${arrangement.versionHash}) but the header names ${header.arrangement.id} v${header.arrangement.version} (${header.arrangement.versionHash})`,
+      '/product/id',
+      `is ${product.id} but the header names ${header.product.id}`,
     );
   }
-  if (product.id !== header.product.id) {
-    throw inconsistent(header, '/product/id', `is ${product.id} but the header names ${header.product.id}`);
-  }
   if (product.version !== 'all' && product.version !== header.product.version) {
-    throw inconsistent(
+    throw payloadInconsistent(
       header,
       '/product/version',
       `is ${product.version} but the header names version ${header.product.version}`,
     );
   }
   if (parsed.originator !== header.from) {
-    throw inconsistent(
+    throw payloadInconsistent(
       header,
       '/originator',
       `is ${parsed.originator} but the envelope is from ${header.from}: a node may recall only what it originated`,
     );
   }
   if (instantMillis(parsed.recalledAt) === undefined) {
-    throw inconsistent(header, '/recalledAt', 'is not a real UTC instant');
+    throw payloadInconsistent(header, '/recalledAt', 'is not a real UTC instant');
   }
   return parsed;
 }

@@ -1,7 +1,7 @@
 import Type, { type Static } from 'typebox';
-import { AccordError, isAccordError } from '../errors/index.js';
 import { createValidator } from '../validation/index.js';
 import { EnvelopeArrangementSchema, type EnvelopeHeader } from './envelope.js';
+import { checkPayloadArrangement, payloadInconsistent, validatedPayload } from './payload-checks.js';
 import { type DerivedDocument, parseDerivedDocument } from './product-signature.js';
 
 /**
@@ -30,13 +30,6 @@ const validatePayload = createValidator<ReleasePayload>(
   'envelope payload',
 );
 
-function inconsistent(header: EnvelopeHeader, path: string, message: string): AccordError {
-  return new AccordError('ENVELOPE_MALFORMED', `envelope ${header.envelopeId} payload ${path}: ${message}`, {
-    envelopeId: header.envelopeId,
-    path: `/payload${path}`,
-  });
-}
-
 /**
  * The derived document of an opened `release` envelope. Throws ENVELOPE_MALFORMED (naming the
  * field) for a payload of another shape or one that contradicts the header (kind, arrangement,
@@ -44,38 +37,14 @@ function inconsistent(header: EnvelopeHeader, path: string, message: string): Ac
  * and agreement only: verifyProductSignature checks the document's signature.
  */
 export function parseReleasePayload(payload: unknown, header: EnvelopeHeader): DerivedDocument {
-  // attacker-controlled: authenticated as the sender's, but the sender is a peer all the same.
-  let parsed: ReleasePayload;
-  try {
-    parsed = validatePayload(payload);
-  } catch (error) {
-    if (!isAccordError(error)) throw error;
-    throw new AccordError(
-      'ENVELOPE_MALFORMED',
-      `envelope ${header.envelopeId}: ${error.message}`,
-      { envelopeId: header.envelopeId, path: `/payload${error.details.path ?? ''}` },
-      { cause: error },
-    );
-  }
+  const parsed: ReleasePayload = validatedPayload(validatePayload, payload, header);
   if (parsed.kind !== undefined && parsed.kind !== header.kind) {
-    throw inconsistent(header, '/kind', `is ${parsed.kind} but the header says ${header.kind}`);
+    throw payloadInconsistent(header, '/kind', `is ${parsed.kind} but the header says ${header.kind}`);
   }
-  const arrangement = parsed.arrangement;
-  if (
-    arrangement !== undefined &&
-    (arrangement.id !== header.arrangement.id ||
-      arrangement.version !== header.arrangement.version ||
-      arrangement.versionHash !== header.arrangement.versionHash)
-  ) {
-    throw inconsistent(
-      header,
-      '/arrangement',
-      `names ${arrangement.id} v${arrangement.version} (${arrangement.versionHash}) but the header names ${header.arrangement.id} v${header.arrangement.version} (${header.arrangement.versionHash})`,
-    );
-  }
+  if (parsed.arrangement !== undefined) checkPayloadArrangement(header, parsed.arrangement);
   const document = parseDerivedDocument(parsed.product);
   if (document.id !== header.product.id || document.version !== header.product.version) {
-    throw inconsistent(
+    throw payloadInconsistent(
       header,
       '/product',
       `is ${document.id} v${document.version} but the header names ${header.product.id} v${header.product.version}`,
