@@ -26,7 +26,7 @@ import type {
   Repositories,
   Store,
 } from '../store/index.js';
-import { type Actor, requirePermission } from './actor.js';
+import { type Actor, oversightScope, requirePermission } from './actor.js';
 
 // Issue 5's audit log over the store. Events are queued in the transaction of the change they
 // record (recordIn), so a change and its audit entry commit or roll back together and a business
@@ -66,6 +66,8 @@ export interface AuditEntryPage {
     readonly leafHash: string;
     /** The entry as stored; a row that is not JSON (tampered) is served as its text. */
     readonly entry: unknown;
+    /** Set (and `entry` null) for an entry outside a scoped oversight auditor's arrangements. */
+    readonly withheld?: true;
   }[];
 }
 
@@ -382,15 +384,20 @@ export class AuditLog implements AuditRecorder {
     }
     const cut = Math.min(last, treeSize);
     const rows = await repo.entries(start, cut);
+    // An auditor on one arrangement's oversight body reads the entries about that arrangement; of
+    // the others only the leaf hash, which says nothing and still lets them check the tree.
+    const scope = oversightScope(actor);
     return {
       treeSize,
       start,
       end: cut,
-      entries: rows.map((row) => ({
-        index: row.index,
-        leafHash: hex(row.leafHash),
-        entry: entryValue(row.entryJson),
-      })),
+      entries: rows.map((row) => {
+        const entry = entryValue(row.entryJson);
+        const shown = scope === undefined || scope.includes(arrangementIdOf(entry) ?? '');
+        return shown
+          ? { index: row.index, leafHash: hex(row.leafHash), entry }
+          : { index: row.index, leafHash: hex(row.leafHash), entry: null, withheld: true };
+      }),
     };
   }
 
@@ -477,4 +484,13 @@ function entryValue(text: string): unknown {
   } catch {
     return text;
   }
+}
+
+/** The arrangement an entry names, if any (read defensively: a stored row may have been tampered with). */
+function arrangementIdOf(entry: unknown): string | undefined {
+  if (typeof entry !== 'object' || entry === null) return undefined;
+  const arrangement = (entry as { arrangement?: unknown }).arrangement;
+  if (typeof arrangement !== 'object' || arrangement === null) return undefined;
+  const id = (arrangement as { id?: unknown }).id;
+  return typeof id === 'string' ? id : undefined;
 }

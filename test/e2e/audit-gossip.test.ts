@@ -146,7 +146,7 @@ describe('audit gossip between nodes on loopback', () => {
     expect((await usa.node.store.gossip.latestPeerHead('GBR'))?.treeSize).toBe(grown?.treeSize);
     expect(await usa.node.store.gossip.latestPeerHead('CAN')).toBeUndefined();
     expect(await usa.node.store.gossip.latestPeerHead('AUS')).toBeUndefined();
-    expect(await usa.node.store.gossip.incidents()).toEqual([]);
+    expect(await usa.node.store.incidents.list()).toEqual([]);
   });
 
   it('opens exactly one incident when the peer rewrites and re-signs its history, with both heads as evidence', async () => {
@@ -174,7 +174,7 @@ describe('audit gossip between nodes on loopback', () => {
     const fork = byPartner(round, 'GBR');
     expect(fork).toMatchObject({ outcome: 'fork' });
     expect(fork?.incident).toBeDefined();
-    const incidents = await usa.node.store.gossip.incidents();
+    const incidents = await usa.node.store.incidents.list();
     expect(incidents).toHaveLength(1);
     const [incident] = incidents;
     expect(incident).toMatchObject({
@@ -199,7 +199,7 @@ describe('audit gossip between nodes on loopback', () => {
     const again = await usa.node.services.gossip.round();
     expect(byPartner(again, 'GBR')).toMatchObject({ outcome: 'fork' });
     expect(byPartner(again, 'GBR')?.incident).toBeUndefined();
-    expect(await usa.node.store.gossip.incidents()).toHaveLength(1);
+    expect(await usa.node.store.incidents.list()).toHaveLength(1);
   });
 
   it('lists the incident over the API to an oversight auditor, not to a release officer, and over the CLI', async () => {
@@ -304,7 +304,7 @@ describe('audit gossip against heads a peer signed (same-size fork, rollback)', 
     const round = await gossip.round();
     expect(byPartner(round, 'GBR')?.detail).toContain('two roots for tree size 5');
     expect(byPartner(round, 'CAN')?.detail).toContain('rolled back from size 8 to 3');
-    const incidents = await node.node.store.gossip.incidents();
+    const incidents = await node.node.store.incidents.list();
     expect(incidents.map((i) => i.partner).sort()).toEqual(['CAN', 'GBR']);
     expect(incidents.map((i) => i.id).sort()).toEqual(round.map((c) => c.incident).sort());
   });
