@@ -6,6 +6,7 @@ import { type CliIo, printable, writeLine } from './cli-io.js';
 import { registerConsentCommands } from './consent-commands.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerGossipCommands } from './gossip-commands.js';
+import { registerImportCommands } from './import-commands.js';
 import { registerKeyCommands } from './key-commands.js';
 import { registerMarkingCommands } from './marking-commands.js';
 import { registerNodeCommands } from './node-commands.js';
@@ -72,6 +73,7 @@ function buildProgram(io: CliIo): Command {
   registerAuditCommands(program, io);
   registerGossipCommands(program, io);
   registerReportCommands(program, io);
+  registerImportCommands(program, io);
   registerDemoCommand(program, io);
   return program;
 }
