@@ -249,6 +249,13 @@ describe('accord import misp', () => {
     expectOneLineFailure(await importMisp(file, '--marking', 'SECRET//REL TO XXX'), '--marking', 'XXX');
   });
 
+  it('validates against another taxonomy checkout with --taxonomies, and refuses an unusable one', async () => {
+    const result = await importMisp(OSINT, '--taxonomies', 'data/misp-taxonomies');
+    expect(result.code).toBe(0);
+    expectOneLineFailure(await importMisp(OSINT, '--taxonomies', 'test/fixtures/misp'), 'no taxonomy');
+    expect(await productIds()).toEqual([OSINT_ID]);
+  });
+
   it(`shows a progress bar from ${PROGRESS_THRESHOLD} events on`, async () => {
     const events = Array.from({ length: PROGRESS_THRESHOLD }, (_, i) =>
       event(`12345678-0000-4000-8000-${String(i).padStart(12, '0')}`),

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { KEY_PASSPHRASE_ENV } from '../crypto/index.js';
@@ -18,7 +19,7 @@ interface MispOptions {
   readonly dir?: string;
   readonly marking?: string;
   readonly discipline: string;
-  readonly category: string[];
+  readonly category?: string[];
   readonly taxonomies?: string;
   readonly json?: boolean;
 }
@@ -75,8 +76,8 @@ export function registerImportCommands(program: Command, io: CliIo): void {
     .option('--marking <marking>', 'the least restrictive label any portion gets (default: UNCLASSIFIED)')
     .option('--discipline <discipline>', `discipline of the products (${DISCIPLINES.join(', ')})`, 'CYBINT')
     .option(
-      '--category <category...>',
-      'categories of the products (default: cyber)',
+      '--category <category>',
+      'a category of the products, repeatable (default: cyber)',
       (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
     )
     .option(
@@ -88,7 +89,9 @@ export function registerImportCommands(program: Command, io: CliIo): void {
       // Everything is read and mapped before the store is touched, so a bad file changes nothing.
       const events = await readDocument(file, io.cwd, 'MISP event', parseMispEvents);
       const discipline = disciplineOf(options.discipline);
-      const taxonomies = await loadTaxonomies(options.taxonomies);
+      const taxonomies = await loadTaxonomies(
+        options.taxonomies === undefined ? undefined : resolve(io.cwd, options.taxonomies),
+      );
       const results = await withLocalNode(
         io,
         options.dir,
