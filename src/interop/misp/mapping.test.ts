@@ -19,7 +19,9 @@ import {
   type MispMappingOptions,
   mapMispEvent,
   parseMispEvents,
+  parseTaxonomy,
   type TaxonomySet,
+  taxonomySetOf,
 } from './index.js';
 
 const FIXTURES = resolve(import.meta.dirname, '../../../test/fixtures/misp');
@@ -288,6 +290,26 @@ describe('mapMispEvent', () => {
         }),
       '/Event/Object/0/Attribute/0/Tag/0',
     );
+  });
+
+  it('reads a value a newer taxonomy adds, but the mapping does not know, as the strictest', () => {
+    const newer = taxonomySetOf([
+      parseTaxonomy({ namespace: 'tlp', predicates: [{ value: 'green' }, { value: 'purple' }] }, 'newer-tlp'),
+      parseTaxonomy({ namespace: 'PAP', predicates: [{ value: 'ULTRAVIOLET' }] }, 'newer-pap'),
+    ]);
+    expect(marks(mapOne({ Tag: [{ name: 'tlp:purple' }] }, { taxonomies: newer }))).toEqual([
+      '(U//OC/NF//TLP:RED)',
+    ]);
+    expect(marks(mapOne({ Tag: [{ name: 'PAP:ULTRAVIOLET' }] }, { taxonomies: newer }))).toEqual([
+      '(U//PAP:RED)',
+    ]);
+    // `constructor` is a predicate name like any other, not a key of the mapping table.
+    const odd = taxonomySetOf([
+      parseTaxonomy({ namespace: 'tlp', predicates: [{ value: 'constructor' }] }, 'odd'),
+    ]);
+    expect(marks(mapOne({ Tag: [{ name: 'tlp:constructor' }] }, { taxonomies: odd }))).toEqual([
+      '(U//OC/NF//TLP:RED)',
+    ]);
   });
 
   it('keeps tags of namespaces it does not ship, and plain tags, as metadata', () => {

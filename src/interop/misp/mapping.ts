@@ -191,6 +191,15 @@ function worseCredibility(a: number | null, b: number | null): number | null {
   return Math.max(a, b);
 }
 
+/** `record[key]` for the record's own keys only: keys come from tags (`constructor` is not a level). */
+function lookup<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+// A taxonomy given with --taxonomies may define values this table does not know (a newer TLP):
+// those are read as the most restrictive of their kind, never as no marking.
+const STRICTEST_TLP = handling('RED', null, ['NOFORN', 'ORCON']);
+
 function readTags(tags: readonly MispTag[], options: MispMappingOptions): TagReading {
   let label = UNCLASSIFIED;
   let reliability: Reliability | null = null;
@@ -203,29 +212,29 @@ function readTags(tags: readonly MispTag[], options: MispMappingOptions): TagRea
     if (read.kind === 'other') continue;
     const { namespace, predicate, value } = read;
     if (namespace === 'tlp') {
-      const implied = TLP_TAGS[predicate];
-      if (implied) add(implied);
+      const implied = lookup(TLP_TAGS, predicate);
+      if (implied !== null) add(implied ?? STRICTEST_TLP);
     } else if (namespace === 'pap') {
-      const pap = PAP_TAGS[predicate];
-      if (pap !== undefined) add(handling(null, pap, []));
+      add(handling(null, lookup(PAP_TAGS, predicate) ?? 'RED', []));
     } else if (namespace === 'admiralty-scale' && value !== null) {
       if (predicate === 'source-reliability') {
-        const grade = (value === 'g' ? 'E' : value.toUpperCase()) as Reliability;
+        const grade = RELIABILITY.find((r) => r === value.toUpperCase()) ?? (value === 'g' ? 'E' : 'F');
         reliability = worseReliability(reliability, grade);
       } else if (predicate === 'information-credibility') {
-        credibility = worseCredibility(credibility, Number(value));
+        const grade = /^[1-6]$/.test(value) ? Number(value) : 6;
+        credibility = worseCredibility(credibility, grade);
       }
     } else if (namespace === 'nato' && predicate === 'classification' && value !== null) {
       const [level, suffix] = value.split('-');
-      const caveat = suffix === undefined ? undefined : NATO_SUFFIX_CAVEATS[suffix];
+      const caveat = suffix === undefined ? undefined : lookup(NATO_SUFFIX_CAVEATS, suffix);
       add({
         ...UNCLASSIFIED,
-        classification: { scheme: 'NATO', level: NATO_LEVELS[level ?? ''] ?? 'COSMIC TOP SECRET' },
+        classification: { scheme: 'NATO', level: lookup(NATO_LEVELS, level ?? '') ?? 'COSMIC TOP SECRET' },
         caveats: caveat === undefined ? [] : [caveat],
       });
     } else if (namespace === 'euci') {
-      const level = EUCI_LEVELS[predicate];
-      if (level !== undefined) add({ ...NOFORN, classification: { scheme: 'COMMON', level } });
+      const level = lookup(EUCI_LEVELS, predicate) ?? 'TOP SECRET';
+      add({ ...NOFORN, classification: { scheme: 'COMMON', level } });
     } else if (UNTRANSLATED_SHARING.has(namespace)) {
       add(NOFORN);
     } else if (UNTRANSLATED_CLASSIFICATION.has(namespace)) {
