@@ -86,7 +86,8 @@ export function registerImportCommands(program: Command, io: CliIo): void {
     )
     .option('--json', 'print the results as JSON')
     .action(async (file: string, options: MispOptions) => {
-      // Everything is read and mapped before the store is touched, so a bad file changes nothing.
+      // The file is read, checked and mapped before anything is written, and stored in one
+      // transaction (importDrafts), so a bad file changes nothing.
       const events = await readDocument(file, io.cwd, 'MISP event', parseMispEvents);
       const discipline = disciplineOf(options.discipline);
       const taxonomies = await loadTaxonomies(
