@@ -6,6 +6,7 @@ import { type CliIo, printable, writeLine } from './cli-io.js';
 import { registerConsentCommands } from './consent-commands.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerGossipCommands } from './gossip-commands.js';
+import { registerImportCommands } from './import-commands.js';
 import { registerIncidentCommands } from './incident-commands.js';
 import { registerKeyCommands } from './key-commands.js';
 import { registerMarkingCommands } from './marking-commands.js';
@@ -74,6 +75,7 @@ function buildProgram(io: CliIo): Command {
   registerGossipCommands(program, io);
   registerIncidentCommands(program, io);
   registerReportCommands(program, io);
+  registerImportCommands(program, io);
   registerDemoCommand(program, io);
   return program;
 }
