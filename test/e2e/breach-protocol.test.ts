@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AccordNode, buildNode } from '../../src/app/node.js';
 import { type NodeKeys, partnerKeysOf, signerOf } from '../../src/app/node-keys.js';
 import type { ArrangementDocument } from '../../src/arrangements/index.js';
+import { runCaptured } from '../../src/cli/captured-run.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createNodeIdentity, publicIdentity } from '../../src/crypto/index.js';
 import { type IncidentNotice, signArrangementAs, withPinnedKeys } from '../../src/federation/index.js';
@@ -373,6 +374,19 @@ describe('the breach protocol across three nodes', () => {
     );
     expect(shown.length).toBeGreaterThan(0);
     expect(shown.every((r) => [MAIN.id, LIGHT.id].includes(r.entry?.arrangement?.id ?? ''))).toBe(true);
+  });
+
+  it('lets a scoped auditor verify the whole log without reading what lies outside their scope', async () => {
+    const usa = nodes.USA;
+    await usa.node.services.audit.integrate();
+    await usa.node.services.audit.signTreeHead(usa.actors.admin);
+    const { token } = await usa.node.services.auth.issueToken(usa.actors.otherAuditor.user.id, 'verify');
+    const run = await runCaptured(['audit', 'verify', usa.address], { env: { ACCORD_TOKEN: token } });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^OK tree size \d+ root [0-9a-f]{64}$/m);
+    expect(run.stdout).toMatch(
+      /^ {2}\d+ entries outside your oversight scope: their leaf hashes are in the signed tree/m,
+    );
   });
 
   it('leaves suspension to the parties where the protocol does not suspend on its own', async () => {
