@@ -357,6 +357,8 @@ export class IncidentService {
           updatedAt: report.reportedAt,
         };
         if (held === undefined) await tx.incidents.open(record, `breach|${report.origin}|${report.id}`);
+        // A step held already (sent again under another envelope) changes nothing a second time.
+        if ((await tx.incidents.steps(report.id)).some((s) => s.seq === step.seq)) return;
         const partnerActor: AuditActor = { kind: 'partner', partner: header.from };
         const effects = await this.#effectsOf(tx, record, step.action, step.seq === 1, partnerActor, self);
         const added = await tx.incidents.addStep({
