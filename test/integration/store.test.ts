@@ -1393,6 +1393,25 @@ describe.each(TARGETS)('store on $dialect', (target) => {
       expect((await store.counts()).audit_queue).toBe(2);
     });
 
+    it('claims the oldest queued events in queue order, once, and gives them back on rollback', async () => {
+      for (let i = 0; i < 5; i++) await store.audit.enqueue(entry(i), T0);
+      const failure = new Error('the batch failed');
+      await expect(
+        store.transaction(async (tx) => {
+          expect((await tx.audit.claim(3)).map((q) => q.entryJson)).toEqual([entry(0), entry(1), entry(2)]);
+          throw failure;
+        }),
+      ).rejects.toBe(failure);
+      expect((await store.counts()).audit_queue).toBe(5);
+      const first = await store.transaction((tx) => tx.audit.claim(3));
+      expect(first.map((q) => [q.entryJson, q.queuedAt])).toEqual([0, 1, 2].map((i) => [entry(i), T0]));
+      expect(first.every((q, i) => i === 0 || q.seq > first[i - 1]!.seq)).toBe(true);
+      const rest = await store.transaction((tx) => tx.audit.claim(10));
+      expect(rest.map((q) => q.entryJson)).toEqual([entry(3), entry(4)]);
+      expect(await store.transaction((tx) => tx.audit.claim(10))).toEqual([]);
+      expect((await store.counts()).audit_queue).toBe(0);
+    });
+
     it('stores entries and subtree hashes, serves them by range and by node, beyond 2^31', async () => {
       expect(await store.audit.size()).toBe(0);
       const big = 2 ** 40;

@@ -1,6 +1,7 @@
 import type { AuditTreeHeadsTable } from '../schema.js';
 import type { AuditEntryRecord, AuditNodeRecord, AuditRepository, StoredTreeHead } from '../store.js';
 import { affectedRows, isoInstant, type RepositoryContext } from './context.js';
+import { reusableRuns, runReused } from './reused-query.js';
 
 // Rows per INSERT: well under SQLite's 32766 bound parameters and PostgreSQL's 65535.
 const CHUNK = 500;
@@ -9,6 +10,11 @@ function chunks<T>(items: readonly T[]): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
   return out;
+}
+
+/** A Buffer over the same bytes (no copy when it is one already), as both drivers bind blobs. */
+function toBuffer(value: Uint8Array): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
 function bytesOf(value: Uint8Array): Uint8Array {
@@ -30,10 +36,11 @@ export function createAuditRepository(ctx: RepositoryContext): AuditRepository {
   const { db } = ctx;
   return {
     async enqueue(entryJson, queuedAt) {
-      await db
-        .insertInto('audit_queue')
-        .values({ entry_json: entryJson, queued_at: isoInstant(queuedAt, 'queuedAt') })
-        .execute();
+      // In every audited transaction: compiled once, not built anew per event.
+      const row = { entry_json: entryJson, queued_at: isoInstant(queuedAt, 'queuedAt') };
+      await runReused(db, 'audit.enqueue', [row.entry_json, row.queued_at], () =>
+        db.insertInto('audit_queue').values(row),
+      );
     },
 
     async pending(limit) {
@@ -55,6 +62,19 @@ export function createAuditRepository(ctx: RepositoryContext): AuditRepository {
       return removed;
     },
 
+    async claim(limit) {
+      // One statement reads and removes the batch, so no other sequencer can take the same rows.
+      // RETURNING gives no order: the batch is sorted back into queue order.
+      const rows = await db
+        .deleteFrom('audit_queue')
+        .where('seq', 'in', (eb) => eb.selectFrom('audit_queue').select('seq').orderBy('seq').limit(limit))
+        .returning(['seq', 'entry_json', 'queued_at'])
+        .execute();
+      return rows
+        .map((r) => ({ seq: Number(r.seq), entryJson: r.entry_json, queuedAt: r.queued_at }))
+        .sort((a, b) => a.seq - b.seq);
+    },
+
     async size() {
       const row = await db
         .selectFrom('audit_entries')
@@ -65,24 +85,30 @@ export function createAuditRepository(ctx: RepositoryContext): AuditRepository {
     },
 
     async append(entries, nodes) {
-      for (const part of chunks(entries)) {
-        await db
-          .insertInto('audit_entries')
-          .values(
-            part.map((e) => ({
-              idx: e.index,
-              leaf_hash: Buffer.from(e.leafHash),
-              entry_json: e.entryJson,
-              recorded_at: e.recordedAt,
-            })),
-          )
-          .execute();
+      // A batch of a thousand entries and as many subtree hashes: multi-row inserts of reused
+      // texts (runs of 512, 256, …), each row's values in column order.
+      let at = 0;
+      for (const size of reusableRuns(entries.length)) {
+        const rows = entries.slice(at, (at += size)).map((e) => ({
+          idx: e.index,
+          leaf_hash: toBuffer(e.leafHash),
+          entry_json: e.entryJson,
+          recorded_at: e.recordedAt,
+        }));
+        const values = rows.flatMap((r) => [r.idx, r.leaf_hash, r.entry_json, r.recorded_at]);
+        await runReused(db, `audit.append.entries/${size}`, values, () =>
+          db.insertInto('audit_entries').values(rows),
+        );
       }
-      for (const part of chunks(nodes)) {
-        await db
-          .insertInto('audit_nodes')
-          .values(part.map((n) => ({ level: n.level, idx: n.index, hash: Buffer.from(n.hash) })))
-          .execute();
+      at = 0;
+      for (const size of reusableRuns(nodes.length)) {
+        const rows = nodes
+          .slice(at, (at += size))
+          .map((n) => ({ level: n.level, idx: n.index, hash: toBuffer(n.hash) }));
+        const values = rows.flatMap((r) => [r.level, r.idx, r.hash]);
+        await runReused(db, `audit.append.nodes/${size}`, values, () =>
+          db.insertInto('audit_nodes').values(rows),
+        );
       }
     },
 

@@ -1,0 +1,67 @@
+import { type Compilable, CompiledQuery, type DialectAdapter, type Kysely } from 'kysely';
+import { AccordError } from '../../errors/index.js';
+import type { Database } from '../schema.js';
+
+// Kysely builds and compiles every query anew: for the audit log's hot writes (a queued event in
+// every business transaction, a thousand entries and subtree hashes per integrated batch) that
+// costs more than SQLite's own work. A query whose SQL text depends only on its shape is compiled
+// once per database (keyed by the dialect adapter, which a transaction shares with its pool) and
+// then run with new parameters. The first compilation is checked against the parameters the
+// caller would pass, so a later run can never bind a value to the wrong column.
+
+const compiled = new WeakMap<DialectAdapter, Map<string, string>>();
+
+function sqlOf(db: Kysely<Database>): Map<string, string> {
+  const adapter = db.getExecutor().adapter;
+  let texts = compiled.get(adapter);
+  if (texts === undefined) {
+    texts = new Map();
+    compiled.set(adapter, texts);
+  }
+  return texts;
+}
+
+/**
+ * Runs the query `build` makes, whose SQL text depends only on `shape`, with `parameters` (in the
+ * order the compiled query binds them). The first run per database compiles it, checks that its
+ * parameters are `parameters` exactly, and keeps the text; later runs bind new parameters to it.
+ */
+export async function runReused(
+  db: Kysely<Database>,
+  shape: string,
+  parameters: unknown[],
+  build: () => Compilable,
+): Promise<bigint | undefined> {
+  const texts = sqlOf(db);
+  let text = texts.get(shape);
+  if (text === undefined) {
+    const query = build().compile();
+    const same =
+      query.parameters.length === parameters.length &&
+      query.parameters.every((value, i) => value === parameters[i]);
+    if (!same) {
+      throw new AccordError(
+        'STORE_FAILED',
+        `query '${shape}' binds its parameters in another order than its caller gives them`,
+        { shape },
+      );
+    }
+    text = query.sql;
+    texts.set(shape, text);
+  }
+  const result = await db.executeQuery(CompiledQuery.raw(text, parameters));
+  return result.numAffectedRows;
+}
+
+/** Splits `count` rows into runs of 512, 256, …, 1 rows: few statements, and at most ten SQL texts per query. */
+export function reusableRuns(count: number): number[] {
+  const runs: number[] = [];
+  let left = count;
+  for (let size = 512; size >= 1; size /= 2) {
+    while (left >= size) {
+      runs.push(size);
+      left -= size;
+    }
+  }
+  return runs;
+}
