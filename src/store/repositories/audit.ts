@@ -87,26 +87,22 @@ export function createAuditRepository(ctx: RepositoryContext): AuditRepository {
     async append(entries, nodes) {
       // A batch of a thousand entries and as many subtree hashes: multi-row inserts of reused
       // texts (runs of 512, 256, …), each row's values in column order.
-      let at = 0;
-      for (const size of reusableRuns(entries.length)) {
-        const rows = entries.slice(at, (at += size)).map((e) => ({
+      for (const run of reusableRuns(entries)) {
+        const rows = run.map((e) => ({
           idx: e.index,
           leaf_hash: toBuffer(e.leafHash),
           entry_json: e.entryJson,
           recorded_at: e.recordedAt,
         }));
         const values = rows.flatMap((r) => [r.idx, r.leaf_hash, r.entry_json, r.recorded_at]);
-        await runReused(db, `audit.append.entries/${size}`, values, () =>
+        await runReused(db, `audit.append.entries/${rows.length}`, values, () =>
           db.insertInto('audit_entries').values(rows),
         );
       }
-      at = 0;
-      for (const size of reusableRuns(nodes.length)) {
-        const rows = nodes
-          .slice(at, (at += size))
-          .map((n) => ({ level: n.level, idx: n.index, hash: toBuffer(n.hash) }));
+      for (const run of reusableRuns(nodes)) {
+        const rows = run.map((n) => ({ level: n.level, idx: n.index, hash: toBuffer(n.hash) }));
         const values = rows.flatMap((r) => [r.level, r.idx, r.hash]);
-        await runReused(db, `audit.append.nodes/${size}`, values, () =>
+        await runReused(db, `audit.append.nodes/${rows.length}`, values, () =>
           db.insertInto('audit_nodes').values(rows),
         );
       }

@@ -53,14 +53,14 @@ export async function runReused(
   return result.numAffectedRows;
 }
 
-/** Splits `count` rows into runs of 512, 256, …, 1 rows: few statements, and at most ten SQL texts per query. */
-export function reusableRuns(count: number): number[] {
-  const runs: number[] = [];
-  let left = count;
+/** Splits rows into runs of 512, 256, …, 1 rows: few statements, and at most ten SQL texts per query. */
+export function reusableRuns<T>(rows: readonly T[]): T[][] {
+  const runs: T[][] = [];
+  let at = 0;
   for (let size = 512; size >= 1; size /= 2) {
-    while (left >= size) {
-      runs.push(size);
-      left -= size;
+    while (rows.length - at >= size) {
+      runs.push(rows.slice(at, at + size));
+      at += size;
     }
   }
   return runs;
