@@ -88,22 +88,30 @@ export function createAuditRepository(ctx: RepositoryContext): AuditRepository {
       // A batch of a thousand entries and as many subtree hashes: multi-row inserts of reused
       // texts (runs of 512, 256, …), each row's values in column order.
       for (const run of reusableRuns(entries)) {
-        const rows = run.map((e) => ({
-          idx: e.index,
-          leaf_hash: toBuffer(e.leafHash),
-          entry_json: e.entryJson,
-          recorded_at: e.recordedAt,
-        }));
-        const values = rows.flatMap((r) => [r.idx, r.leaf_hash, r.entry_json, r.recorded_at]);
-        await runReused(db, `audit.append.entries/${rows.length}`, values, () =>
-          db.insertInto('audit_entries').values(rows),
+        const values: unknown[] = [];
+        for (const e of run) values.push(e.index, toBuffer(e.leafHash), e.entryJson, e.recordedAt);
+        await runReused(db, `audit.append.entries/${run.length}`, values, () =>
+          db.insertInto('audit_entries').values(
+            run.map((_, i) => ({
+              idx: values[4 * i] as number,
+              leaf_hash: values[4 * i + 1] as Buffer,
+              entry_json: values[4 * i + 2] as string,
+              recorded_at: values[4 * i + 3] as string,
+            })),
+          ),
         );
       }
       for (const run of reusableRuns(nodes)) {
-        const rows = run.map((n) => ({ level: n.level, idx: n.index, hash: toBuffer(n.hash) }));
-        const values = rows.flatMap((r) => [r.level, r.idx, r.hash]);
-        await runReused(db, `audit.append.nodes/${rows.length}`, values, () =>
-          db.insertInto('audit_nodes').values(rows),
+        const values: unknown[] = [];
+        for (const n of run) values.push(n.level, n.index, toBuffer(n.hash));
+        await runReused(db, `audit.append.nodes/${run.length}`, values, () =>
+          db.insertInto('audit_nodes').values(
+            run.map((_, i) => ({
+              level: values[3 * i] as number,
+              idx: values[3 * i + 1] as number,
+              hash: values[3 * i + 2] as Buffer,
+            })),
+          ),
         );
       }
     },
