@@ -1,4 +1,4 @@
-import { type Compilable, CompiledQuery, type DialectAdapter, type Kysely } from 'kysely';
+import { type Compilable, CompiledQuery, type DialectAdapter, type Kysely, type QueryResult } from 'kysely';
 import { AccordError } from '../../errors/index.js';
 import type { Database } from '../schema.js';
 
@@ -26,12 +26,12 @@ function sqlOf(db: Kysely<Database>): Map<string, string> {
  * order the compiled query binds them). The first run per database compiles it, checks that its
  * parameters are `parameters` exactly, and keeps the text; later runs bind new parameters to it.
  */
-export async function runReused(
+export function runReused(
   db: Kysely<Database>,
   shape: string,
   parameters: unknown[],
   build: () => Compilable,
-): Promise<bigint | undefined> {
+): Promise<QueryResult<unknown>> {
   const texts = sqlOf(db);
   let text = texts.get(shape);
   if (text === undefined) {
@@ -49,8 +49,7 @@ export async function runReused(
     text = query.sql;
     texts.set(shape, text);
   }
-  const result = await db.executeQuery(CompiledQuery.raw(text, parameters));
-  return result.numAffectedRows;
+  return db.executeQuery(CompiledQuery.raw(text, parameters));
 }
 
 /** Splits rows into runs of 512, 256, …, 1 rows: few statements, and at most ten SQL texts per query. */
