@@ -22,6 +22,7 @@ import {
   type InboxEntry,
   openStore,
   type ProductVersionInput,
+  type Repositories,
   STORE_TABLES,
   type Store,
   type StoreConfig,
@@ -1391,6 +1392,21 @@ describe.each(TARGETS)('store on $dialect', (target) => {
       expect(await store.audit.dequeue(pending.map((q) => q.seq))).toBe(0);
       expect((await store.audit.pending(10)).map((q) => q.entryJson)).toEqual([entry(3), entry(4)]);
       expect((await store.counts()).audit_queue).toBe(2);
+    });
+
+    it('queues nothing through a transaction handle kept past its callback', async () => {
+      let kept: Repositories | undefined;
+      await store.transaction(async (tx) => {
+        kept = tx;
+        await tx.audit.enqueue(entry(0), T0);
+      });
+      await expect(kept?.audit.enqueue(entry(1), T0)).rejects.toBeInstanceOf(Error);
+      await store.transaction(async (tx) => {
+        await tx.audit.enqueue(entry(2), T0);
+        // The handle of an ended transaction writes neither on its own nor into this one.
+        await expect(kept?.audit.enqueue(entry(3), T0)).rejects.toBeInstanceOf(Error);
+      });
+      expect((await store.audit.pending(10)).map((q) => q.entryJson)).toEqual([entry(0), entry(2)]);
     });
 
     it('claims the oldest queued events in queue order, once, and gives them back on rollback', async () => {

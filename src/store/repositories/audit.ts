@@ -1,7 +1,8 @@
+import { CompiledQuery } from 'kysely';
 import type { AuditTreeHeadsTable } from '../schema.js';
 import type { AuditEntryRecord, AuditNodeRecord, AuditRepository, StoredTreeHead } from '../store.js';
 import { affectedRows, isoInstant, type RepositoryContext } from './context.js';
-import { reusableRuns, runReused } from './reused-query.js';
+import { reusableRuns, reusedSql, runReused } from './reused-query.js';
 
 // Rows per INSERT: well under SQLite's 32766 bound parameters and PostgreSQL's 65535.
 const CHUNK = 500;
@@ -36,11 +37,13 @@ export function createAuditRepository(ctx: RepositoryContext): AuditRepository {
   const { db } = ctx;
   return {
     async enqueue(entryJson, queuedAt) {
-      // In every audited transaction: compiled once, not built anew per event.
+      // In every audited transaction: compiled once, not built anew per event, and on SQLite run
+      // at once on the transaction's connection rather than through Kysely's promise chain.
       const row = { entry_json: entryJson, queued_at: isoInstant(queuedAt, 'queuedAt') };
-      await runReused(db, 'audit.enqueue', [row.entry_json, row.queued_at], () =>
-        db.insertInto('audit_queue').values(row),
-      );
+      const parameters = [row.entry_json, row.queued_at];
+      const text = reusedSql(db, 'audit.enqueue', parameters, () => db.insertInto('audit_queue').values(row));
+      if (ctx.runNow?.(text, parameters) === true) return;
+      await db.executeQuery(CompiledQuery.raw(text, parameters));
     },
 
     async pending(limit) {

@@ -9,7 +9,16 @@ export interface RepositoryContext {
   readonly db: Kysely<Database>;
   readonly now: () => Date;
   readonly maxAttachmentBytes: number;
+  /**
+   * SQLite, inside a transaction only: runs a write at once on the connection the transaction
+   * holds, without Kysely's per-query promise chain. Returns false (nothing run) once the
+   * transaction's callback has ended; the caller then goes through `db`, which refuses.
+   */
+  readonly runNow?: DirectRun;
 }
+
+/** Runs one write statement synchronously; false when it may no longer run (see RepositoryContext). */
+export type DirectRun = (sql: string, parameters: readonly unknown[]) => boolean;
 
 export function nowIso(ctx: RepositoryContext): string {
   return ctx.now().toISOString();

@@ -32,6 +32,16 @@ export function runReused(
   parameters: unknown[],
   build: () => Compilable,
 ): Promise<QueryResult<unknown>> {
+  return db.executeQuery(CompiledQuery.raw(reusedSql(db, shape, parameters, build), parameters));
+}
+
+/** The SQL text runReused runs: compiled and checked against `parameters` on first use per database. */
+export function reusedSql(
+  db: Kysely<Database>,
+  shape: string,
+  parameters: readonly unknown[],
+  build: () => Compilable,
+): string {
   const texts = sqlOf(db);
   let text = texts.get(shape);
   if (text === undefined) {
@@ -49,7 +59,7 @@ export function runReused(
     text = query.sql;
     texts.set(shape, text);
   }
-  return db.executeQuery(CompiledQuery.raw(text, parameters));
+  return text;
 }
 
 /** Splits rows into runs of 512, 256, …, 1 rows: few statements, and at most ten SQL texts per query. */
