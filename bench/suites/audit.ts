@@ -108,6 +108,13 @@ async function tempStore(): Promise<{ store: Store; dir: string }> {
   return { store, dir };
 }
 
+/**
+ * The service's own append path on a SQLite file (WAL, synchronous FULL): AuditLog.recordIn in a
+ * store transaction, as services log an event in the transaction of the change it records, and
+ * AuditLog.integrate, the sequencer's batch (claim, leaf and node hashes, entries and subtree
+ * hashes inserted, commit). The events share a transaction 1000 at a time: that commit stands for
+ * the commits of the business changes, which an audited change makes anyway.
+ */
 const sqliteAppends: AsyncBenchCase = {
   name: 'audit appends/s to SQLite (queued 1000 to a transaction, integrated 1000 to a batch)',
   ceiling: 'SHA-256 of the same entry bytes',
