@@ -46,13 +46,20 @@ export function affectedRows(count: bigint | undefined): number {
   return Number(count ?? 0n);
 }
 
+// The last instant isoInstant normalised (a valid one): the same text gives the same answer.
+let lastInstant: { readonly value: string; readonly iso: string } | undefined;
+
 /** Normalises an instant to `toISOString()` form so that stored instants compare as strings. */
 export function isoInstant(value: string, field: string): string {
+  // Writes at a high rate (audit events) carry the same instant many times a millisecond.
+  if (value === lastInstant?.value) return lastInstant.iso;
   const time = Date.parse(value);
   if (Number.isNaN(time)) {
     throw new AccordError('INPUT_INVALID', `${field} is not an ISO 8601 instant`, { path: field });
   }
-  return new Date(time).toISOString();
+  const iso = new Date(time).toISOString();
+  lastInstant = { value, iso };
+  return iso;
 }
 
 const ISO_DAY = /^\d{4}-\d{2}-\d{2}$/;
