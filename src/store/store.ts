@@ -853,6 +853,11 @@ export interface AuditRepository {
   pending(limit: number): Promise<readonly AuditQueued[]>;
   /** Removes queued events; returns how many it removed (fewer when another sequencer took some). */
   dequeue(seqs: readonly number[]): Promise<number>;
+  /**
+   * Removes the oldest queued events (at most `limit`) and returns them in queue order: the
+   * sequencer's claim, in its transaction, so a rollback puts them back.
+   */
+  claim(limit: number): Promise<readonly AuditQueued[]>;
   /** The number of entries in the log (one more than the highest index). */
   size(): Promise<number>;
   /** Appends entries (their indices follow the log's end) and the subtree hashes they complete. */
