@@ -36,6 +36,7 @@ export const STORE_TABLES = [
   'audit_tree_heads',
   'audit_peer_heads',
   'incidents',
+  'stix_objects',
 ] as const;
 export type StoreTable = (typeof STORE_TABLES)[number];
 
@@ -885,6 +886,35 @@ export interface GossipRepository {
   incidents(): Promise<readonly IncidentRecord[]>;
 }
 
+// ---------------------------------------------------------------- STIX interop
+
+/** An imported STIX object, kept as it came (STIX 2.1 interop, issue 6). */
+export interface StixObjectRecord {
+  readonly stixId: string;
+  /** `modified`, else `created`, else '' (observables), as an ISO instant. */
+  readonly version: string;
+  readonly type: string;
+  /** The product a report (or its note, or footprint) became, if any. */
+  readonly productId: string | null;
+  readonly portionId: string | null;
+  /** The object as imported, parsed from the stored JSON. */
+  readonly object: Readonly<Record<string, unknown>>;
+  readonly dateAdded: IsoInstant;
+}
+
+export type StixObjectInput = Omit<StixObjectRecord, 'object' | 'dateAdded'> & {
+  /** The object's JSON text as it will be stored. */
+  readonly json: string;
+};
+
+/** Imported STIX objects by id and version. */
+export interface StixObjectRepository {
+  /** Stores the objects; a version already held is kept as it is. Returns how many were new. */
+  addMany(objects: readonly StixObjectInput[]): Promise<number>;
+  /** Stored objects in import order: all, those of one product, or (`productId: null`) those of none. */
+  list(filter?: { readonly productId?: string | null }): Promise<readonly StixObjectRecord[]>;
+}
+
 // ---------------------------------------------------------------- the store
 
 /** Every repository; what a transaction callback receives. */
@@ -910,6 +940,7 @@ export interface Repositories {
   readonly onwardReleases: OnwardReleaseRepository;
   readonly audit: AuditRepository;
   readonly gossip: GossipRepository;
+  readonly stix: StixObjectRepository;
   counts(): Promise<TableCounts>;
 }
 
