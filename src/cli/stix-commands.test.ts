@@ -138,19 +138,23 @@ describe('accord import stix', () => {
 
   it('refuses a bad bundle with the JSON path of its first error and stores nothing', async () => {
     const before = await counts();
-    const invalid = join(
-      REPO_ROOT,
-      '../shared/data/stix2.1-examples/invalid/validator-invalid_timestamp.json',
-    );
+    // As stix2.1-examples/invalid/validator-invalid_timestamp.json: modified before created.
+    const identity = {
+      type: 'identity',
+      spec_version: '2.1',
+      id: 'identity--8c6af861-7b20-41ef-9b59-6344fd872a8f',
+      created: '2016-08-08T15:50:10.983Z',
+      modified: '2015-08-08T15:50:10.983Z',
+      name: 'Franistan Intelligence',
+      identity_class: 'organization',
+    };
     const file = join(root, 'bad.json');
-    writeFileSync(
-      file,
-      JSON.stringify({
-        type: 'bundle',
-        id: 'bundle--0b7f6b8e-7c4a-4b38-9f5e-2f1c7f0f3a11',
-        objects: [JSON.parse(readFileSync(invalid, 'utf8'))],
-      }),
-    );
+    const bundle = {
+      type: 'bundle',
+      id: 'bundle--0b7f6b8e-7c4a-4b38-9f5e-2f1c7f0f3a11',
+      objects: [identity],
+    };
+    writeFileSync(file, JSON.stringify(bundle));
     expectOneLineFailure(
       await runCaptured(['import', 'stix', file, '--as', 'ann', '--dir', usa]),
       /STIX \/objects\/0\/modified: modified is earlier than created \[STIX_INVALID\]/,
