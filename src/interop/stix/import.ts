@@ -129,7 +129,9 @@ export function planImport(
     if (object.type === 'note' && Array.isArray(object.object_refs)) {
       for (const ref of new Set(object.object_refs as string[])) {
         if (!ref.startsWith('report--')) continue;
-        notesOf.set(ref, [...(notesOf.get(ref) ?? []), { object, path }]);
+        const list = notesOf.get(ref);
+        if (list === undefined) notesOf.set(ref, [{ object, path }]);
+        else list.push({ object, path });
       }
     }
   }
