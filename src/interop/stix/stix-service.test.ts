@@ -81,11 +81,11 @@ describe('StixService over sqlite', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function startNode(partner = 'USA', name = 'a'): Promise<Node> {
+  async function startNode(partner = 'USA', name = 'a', now = NOW): Promise<Node> {
     const config = loadConfig({ flags: { dataDir: join(dir, name), partner, log: { level: 'silent' } } });
     const store = await openStore({ kind: 'sqlite', file: join(dir, `${name}.sqlite`) });
     opened.push(store);
-    const services = createServices(config, store, () => NOW);
+    const services = createServices(config, store, () => now);
     const people = [
       ['analyst', ['analyst'], 'TOP SECRET'],
       ['officer', ['release-officer'], 'TOP SECRET'],
@@ -180,7 +180,8 @@ describe('StixService over sqlite', () => {
     const bundle = await usa.services.stix.exportBundle({ kind: 'operator' }, { productId: id });
     for (const object of bundle.objects) expect(oasis?.errorsOf(object) ?? [], object.id).toEqual([]);
 
-    const gbr = await startNode('GBR', 'gbr');
+    // A day later: what GBR generates must still carry USA's STIX versions, not its import time.
+    const gbr = await startNode('GBR', 'gbr', NOW + 86_400_000);
     const summary = await gbr.services.stix.import(gbr.analyst, JSON.parse(JSON.stringify(bundle)));
     expect(summary.products).toHaveLength(1);
     const [productId] = summary.products;

@@ -195,19 +195,22 @@ export class StixService {
       for (const entry of await this.#productObjects(record, seen))
         add(entry.object, entry.version, entry.dateAdded);
     }
-    const raw = options.productId === undefined ? await store.stix.list({ productId: null }) : [];
-    if (viewer.kind === 'operator') {
+    // Imported objects of no product, read once.
+    const raw = await store.stix.list({ productId: null });
+    if (viewer.kind === 'operator' && options.productId === undefined) {
       for (const r of raw) add(r.object as StixObject, r.version, r.dateAdded);
     } else {
       // Foreign objects of no product carry no label this node can judge: deny by default, except
-      // the marking definitions that what the viewer sees names.
+      // the marking definitions that what the viewer sees names (foreign ones travel with them).
       const named = new Set([...out.values()].flatMap((e) => markingRefsOf(e.object)));
       for (const r of raw) {
         if (r.type === 'marking-definition' && named.has(r.stixId))
           add(r.object as StixObject, r.version, r.dateAdded);
       }
     }
-    return [...out.values()];
+    // TAXII 2.1: objects in the order the node added them (a stable sort: a product's report, then
+    // its notes in portion order).
+    return [...out.values()].sort((a, b) => a.dateAdded.localeCompare(b.dateAdded));
   }
 
   async #allProducts(): Promise<ProductRecord[]> {
@@ -309,40 +312,41 @@ export class StixService {
     const raw = await store.stix.list({ productId: record.id });
     const whole = seen.withheldCount === 0 && !seen.titleWithheld;
     if (raw.length > 0 && whole && record.currentVersion === 1) {
-      const entries = raw.map((r) => ({
-        object: r.object as StixObject,
-        version: r.version,
-        dateAdded: r.dateAdded,
-      }));
-      return [...entries, ...(await this.#namedMarkings(entries))];
+      return raw.map((r) => ({ object: r.object as StixObject, version: r.version, dateAdded: r.dateAdded }));
     }
     const first = await store.products.getVersion(record.id, 1);
     const current = await store.products.getVersion(record.id, record.currentVersion);
     if (first === undefined || current === undefined) return [];
     const report = raw.filter((r) => r.type === 'report').at(-1);
     const kept = report === undefined ? undefined : keptIds(report, raw);
+    // An imported version keeps its STIX version; a version written here is versioned by its time.
+    const imported = report !== undefined && record.currentVersion === 1 ? report : undefined;
+    const modified = imported === undefined ? current.createdAt : imported.version;
+    const dateAdded = imported === undefined ? current.createdAt : imported.dateAdded;
     const objects = productToStix({
       product: seen,
       created: typeof report?.object.created === 'string' ? report.object.created : first.createdAt,
-      modified: current.createdAt,
+      modified,
       registry: this.#deps.registry,
       ...(kept === undefined ? {} : { ids: kept }),
       ...(report === undefined
         ? {}
         : { custom: Object.fromEntries(Object.entries(report.object).filter(([k]) => !REPORT_OWN.has(k))) }),
     });
-    return objects.map((object) => ({ object, version: versionOf(object), dateAdded: current.createdAt }));
+    return objects.map((object) => ({ object, version: versionOf(object), dateAdded }));
   }
+}
 
-  /** Stored marking definitions that imported objects name (foreign ones travel with them). */
-  async #namedMarkings(entries: readonly StixEntry[]): Promise<StixEntry[]> {
-    const named = new Set(entries.flatMap((e) => markingRefsOf(e.object)));
-    if (named.size === 0) return [];
-    const definitions = await this.#deps.store.stix.list({ productId: null });
-    return definitions
-      .filter((d) => d.type === 'marking-definition' && named.has(d.stixId))
-      .map((d) => ({ object: d.object as StixObject, version: d.version, dateAdded: d.dateAdded }));
-  }
+/**
+ * For the TAXII server: the STIX objects `viewer` may see on a node, each with a stable id and
+ * version and the date the node added it, oldest first (StixService.objectsFor).
+ */
+export function visibleStixObjects(
+  services: { readonly stix: StixService },
+  viewer: StixViewer,
+  options: { readonly productId?: string } = {},
+): Promise<StixEntry[]> {
+  return services.stix.objectsFor(viewer, options);
 }
 
 function keptIds(report: StixObjectRecord, raw: readonly StixObjectRecord[]): KeptStixIds {
