@@ -2,17 +2,25 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  dropPgSchema,
+  freshPgSchemaName,
+  PG_TEST_URL,
+  POSTGRES_SERVICE,
+  pgAvailable,
+  requireOrSkip,
+} from '../../../test/fixtures/services.js';
 import { createServices, type Services } from '../../app/services.js';
 import { loadConfig } from '../../config/index.js';
 import { AccordError } from '../../errors/index.js';
 import { parseMarking } from '../../markings/index.js';
 import type { Actor } from '../../services/actor.js';
 import type { DraftInput } from '../../services/product-service.js';
-import { openStore, type Store } from '../../store/index.js';
+import { openStore, type Store, type StoreDialect } from '../../store/index.js';
 import type { StixObject } from './index.js';
 import { loadOasisValidator } from './oasis-schemas.js';
 
-// Import and export over a SQLite node: every OASIS example round-trips with its ids, versions,
+// Import and export over a node on SQLite and on PostgreSQL (when it answers): every OASIS example round-trips with its ids, versions,
 // markings and custom properties; a bad bundle stores nothing; what a partner or user gets is
 // what the policy gives them.
 
@@ -68,22 +76,39 @@ interface Node {
   readonly junior: Actor;
 }
 
-describe('StixService over sqlite', () => {
+const runPostgres = requireOrSkip(POSTGRES_SERVICE, await pgAvailable());
+const DIALECTS: readonly { readonly dialect: StoreDialect; readonly enabled: boolean }[] = [
+  { dialect: 'sqlite', enabled: true },
+  { dialect: 'postgres', enabled: runPostgres },
+];
+
+describe.each(DIALECTS)('StixService over $dialect', ({ dialect, enabled }) => {
   let dir: string;
   const opened: Store[] = [];
+  const schemas: string[] = [];
 
-  beforeEach(() => {
+  beforeEach(({ skip }) => {
+    if (!enabled) skip();
     dir = mkdtempSync(join(tmpdir(), 'accord-stix-'));
   });
 
   afterEach(async () => {
+    if (!enabled) return;
     for (const store of opened.splice(0)) await store.close();
+    for (const schema of schemas.splice(0)) await dropPgSchema(schema);
     rmSync(dir, { recursive: true, force: true });
   });
 
   async function startNode(partner = 'USA', name = 'a', now = NOW): Promise<Node> {
     const config = loadConfig({ flags: { dataDir: join(dir, name), partner, log: { level: 'silent' } } });
-    const store = await openStore({ kind: 'sqlite', file: join(dir, `${name}.sqlite`) });
+    let store: Store;
+    if (dialect === 'sqlite') {
+      store = await openStore({ kind: 'sqlite', file: join(dir, `${name}.sqlite`) });
+    } else {
+      const schema = freshPgSchemaName();
+      schemas.push(schema);
+      store = await openStore({ kind: 'postgres', url: PG_TEST_URL, schema });
+    }
     opened.push(store);
     const services = createServices(config, store, () => now);
     const people = [
