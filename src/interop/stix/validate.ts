@@ -48,6 +48,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function timestampAt(object: Record<string, unknown>, key: string, path: string): number {
   const value = object[key];
+  if (value === undefined) fail(`${path}/${key}`, `${key} is required`);
   if (typeof value !== 'string' || !TIMESTAMP.test(value) || Number.isNaN(Date.parse(value))) {
     fail(`${path}/${key}`, `${key} must be an RFC 3339 UTC timestamp ending in Z`);
   }
