@@ -101,7 +101,7 @@ export function registerStixCommands(program: Command, io: CliIo): void {
     )
     .option(
       '--marking <marking>',
-      'label of objects without an Accord statement marking (default UNCLASSIFIED)',
+      'label of objects without an Accord statement marking (default UNCLASSIFIED//NOFORN: not passed on to partners)',
     )
     .option('--json', 'print the summary as JSON')
     .option('--dir <dir>', 'data directory')

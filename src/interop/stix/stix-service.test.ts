@@ -294,6 +294,31 @@ describe.each(DIALECTS)('StixService over $dialect', ({ dialect, enabled }) => {
     expect((await third.store.counts()).stix_objects).toBe(0);
   });
 
+  it.skipIf(!haveData)(
+    'labels a foreign report UNCLASSIFIED//NOFORN by default: no partner gets it',
+    async () => {
+      const node = await startNode();
+      const input = JSON.parse(
+        readFileSync(join(EXAMPLES, 'threat-reports/poisonivy.json'), 'utf8'),
+      ) as unknown;
+      const { products } = await node.services.stix.import(node.analyst, input);
+      expect(products).toHaveLength(1);
+      const id = products[0] as string;
+      expect((await node.store.products.getVersion(id, 1))?.banner).toMatch(/^UNCLASSIFIED\/\/NOFORN/);
+      await node.services.products.submit(node.analyst, id);
+      await node.services.products.decide(node.officer, id, 'approved');
+      expect(await node.services.stix.objectsFor({ kind: 'partner', partner: 'GBR' })).toEqual([]);
+      // The importer may choose another label for what carries no Accord marking.
+      const other = await startNode('USA', 'marked');
+      const marked = await other.services.stix.import(other.analyst, input, {
+        marking: 'UNCLASSIFIED//REL TO USA, GBR',
+      });
+      expect((await other.store.products.getVersion(marked.products[0] as string, 1))?.banner).toMatch(
+        /REL TO USA, GBR/,
+      );
+    },
+  );
+
   it('gives a partner only what the release policy gives it: the NOFORN portion never', async () => {
     const node = await startNode();
     const { id } = await node.services.products.createDraft(node.analyst, DRAFT);

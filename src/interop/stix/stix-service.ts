@@ -46,7 +46,11 @@ export interface StixEntry {
 }
 
 export interface StixImportOptions {
-  /** Label of objects without an Accord statement marking, as a marking string; default UNCLASSIFIED. */
+  /**
+   * Label of objects without an Accord statement marking, as a marking string. Default
+   * UNCLASSIFIED//NOFORN: material of unknown handling is not passed on to partners until someone
+   * marks it otherwise (deny by default).
+   */
   readonly marking?: string;
   /** Told as objects are checked and stored: (done, total). */
   readonly onProgress?: (done: number, total: number) => void;
@@ -68,6 +72,9 @@ export interface StixServiceDeps {
   readonly now: () => number;
   readonly products: ProductService;
 }
+
+/** The label of imported material that carries no Accord statement marking, unless the importer gives one. */
+export const DEFAULT_IMPORT_MARKING = 'UNCLASSIFIED//NOFORN';
 
 // Products a partner may be sent: the states ProductService.release accepts.
 const RELEASABLE: readonly ProductState[] = ['submitted', 'approved', 'released'];
@@ -116,7 +123,7 @@ export class StixService {
     requirePermission(actor, 'product:create');
     const { registry } = this.#deps;
     const entries = parseStixObjects(input);
-    const fallback = parseMarking(options.marking ?? 'UNCLASSIFIED', registry).label;
+    const fallback = parseMarking(options.marking ?? DEFAULT_IMPORT_MARKING, registry).label;
     const plan = planImport(entries, { registry, fallback });
     const total = plan.objects.length;
     return this.#deps.store.transaction(async (tx) => {
@@ -126,7 +133,10 @@ export class StixService {
         try {
           await this.#deps.products.createDraftIn(tx, actor, planned.draft, { id: planned.productId });
         } catch (error) {
-          if (!isAccordError(error) || !['PRODUCT_INVALID', 'MARKING_SYNTAX'].includes(error.code))
+          if (
+            !isAccordError(error) ||
+            !(error.code === 'PRODUCT_INVALID' || error.code.startsWith('MARKING_'))
+          )
             throw error;
           throw new AccordError(
             'STIX_INVALID',
