@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.js';
 import type { PublicIdentity } from '../crypto/index.js';
+import { StixService } from '../interop/stix/index.js';
 import { createRegistry, type MarkingRegistry } from '../markings/index.js';
 import { ArrangementService } from '../services/arrangement-service.js';
 import { AuditGossip } from '../services/audit-gossip.js';
@@ -27,6 +28,8 @@ export interface Services {
   readonly directory: DirectoryService;
   readonly arrangements: ArrangementService;
   readonly products: ProductService;
+  /** STIX 2.1 import and export, filtered by policy (issue 6); TAXII serves objectsFor(). */
+  readonly stix: StixService;
   /** Recalls of this node's products and their status per recipient. */
   readonly recalls: RecallService;
   /** Consent requests and answers (third-party rule), and onward releases of received products. */
@@ -80,6 +83,16 @@ export function createServices(
   });
   const signer = keys === undefined ? {} : { signer: signerOf(keys) };
   const arrangements = new ArrangementService({ store, registry, audit });
+  // With keys, every product version is signed and every release sealed; without, neither.
+  const products = new ProductService({
+    store,
+    partner: config.partner,
+    registry,
+    now,
+    outboxSignal,
+    audit,
+    ...signer,
+  });
   const recalls = new RecallService({
     store,
     audit,
@@ -106,16 +119,8 @@ export function createServices(
     auth: new AuthService({ store, settings: config.auth, now, audit }),
     directory: new DirectoryService({ store, registry }),
     arrangements,
-    // With keys, every product version is signed and every release sealed; without, neither.
-    products: new ProductService({
-      store,
-      partner: config.partner,
-      registry,
-      now,
-      outboxSignal,
-      audit,
-      ...(keys === undefined ? {} : { signer: signerOf(keys) }),
-    }),
+    products,
+    stix: new StixService({ store, registry, partner: config.partner, now, products }),
     recalls,
     incidents,
     consents: new ConsentService({

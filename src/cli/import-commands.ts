@@ -65,7 +65,9 @@ const LINE_VERB: Readonly<Record<ImportResult['outcome'], string>> = {
 
 /** Registers `accord import misp FILE`. */
 export function registerImportCommands(program: Command, io: CliIo): void {
-  const command = program.command('import').description('bring data from other formats into products');
+  const command =
+    program.commands.find((c) => c.name() === 'import') ??
+    program.command('import').description('bring data from other formats (MISP, STIX) into products');
   command
     .command('misp <file>')
     .description(

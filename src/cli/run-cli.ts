@@ -16,6 +16,7 @@ import { registerPolicyCommands } from './policy-commands.js';
 import { registerRecallCommands } from './recall-commands.js';
 import { registerReceivedCommands } from './received-commands.js';
 import { registerReportCommands } from './report-commands.js';
+import { registerStixCommands } from './stix-commands.js';
 
 export type { CliIo, CliStream } from './cli-io.js';
 
@@ -76,6 +77,7 @@ function buildProgram(io: CliIo): Command {
   registerIncidentCommands(program, io);
   registerReportCommands(program, io);
   registerImportCommands(program, io);
+  registerStixCommands(program, io);
   registerDemoCommand(program, io);
   return program;
 }

@@ -98,6 +98,9 @@ export const ERROR_CODES = {
   // breach protocol
   INCIDENT_STATE_INVALID:
     "The incident's state does not allow this step, or the step belongs to the node that took the report.",
+  // STIX 2.1 interop
+  STIX_INVALID:
+    'A STIX 2.1 bundle or object is malformed or breaks a STIX rule; the details give the JSON path of the first error.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -292,14 +292,28 @@ export class ProductService {
 
   /** Creates a draft (version 1) written by the actor. */
   async createDraft(actor: Actor, input: DraftInput): Promise<ProductView> {
+    return this.#deps.store.transaction(async (tx) => this.createDraftIn(tx, actor, input));
+  }
+
+  /**
+   * Creates a draft inside the caller's transaction `tx`, so that several products (a STIX
+   * import) are stored, validated and logged all or none. `id` replaces the generated one; an id
+   * in use is STORE_CONFLICT.
+   */
+  async createDraftIn(
+    tx: Repositories,
+    actor: Actor,
+    input: DraftInput,
+    options: { readonly id?: string } = {},
+  ): Promise<ProductView> {
     requirePermission(actor, 'product:create');
-    const id = `${this.#deps.partner}-${new Date(this.#deps.now()).getUTCFullYear()}-${randomBytes(5).toString('hex')}`;
+    const id =
+      options.id ??
+      `${this.#deps.partner}-${new Date(this.#deps.now()).getUTCFullYear()}-${randomBytes(5).toString('hex')}`;
     const document = this.#document(actor, input, id, 1);
     const product = this.#parse(actor, document);
-    return this.#deps.store.transaction(async (tx) => {
-      await tx.products.createDraft(this.#versionInput(product, this.#signed(document)));
-      return this.#logged(tx, 'product.created', actor, await this.#view(tx, actor, id));
-    });
+    await tx.products.createDraft(this.#versionInput(product, this.#signed(document)));
+    return this.#logged(tx, 'product.created', actor, await this.#view(tx, actor, id));
   }
 
   /**

@@ -340,6 +340,16 @@ export interface IncidentStepsTable {
   effects_json: string;
 }
 
+export interface StixObjectsTable {
+  stix_id: string;
+  version: string;
+  type: string;
+  product_id: string | null;
+  portion_id: string | null;
+  object_json: string;
+  date_added: string;
+}
+
 /** The Kysely database type: one entry per table the migrations create. */
 export interface Database {
   partners: PartnersTable;
@@ -372,6 +382,7 @@ export interface Database {
   audit_peer_heads: AuditPeerHeadsTable;
   incidents: IncidentsTable;
   incident_steps: IncidentStepsTable;
+  stix_objects: StixObjectsTable;
 }
 
 // Compile-time check that the port's STORE_TABLES and Database name the same tables, so counts() sees all.

@@ -42,6 +42,7 @@ export const STORE_TABLES = [
   'audit_peer_heads',
   'incidents',
   'incident_steps',
+  'stix_objects',
 ] as const;
 export type StoreTable = (typeof STORE_TABLES)[number];
 
@@ -958,6 +959,35 @@ export interface GossipRepository {
   peerHeadsOfSize(partner: string, treeSize: number): Promise<readonly PeerTreeHead[]>;
 }
 
+// ---------------------------------------------------------------- STIX interop
+
+/** An imported STIX object, kept as it came (STIX 2.1 interop, issue 6). */
+export interface StixObjectRecord {
+  readonly stixId: string;
+  /** `modified`, else `created`, else '' (observables), as an ISO instant. */
+  readonly version: string;
+  readonly type: string;
+  /** The product a report (or its note, or footprint) became, if any. */
+  readonly productId: string | null;
+  readonly portionId: string | null;
+  /** The object as imported, parsed from the stored JSON. */
+  readonly object: Readonly<Record<string, unknown>>;
+  readonly dateAdded: IsoInstant;
+}
+
+export type StixObjectInput = Omit<StixObjectRecord, 'object' | 'dateAdded'> & {
+  /** The object's JSON text as it will be stored. */
+  readonly json: string;
+};
+
+/** Imported STIX objects by id and version. */
+export interface StixObjectRepository {
+  /** Stores the objects; a version already held is kept as it is. Returns how many were new. */
+  addMany(objects: readonly StixObjectInput[]): Promise<number>;
+  /** Stored objects in import order: all, those of one product, or (`productId: null`) those of none. */
+  list(filter?: { readonly productId?: string | null }): Promise<readonly StixObjectRecord[]>;
+}
+
 // ---------------------------------------------------------------- the store
 
 /** Every repository; what a transaction callback receives. */
@@ -984,6 +1014,7 @@ export interface Repositories {
   readonly audit: AuditRepository;
   readonly gossip: GossipRepository;
   readonly incidents: IncidentRepository;
+  readonly stix: StixObjectRepository;
   counts(): Promise<TableCounts>;
 }
 

@@ -21,6 +21,7 @@ import { createReceivedProductRepository } from './received-products.js';
 import { createReceivedRecallRepository } from './received-recalls.js';
 import { createReleaseRepository } from './releases.js';
 import { createSessionRepository } from './sessions.js';
+import { createStixObjectRepository } from './stix-objects.js';
 import { createTokenRepository } from './tokens.js';
 import { createUserRepository } from './users.js';
 
@@ -89,6 +90,7 @@ export function createRepositories(ctx: RepositoryContext, guard: CallGuard): Re
     audit: guarded('audit', createAuditRepository(ctx), guard),
     gossip: guarded('gossip', createGossipRepository(ctx), guard),
     incidents: guarded('incidents', createIncidentRepository(ctx), guard),
+    stix: guarded('stix', createStixObjectRepository(ctx), guard),
     counts: guarded('store', { counts }, guard).counts,
   };
 }

@@ -1,0 +1,367 @@
+import { AccordError, isAccordError } from '../../errors/index.js';
+import { type MarkingRegistry, parseMarking } from '../../markings/index.js';
+import {
+  compileArrangement,
+  type DerivedProduct,
+  decideRead,
+  decideRelease,
+  tearProduct,
+} from '../../policy/index.js';
+import { type Product, parseProduct } from '../../products/index.js';
+import { type Actor, readerOf, requirePermission } from '../../services/actor.js';
+import type { ProductService } from '../../services/product-service.js';
+import type {
+  ArrangementVersion,
+  ProductRecord,
+  ProductState,
+  Repositories,
+  StixObjectRecord,
+  Store,
+} from '../../store/index.js';
+import { type KeptStixIds, productToStix } from './export.js';
+import { type StixObject, uuidV5 } from './ids.js';
+import { planImport, versionOf } from './import.js';
+import { parseStixObjects } from './validate.js';
+
+/**
+ * Who is looking: the node operator (everything stored), a user (what decideRead lets them read)
+ * or a partner (what decideRelease would give them: the torn version, never more).
+ */
+export type StixViewer =
+  | { readonly kind: 'operator' }
+  | { readonly kind: 'user'; readonly actor: Actor }
+  | {
+      readonly kind: 'partner';
+      readonly partner: string;
+      /** Judge under this arrangement only; by default the one that gives the partner most. */
+      readonly arrangementId?: string;
+    };
+
+/** One STIX object a viewer may see, with its version and when this node first held it (TAXII `date_added`). */
+export interface StixEntry {
+  readonly object: StixObject;
+  /** STIX `modified` (or `created`; '' for observables), as an ISO instant. */
+  readonly version: string;
+  readonly dateAdded: string;
+}
+
+export interface StixImportOptions {
+  /**
+   * Label of objects without an Accord statement marking, as a marking string. Default
+   * UNCLASSIFIED//NOFORN: material of unknown handling is not passed on to partners until someone
+   * marks it otherwise (deny by default).
+   */
+  readonly marking?: string;
+  /** Told as objects are checked and stored: (done, total). */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface StixImportSummary {
+  readonly objects: number;
+  /** Object versions this node did not hold before. */
+  readonly added: number;
+  /** Products created from reports. */
+  readonly products: readonly string[];
+}
+
+export interface StixServiceDeps {
+  readonly store: Store;
+  readonly registry: MarkingRegistry;
+  /** The partner this node belongs to. */
+  readonly partner: string;
+  readonly now: () => number;
+  readonly products: ProductService;
+}
+
+/** The label of imported material that carries no Accord statement marking, unless the importer gives one. */
+export const DEFAULT_IMPORT_MARKING = 'UNCLASSIFIED//NOFORN';
+
+// Products a partner may be sent: the states ProductService.release accepts.
+const RELEASABLE: readonly ProductState[] = ['submitted', 'approved', 'released'];
+const PAGE = 200;
+const STORE_CHUNK = 2000;
+// Properties of a report that export writes itself; the rest of an imported report travels as is.
+const REPORT_OWN = new Set([
+  'type',
+  'id',
+  'spec_version',
+  'created',
+  'modified',
+  'created_by_ref',
+  'name',
+  'description',
+  'published',
+  'object_refs',
+  'object_marking_refs',
+  'granular_markings',
+  'x_accord_product',
+]);
+
+function markingRefsOf(object: Readonly<Record<string, unknown>>): string[] {
+  const refs = Array.isArray(object.object_marking_refs) ? [...object.object_marking_refs] : [];
+  if (Array.isArray(object.granular_markings)) {
+    for (const g of object.granular_markings as { marking_ref?: unknown }[]) refs.push(g.marking_ref);
+  }
+  return refs.filter((r): r is string => typeof r === 'string');
+}
+
+/** STIX 2.1 import and export over a node's store, filtered by the release and read policies. */
+export class StixService {
+  readonly #deps: StixServiceDeps;
+
+  constructor(deps: StixServiceDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * Imports a STIX 2.1 bundle (or object array, or one object) as `actor`: every object is checked
+   * first and the first error is STIX_INVALID with its JSON path; then, in one transaction, each
+   * report becomes a draft product through the normal creation path (validation, audit entry) and
+   * every object is kept raw by id and version. Any failure stores nothing.
+   */
+  async import(actor: Actor, input: unknown, options: StixImportOptions = {}): Promise<StixImportSummary> {
+    requirePermission(actor, 'product:create');
+    const { registry } = this.#deps;
+    const entries = parseStixObjects(input);
+    const fallback = parseMarking(options.marking ?? DEFAULT_IMPORT_MARKING, registry).label;
+    const plan = planImport(entries, { registry, fallback });
+    const total = plan.objects.length;
+    return this.#deps.store.transaction(async (tx) => {
+      const created: string[] = [];
+      for (const planned of plan.products) {
+        if ((await tx.products.get(planned.productId)) !== undefined) continue;
+        try {
+          await this.#deps.products.createDraftIn(tx, actor, planned.draft, { id: planned.productId });
+        } catch (error) {
+          if (
+            !isAccordError(error) ||
+            !(error.code === 'PRODUCT_INVALID' || error.code.startsWith('MARKING_'))
+          )
+            throw error;
+          throw new AccordError(
+            'STIX_INVALID',
+            `STIX ${planned.path}: the report cannot become a product: ${error.message}`,
+            { path: planned.path },
+            { cause: error },
+          );
+        }
+        created.push(planned.productId);
+      }
+      let added = 0;
+      for (let start = 0; start < total; start += STORE_CHUNK) {
+        const rows = plan.objects.slice(start, start + STORE_CHUNK).map((o) => ({
+          stixId: o.object.id,
+          version: o.version,
+          type: o.object.type,
+          productId: o.productId ?? null,
+          portionId: o.portionId ?? null,
+          json: JSON.stringify(o.object),
+        }));
+        added += await tx.stix.addMany(rows);
+        options.onProgress?.(Math.min(total, start + STORE_CHUNK), total);
+      }
+      if (total === 0) options.onProgress?.(0, 0);
+      return { objects: total, added, products: created };
+    });
+  }
+
+  /** A bundle of what `viewer` may see, of one product or of all. */
+  async exportBundle(
+    viewer: StixViewer,
+    options: { readonly productId?: string } = {},
+  ): Promise<{ readonly type: 'bundle'; readonly id: string; readonly objects: readonly StixObject[] }> {
+    const entries = await this.objectsFor(viewer, options);
+    if (options.productId !== undefined && entries.length === 0) {
+      throw new AccordError('NOT_FOUND', `no product '${options.productId}'`, { id: options.productId });
+    }
+    const objects = entries.map((e) => e.object);
+    // Deterministic: the same objects give the same bundle id.
+    const id = `bundle--${uuidV5(`bundle:${entries.map((e) => `${e.object.id}@${e.version}`).join(',')}`)}`;
+    return { type: 'bundle', id, objects };
+  }
+
+  /**
+   * The STIX objects `viewer` may see, each with its version and the date this node added it: for
+   * every product, the version the policy gives the viewer (whole, or torn, or nothing); imported
+   * objects of no product only for the operator; and the marking definitions all of them name.
+   * Ids and versions are stable: deterministic for our products, kept for imported ones.
+   */
+  async objectsFor(viewer: StixViewer, options: { readonly productId?: string } = {}): Promise<StixEntry[]> {
+    if (viewer.kind === 'user') requirePermission(viewer.actor, 'product:read');
+    const store = this.#deps.store;
+    const out = new Map<string, StixEntry>();
+    const add = (object: StixObject, version: string, dateAdded: string): void => {
+      const key = `${object.id}@${version}`;
+      if (!out.has(key)) out.set(key, { object, version, dateAdded });
+    };
+    const arrangements = viewer.kind === 'partner' ? await this.#arrangementsWith(viewer) : [];
+    const records =
+      options.productId === undefined
+        ? await this.#allProducts()
+        : [await store.products.get(options.productId)].filter((r): r is ProductRecord => r !== undefined);
+    for (const record of records) {
+      const seen = await this.#productFor(viewer, record, arrangements);
+      if (seen === undefined) continue;
+      for (const entry of await this.#productObjects(record, seen))
+        add(entry.object, entry.version, entry.dateAdded);
+    }
+    // Imported objects of no product, read once.
+    const raw = await store.stix.list({ productId: null });
+    if (viewer.kind === 'operator' && options.productId === undefined) {
+      for (const r of raw) add(r.object as StixObject, r.version, r.dateAdded);
+    } else {
+      // Foreign objects of no product carry no label this node can judge: deny by default, except
+      // the marking definitions that what the viewer sees names (foreign ones travel with them).
+      const named = new Set([...out.values()].flatMap((e) => markingRefsOf(e.object)));
+      for (const r of raw) {
+        if (r.type === 'marking-definition' && named.has(r.stixId))
+          add(r.object as StixObject, r.version, r.dateAdded);
+      }
+    }
+    // TAXII 2.1: objects in the order the node added them (a stable sort: a product's report, then
+    // its notes in portion order).
+    return [...out.values()].sort((a, b) => a.dateAdded.localeCompare(b.dateAdded));
+  }
+
+  async #allProducts(): Promise<ProductRecord[]> {
+    const all: ProductRecord[] = [];
+    for (let offset = 0; ; offset += PAGE) {
+      const page = await this.#deps.store.products.list({ limit: PAGE, offset });
+      all.push(...page);
+      if (page.length < PAGE) return all;
+    }
+  }
+
+  async #arrangementsWith(viewer: {
+    partner: string;
+    arrangementId?: string;
+  }): Promise<ArrangementVersion[]> {
+    const versions = await this.#deps.store.arrangements.list();
+    const governing = new Map<string, ArrangementVersion>();
+    for (const v of versions) {
+      if (viewer.arrangementId !== undefined && v.id !== viewer.arrangementId) continue;
+      const held = governing.get(v.id);
+      // The newest version signed into force governs (as ProductService.release picks it).
+      if (
+        held === undefined ||
+        (v.status === 'active' && (held.status !== 'active' || v.version > held.version))
+      ) {
+        governing.set(v.id, v);
+      }
+    }
+    return [...governing.values()];
+  }
+
+  async #load(tx: Repositories, record: ProductRecord): Promise<Product | undefined> {
+    const version = await tx.products.getVersion(record.id, record.currentVersion);
+    if (version === undefined) return undefined;
+    const approvals = await tx.approvals.list(record.id, record.currentVersion);
+    return parseProduct(
+      {
+        ...version.document,
+        approvals: approvals.map((a) => ({ by: a.by, version: a.version, at: a.at, decision: a.decision })),
+        recalled: record.state === 'recalled',
+      },
+      this.#deps.registry,
+    );
+  }
+
+  /** The version of a product `viewer` may have, or undefined when none. */
+  async #productFor(
+    viewer: StixViewer,
+    record: ProductRecord,
+    arrangements: readonly ArrangementVersion[],
+  ): Promise<DerivedProduct | undefined> {
+    const { store, registry } = this.#deps;
+    const at = this.#deps.now();
+    if (viewer.kind === 'user' && record.state === 'draft' && record.author !== viewer.actor.user.username) {
+      return undefined;
+    }
+    if (viewer.kind === 'partner' && !RELEASABLE.includes(record.state)) return undefined;
+    const product = await this.#load(store, record);
+    if (product === undefined) return undefined;
+    switch (viewer.kind) {
+      case 'operator':
+        return tearProduct(product, product.portions, true, registry, at);
+      case 'user': {
+        const decision = decideRead(product, readerOf(viewer.actor.user), { at, registry });
+        return decision.effect === 'allow' ? (decision.derived ?? undefined) : undefined;
+      }
+      case 'partner': {
+        const consents = await store.consents.list({ productId: record.id, recipient: viewer.partner });
+        let best: DerivedProduct | undefined;
+        for (const arrangement of arrangements) {
+          const decision = decideRelease(
+            product,
+            compileArrangement(arrangement.document, registry),
+            viewer.partner,
+            {
+              at,
+              sender: this.#deps.partner,
+              consents: consents.map((c) => ({
+                originator: c.originator,
+                recipient: c.recipient,
+                productId: c.productId,
+                grantedAt: c.grantedAt,
+                ...(c.expiresAt === null ? {} : { expiresAt: c.expiresAt }),
+              })),
+            },
+          );
+          const derived = decision.effect === 'allow' ? decision.derived : null;
+          if (derived !== null && (best === undefined || derived.withheldCount < best.withheldCount))
+            best = derived;
+        }
+        return best;
+      }
+    }
+  }
+
+  /** A product version as STIX: the imported objects as they came when the viewer may see all of an unedited import, else generated. */
+  async #productObjects(record: ProductRecord, seen: DerivedProduct): Promise<StixEntry[]> {
+    const store = this.#deps.store;
+    const raw = await store.stix.list({ productId: record.id });
+    const whole = seen.withheldCount === 0 && !seen.titleWithheld;
+    if (raw.length > 0 && whole && record.currentVersion === 1) {
+      return raw.map((r) => ({ object: r.object as StixObject, version: r.version, dateAdded: r.dateAdded }));
+    }
+    const first = await store.products.getVersion(record.id, 1);
+    const current = await store.products.getVersion(record.id, record.currentVersion);
+    if (first === undefined || current === undefined) return [];
+    const report = raw.filter((r) => r.type === 'report').at(-1);
+    const kept = report === undefined ? undefined : keptIds(report, raw);
+    // An imported version keeps its STIX version; a version written here is versioned by its time.
+    const imported = report !== undefined && record.currentVersion === 1 ? report : undefined;
+    const modified = imported === undefined ? current.createdAt : imported.version;
+    const dateAdded = imported === undefined ? current.createdAt : imported.dateAdded;
+    const objects = productToStix({
+      product: seen,
+      created: typeof report?.object.created === 'string' ? report.object.created : first.createdAt,
+      modified,
+      registry: this.#deps.registry,
+      ...(kept === undefined ? {} : { ids: kept }),
+      ...(report === undefined
+        ? {}
+        : { custom: Object.fromEntries(Object.entries(report.object).filter(([k]) => !REPORT_OWN.has(k))) }),
+    });
+    return objects.map((object) => ({ object, version: versionOf(object), dateAdded }));
+  }
+}
+
+/**
+ * For the TAXII server: the STIX objects `viewer` may see on a node, each with a stable id and
+ * version and the date the node added it, oldest first (StixService.objectsFor).
+ */
+export function visibleStixObjects(
+  services: { readonly stix: StixService },
+  viewer: StixViewer,
+  options: { readonly productId?: string } = {},
+): Promise<StixEntry[]> {
+  return services.stix.objectsFor(viewer, options);
+}
+
+function keptIds(report: StixObjectRecord, raw: readonly StixObjectRecord[]): KeptStixIds {
+  const notes: Record<string, string> = {};
+  for (const r of raw) if (r.type === 'note' && r.portionId !== null) notes[r.portionId] = r.stixId;
+  const location = raw.find((r) => r.type === 'location')?.stixId;
+  return { report: report.stixId, notes, ...(location === undefined ? {} : { location }) };
+}
