@@ -120,7 +120,7 @@ export function createServices(
     directory: new DirectoryService({ store, registry }),
     arrangements,
     products,
-    stix: new StixService({ store, registry, partner: config.partner, now, products }),
+    stix: new StixService({ store, registry, partner: config.partner, now, products, audit }),
     recalls,
     incidents,
     consents: new ConsentService({

@@ -21,6 +21,8 @@ export const AUDIT_ACTIONS = [
   'product.approved',
   'product.rejected',
   'product.read',
+  // A product version handed out in an interchange format (STIX export).
+  'product.exported',
   'release.decided',
   'release.onward',
   'product.recalled',

@@ -345,4 +345,23 @@ describe.each(DIALECTS)('StixService over $dialect', ({ dialect, enabled }) => {
     expect(reportOf(entries)?.version).toBe(reportOf(whole)?.version);
     expect(await node.services.stix.objectsFor({ kind: 'partner', partner: 'JPN' })).toEqual([]);
   });
+
+  it('logs every product version an export hands out, and to whom', async () => {
+    const node = await startNode();
+    const { id } = await node.services.products.createDraft(node.analyst, DRAFT);
+    await node.services.products.submit(node.analyst, id);
+    await node.services.products.decide(node.officer, id, 'approved');
+    await node.services.stix.exportBundle({ kind: 'partner', partner: 'GBR' }, { productId: id });
+    await node.services.stix.exportBundle({ kind: 'user', actor: node.analyst }, { productId: id });
+    const logged = (await node.store.audit.pending(10_000))
+      .map((q) => JSON.parse(q.entryJson))
+      .filter((e) => e.action === 'product.exported');
+    expect(logged).toEqual([
+      expect.objectContaining({ actor: { kind: 'node' }, product: { id, version: 1 }, partner: 'GBR' }),
+      expect.objectContaining({
+        actor: expect.objectContaining({ kind: 'user' }),
+        product: { id, version: 1 },
+      }),
+    ]);
+  });
 });

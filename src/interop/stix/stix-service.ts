@@ -1,3 +1,4 @@
+import type { AuditEvent } from '../../audit/index.js';
 import { AccordError, isAccordError } from '../../errors/index.js';
 import { type MarkingRegistry, parseMarking } from '../../markings/index.js';
 import {
@@ -9,6 +10,8 @@ import {
 } from '../../policy/index.js';
 import { type Product, parseProduct } from '../../products/index.js';
 import { type Actor, readerOf, requirePermission } from '../../services/actor.js';
+import { userActor } from '../../services/audit-events.js';
+import type { AuditRecorder } from '../../services/audit-log.js';
 import type { ProductService } from '../../services/product-service.js';
 import type {
   ArrangementVersion,
@@ -71,6 +74,8 @@ export interface StixServiceDeps {
   readonly partner: string;
   readonly now: () => number;
   readonly products: ProductService;
+  /** The audit log: every product an export hands out is logged (issue 5: "export"). */
+  readonly audit?: AuditRecorder;
 }
 
 /** The label of imported material that carries no Accord statement marking, unless the importer gives one. */
@@ -175,9 +180,32 @@ export class StixService {
       throw new AccordError('NOT_FOUND', `no product '${options.productId}'`, { id: options.productId });
     }
     const objects = entries.map((e) => e.object);
+    await this.#logExport(viewer, objects);
     // Deterministic: the same objects give the same bundle id.
     const id = `bundle--${uuidV5(`bundle:${entries.map((e) => `${e.object.id}@${e.version}`).join(',')}`)}`;
     return { type: 'bundle', id, objects };
+  }
+
+  /** One `product.exported` entry per product version in an export, in one transaction. */
+  async #logExport(viewer: StixViewer, objects: readonly StixObject[]): Promise<void> {
+    const audit = this.#deps.audit;
+    if (audit === undefined) return;
+    const events: AuditEvent[] = [];
+    for (const object of objects) {
+      const product = (object as { x_accord_product?: { id?: unknown; version?: unknown } }).x_accord_product;
+      if (object.type !== 'report' || typeof product?.id !== 'string' || typeof product.version !== 'number')
+        continue;
+      events.push({
+        action: 'product.exported',
+        actor: viewer.kind === 'user' ? userActor(viewer.actor) : { kind: 'node' },
+        product: { id: product.id, version: product.version },
+        ...(viewer.kind === 'partner' ? { partner: viewer.partner } : {}),
+      });
+    }
+    if (events.length === 0) return;
+    await this.#deps.store.transaction(async (tx) => {
+      for (const event of events) await audit.recordIn(tx, event);
+    });
   }
 
   /**
