@@ -22,6 +22,7 @@ import { registerProductRoutes } from './routes/product-routes.js';
 import { registerRecallRoutes } from './routes/recall-routes.js';
 import { registerReceivedRoutes } from './routes/received-routes.js';
 import { registerReportRoutes } from './routes/report-routes.js';
+import { DEFAULT_WEB_ROOT, registerWebConsole } from './web-console.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -32,11 +33,13 @@ export interface ServerOptions {
   readonly secureCookies: boolean;
   readonly nodeName: string;
   readonly partner: string;
+  /** The built web console (`npm run build`); default dist/web of this checkout. */
+  readonly webRoot?: string;
 }
 
 /**
  * The node's HTTP API: /api/v1 (REST, OpenAPI at /api/v1/openapi.json, docs at /api/v1/docs), the
- * federation endpoints under /federation/v1, ops routes.
+ * federation endpoints under /federation/v1, ops routes, and the web console at `/`.
  */
 export async function buildServer(services: Services, options: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -109,5 +112,6 @@ export async function buildServer(services: Services, options: ServerOptions): P
   registerIdentityRoute(app, options, services.keys);
   registerGossipRoutes(app, services.audit);
   registerIncidentRoutes(app, services.incidents);
+  await registerWebConsole(app, options.webRoot ?? DEFAULT_WEB_ROOT);
   return app;
 }

@@ -45,6 +45,8 @@ export async function buildNode(
     readonly keys?: NodeKeys;
     /** The public identity of a node whose keys stay locked (see createServices). */
     readonly identity?: PublicIdentity;
+    /** Where the built web console is (default dist/web of this checkout). */
+    readonly webRoot?: string;
   } = {},
 ): Promise<AccordNode> {
   const store = options.store ?? (await openConfiguredStore(config));
@@ -61,6 +63,7 @@ export async function buildNode(
     secureCookies: config.http.publicUrl?.startsWith('https:') ?? false,
     nodeName: config.nodeName,
     partner: config.partner,
+    ...(options.webRoot === undefined ? {} : { webRoot: options.webRoot }),
   });
   return {
     config,

@@ -222,6 +222,9 @@ const PUBLIC_URLS = new Set([
   // Gossip (issue 5): a signed head reveals only size, root and time; a proof only what it commits to.
   '/federation/v1/audit/tree-head',
   '/federation/v1/audit/consistency',
+  // The web console's static files (issue 8): the page and its scripts hold no data; every call
+  // they make goes through the API above. /api, /federation and /taxii2 paths are never served here.
+  '/*',
 ]);
 const SIGNED_IN_URLS = new Set(['/api/v1/auth/me', '/api/v1/auth/logout', '/api/v1/auth/tokens']);
 

@@ -1,0 +1,3 @@
+export function OversightPage() {
+  return <h1>OversightPage</h1>;
+}
