@@ -104,6 +104,26 @@ function draftFieldsOf(document: ProductDocument): Record<string, unknown> {
   return Object.fromEntries(Object.entries(document).filter(([key]) => DRAFT_FIELDS.includes(key)));
 }
 
+/** What a release to one recipient under one arrangement would do (previewRelease). */
+export interface ReleasePreview {
+  readonly arrangement: {
+    readonly id: string;
+    readonly version: number;
+    readonly title: string;
+    readonly status: string;
+  };
+  readonly recipient: string;
+  readonly effect: Decision['effect'];
+  readonly deniedBy: Decision['deniedBy'];
+  readonly rules: Decision['rules'];
+  /** Ids of the portions that pass the tear line (they go when the release is allowed). */
+  readonly released: readonly string[];
+  /** The portions held back, each with every rule that holds it. */
+  readonly withheld: Decision['withheld'];
+  /** The banner of what would go; null when the release would be denied. */
+  readonly banner: string | null;
+}
+
 /** The outcome of a release request that the policy allowed. */
 export interface ReleaseOutcome {
   readonly releaseId: string;
@@ -575,6 +595,68 @@ export class ProductService {
       decision,
       banner: renderBanner(derived.banner, { originator: derived.originator, registry: this.#deps.registry }),
     };
+  }
+
+  /**
+   * What a release of the current version would do, to every other party of every arrangement
+   * this node is party to, without releasing anything or writing a decision: per recipient the
+   * decision (effect, every rule with its reason), the portions that would go and, for the rest,
+   * the rules that hold them back. Only a reader of the whole product may ask, as for release:
+   * the reasons describe every portion's label.
+   */
+  async previewRelease(actor: Actor, id: string): Promise<readonly ReleasePreview[]> {
+    requirePermission(actor, 'product:read');
+    const store = this.#deps.store;
+    const { product, decision: read } = await this.#readable(store, actor, id);
+    if (read.withheld.length > 0 || read.derived?.titleWithheld) {
+      throw new AccordError(
+        'FORBIDDEN',
+        `${actor.user.username} cannot read all of product ${id} and so cannot preview its release`,
+        { permission: 'product:read' },
+      );
+    }
+    const at = this.#deps.now();
+    const previews: ReleasePreview[] = [];
+    for (const latest of await store.arrangements.list()) {
+      const arrangement = await this.#arrangementFor(store, latest.id);
+      const parties = arrangement.document.parties.map((p) => p.partner);
+      if (!parties.includes(this.#deps.partner)) continue;
+      const compiled = compileArrangement(arrangement.document, this.#deps.registry);
+      for (const recipient of parties) {
+        if (recipient === this.#deps.partner) continue;
+        const consents = await store.consents.list({ productId: id, recipient });
+        const decision = decideRelease(product, compiled, recipient, {
+          at,
+          sender: this.#deps.partner,
+          consents: consents.map((c) => ({
+            originator: c.originator,
+            recipient: c.recipient,
+            productId: c.productId,
+            grantedAt: c.grantedAt,
+            ...(c.expiresAt === null ? {} : { expiresAt: c.expiresAt }),
+          })),
+        });
+        const withheldIds = new Set(decision.withheld.map((w) => w.portionId));
+        const render = (label: Parameters<typeof renderBanner>[0]) =>
+          renderBanner(label, { originator: product.originator, registry: this.#deps.registry });
+        previews.push({
+          arrangement: {
+            id: arrangement.id,
+            version: arrangement.version,
+            title: arrangement.document.title,
+            status: arrangement.status,
+          },
+          recipient,
+          effect: decision.effect,
+          deniedBy: decision.deniedBy,
+          rules: decision.rules,
+          released: product.portions.filter((p) => !withheldIds.has(p.id)).map((p) => p.id),
+          withheld: decision.withheld,
+          banner: decision.derived === null ? null : render(decision.derived.banner),
+        });
+      }
+    }
+    return previews;
   }
 
   /** The derived version as it travels, naming the stored source version it was torn from. */

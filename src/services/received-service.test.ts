@@ -252,6 +252,11 @@ describe('ReceivedService provenance and signature', () => {
       envelopeId,
       receivedAt: new Date(clock).toISOString(),
       withheldAtRelease: 1,
+      derivedFrom: {
+        id: expect.any(String),
+        version: expect.any(Number),
+        digest: expect.stringMatching(/^sha256:/),
+      },
       signature: { by: usaKeys.public.signing.fingerprint, verified: true, code: null, reason: null },
     });
   });

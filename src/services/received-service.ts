@@ -38,6 +38,8 @@ export interface ReceivedProvenance {
   readonly receivedAt: string;
   /** Portions the sender tore out before it left: they never reached this node. */
   readonly withheldAtRelease: number;
+  /** The originator's version this one was torn from, with that version's digest (verifyDerivedFrom). */
+  readonly derivedFrom: { readonly id: string; readonly version: number; readonly digest: string };
   readonly signature: SignatureCheck;
 }
 
@@ -217,6 +219,7 @@ export class ReceivedService {
         envelopeId: received.envelopeId,
         receivedAt: received.receivedAt,
         withheldAtRelease: received.document.withheldCount,
+        derivedFrom: received.document.derivedFrom,
         signature: await context.signature(received),
       },
     };

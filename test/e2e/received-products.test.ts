@@ -206,6 +206,11 @@ describe('GET /api/v1/received at GBR after a delivery from USA', () => {
       receivedAt: new Date(NOW).toISOString(),
       // p3 (NOFORN) was torn out at USA before it left.
       withheldAtRelease: 1,
+      derivedFrom: {
+        id: expect.any(String),
+        version: expect.any(Number),
+        digest: expect.stringMatching(/^sha256:/),
+      },
       signature: { by: usaKeys.public.signing.fingerprint, verified: true, code: null, reason: null },
     });
 

@@ -182,6 +182,20 @@ export function registerProductRoutes(root: FastifyInstance, products: ProductSe
   );
 
   app.get(
+    '/api/v1/products/:id/release-preview',
+    {
+      config: { access: { permission: 'product:read' } },
+      schema: {
+        tags,
+        summary:
+          'Dry run: what releasing the current version would give each party of each arrangement, and the rules that hold the rest back (nothing is released or recorded)',
+        params: IdParams,
+      },
+    },
+    async (request) => ({ previews: await products.previewRelease(actorOf(request), request.params.id) }),
+  );
+
+  app.get(
     '/api/v1/products/:id/releases',
     {
       config: { access: { permission: 'product:read' } },
