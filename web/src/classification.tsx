@@ -33,23 +33,33 @@ export function levelClassOf(label: Label | null): string {
 }
 
 /** The join of every marking given: the banner a page holding all of them must carry. */
-export function highestOf(markings: readonly string[]): {
-  readonly text: string;
-  readonly label: Label | null;
-} {
+export function highestOf(
+  markings: readonly string[],
+  originator?: string,
+): { readonly text: string; readonly label: Label | null } {
   let joined: Label | null = null;
+  // Community codes (FVEY, NATO) are read as their membership now, as the node renders banners.
+  const at = Date.now();
   for (const marking of markings) {
     const label = labelOf(marking);
     // A marking the console cannot read is not guessed at: the banner says so at the top level.
     if (label === null) return { text: 'UNREADABLE MARKING ON PAGE', label: null };
-    joined = joined === null ? label : joinLabels(joined, label, DEFAULT_REGISTRY);
+    joined = joined === null ? label : joinLabels(joined, label, DEFAULT_REGISTRY, at);
   }
   if (joined === null) return { text: 'UNCLASSIFIED', label: labelOf('UNCLASSIFIED') };
-  return { text: renderBanner(joined, { registry: DEFAULT_REGISTRY }), label: joined };
+  // CAPCO lists the originator first in REL TO; with one originator on screen, so does the banner.
+  const options =
+    originator === undefined ? { registry: DEFAULT_REGISTRY } : { registry: DEFAULT_REGISTRY, originator };
+  return { text: renderBanner(joined, options), label: joined };
+}
+
+interface OnScreen {
+  readonly markings: readonly string[];
+  readonly originator: string | undefined;
 }
 
 interface BannerRegistry {
-  readonly set: (owner: string, markings: readonly string[]) => void;
+  readonly set: (owner: string, markings: readonly string[], originator?: string) => void;
   readonly clear: (owner: string) => void;
 }
 
@@ -58,13 +68,18 @@ const BannerText = createContext<{ readonly text: string; readonly label: Label 
 
 /** Holds what every part of the page has on screen; the banners show their join. */
 export function ClassificationProvider({ children }: { readonly children: ReactNode }) {
-  const [byOwner, setByOwner] = useState<ReadonlyMap<string, readonly string[]>>(new Map());
-  const set = useCallback((owner: string, markings: readonly string[]) => {
+  const [byOwner, setByOwner] = useState<ReadonlyMap<string, OnScreen>>(new Map());
+  const set = useCallback((owner: string, markings: readonly string[], originator?: string) => {
     setByOwner((current) => {
       const previous = current.get(owner);
-      if (previous !== undefined && previous.join('\n') === markings.join('\n')) return current;
+      if (
+        previous !== undefined &&
+        previous.originator === originator &&
+        previous.markings.join('\n') === markings.join('\n')
+      )
+        return current;
       const next = new Map(current);
-      next.set(owner, markings);
+      next.set(owner, { markings, originator });
       return next;
     });
   }, []);
@@ -77,7 +92,15 @@ export function ClassificationProvider({ children }: { readonly children: ReactN
     });
   }, []);
   const registry = useMemo(() => ({ set, clear }), [set, clear]);
-  const highest = useMemo(() => highestOf([...byOwner.values()].flat()), [byOwner]);
+  const highest = useMemo(() => {
+    const all = [...byOwner.values()];
+    const originators = new Set(all.filter((o) => o.markings.length > 0).map((o) => o.originator));
+    const [only] = originators;
+    return highestOf(
+      all.flatMap((o) => o.markings),
+      originators.size === 1 ? only : undefined,
+    );
+  }, [byOwner]);
   return (
     <BannerContext.Provider value={registry}>
       <BannerText.Provider value={highest}>{children}</BannerText.Provider>
@@ -86,13 +109,13 @@ export function ClassificationProvider({ children }: { readonly children: ReactN
 }
 
 /** Declares the markings a component has on screen, for as long as it is mounted. */
-export function useOnScreen(owner: string, markings: readonly string[]): void {
+export function useOnScreen(owner: string, markings: readonly string[], originator?: string): void {
   const { set, clear } = useContext(BannerContext);
   const key = markings.join('\n');
   // biome-ignore lint/correctness/useExhaustiveDependencies: the joined key stands for the list
   useEffect(() => {
-    set(owner, markings);
-  }, [owner, key, set]);
+    set(owner, markings, originator);
+  }, [owner, key, originator, set]);
   useEffect(() => () => clear(owner), [owner, clear]);
 }
 

@@ -1,4 +1,4 @@
-import { type FormEvent, useEffect, useMemo, useState } from 'react';
+import { type FormEvent, useEffect, useState } from 'react';
 import { api, messageOf, type ProductView } from '../api.js';
 import { highestOf, Marking, useOnScreen } from '../classification.js';
 import { choiceOf, type LabelChoice, LabelPicker, markingOf } from '../label-picker.js';
@@ -148,8 +148,8 @@ export function ComposePage({ id }: { readonly id?: string }) {
   const titleMarking = markingOf(titleChoice, originator);
   const marks = portions.map((p) => markingOf(p.choice, originator));
   const onScreen = [titleMarking, ...marks].filter((m): m is string => m !== null);
-  useOnScreen('compose', onScreen);
-  const banner = useMemo(() => highestOf(onScreen).text, [onScreen]);
+  useOnScreen('compose', onScreen, originator);
+  const banner = highestOf(onScreen, originator).text;
 
   const update = (key: number, change: Partial<PortionDraft>) =>
     setPortions((list) => list.map((p) => (p.key === key ? { ...p, ...change } : p)));

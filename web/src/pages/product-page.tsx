@@ -27,18 +27,30 @@ export const CREDIBILITY_MEANING: Readonly<Record<number, string>> = {
 
 /** Portions, each with its mark, and the notice of what this reader may not see. */
 export function ProductBody({ product }: { readonly product: ProductView }) {
+  const torn = product.provenance?.withheldAtRelease ?? 0;
   return (
     <>
       <h1 className="product-title">
         <Marking value={product.titleMarking} />{' '}
         {product.titleWithheld ? <em>(title withheld)</em> : product.title}
       </h1>
-      {product.withheldCount > 0 && (
-        <p className="withheld-notice" role="note" data-testid="withheld-notice">
-          {product.withheldCount === 1 ? '1 portion was' : `${product.withheldCount} portions were`} withheld:
-          your access or the release did not allow {product.withheldCount === 1 ? 'it' : 'them'}. Neither
-          content nor marking is shown.
-        </p>
+      {(product.withheldCount > 0 || torn > 0) && (
+        <div className="withheld-notice" role="note" data-testid="withheld-notice">
+          {product.withheldCount > 0 && (
+            <p>
+              {product.withheldCount === 1 ? '1 portion is' : `${product.withheldCount} portions are`}{' '}
+              withheld from you: your clearance, nationality or caveats do not allow{' '}
+              {product.withheldCount === 1 ? 'it' : 'them'}. Neither content nor marking is shown.
+            </p>
+          )}
+          {torn > 0 && (
+            <p>
+              {torn === 1 ? '1 portion was' : `${torn} portions were`} withheld at release: the originator’s
+              policy tore {torn === 1 ? 'it' : 'them'} out before the product left, so{' '}
+              {torn === 1 ? 'it' : 'they'} never reached this node.
+            </p>
+          )}
+        </div>
       )}
       <ol className="portions" aria-label="Portions">
         {product.portions.map((portion) => (
@@ -169,6 +181,7 @@ export function ProductPage({ source, id }: { readonly source: 'own' | 'received
   useOnScreen(
     'product',
     data === undefined ? [] : [data.banner, data.titleMarking, ...data.portions.map((p) => p.marking)],
+    data?.originator,
   );
   if (error !== null)
     return (
