@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AccordNode, buildNode } from '../../src/app/node.js';
+import { type AccordNode, buildNode, startAuditLog } from '../../src/app/node.js';
 import { type NodeKeys, partnerKeysOf, signerOf } from '../../src/app/node-keys.js';
 import type { Role } from '../../src/auth/roles.js';
 import { loadConfig } from '../../src/config/index.js';
@@ -196,6 +196,8 @@ describe.runIf(run)('the web console across two nodes (chromium)', () => {
         });
       }
       await nodes[p].node.store.arrangements.putVersion(ARRANGEMENT);
+      // Signed tree heads for the oversight page's audit status.
+      startAuditLog(nodes[p].node, 500);
     }
     browser = await chromium.launch({
       executablePath: CHROMIUM_PATH,
@@ -318,6 +320,37 @@ describe.runIf(run)('the web console across two nodes (chromium)', () => {
     await page.getByRole('link', { name: ARRANGEMENT.title }).click();
     await page.getByRole('heading', { name: ARRANGEMENT.title }).waitFor();
     await shot(page, '09-arrangement');
+  }, 60_000);
+
+  it('reports an incident through the form', async () => {
+    const { page } = usa;
+    await page.getByRole('link', { name: 'Report incident', exact: true }).click();
+    await page.getByLabel('Suspected party').selectOption('GBR');
+    await page.getByLabel('Products involved (ids, comma-separated)').fill(productId);
+    await page.getByLabel('Severity').selectOption('high');
+    await page
+      .getByLabel('What happened')
+      .fill('Portion p1 was quoted in a GBR briefing shared outside the arrangement.');
+    await page.getByRole('button', { name: 'Report incident' }).click();
+    await page
+      .getByRole('status')
+      .getByText(/Incident .* reported/)
+      .waitFor();
+    await shot(page, '10-incident-reported');
+  }, 60_000);
+
+  it('shows the oversight body audit status, sharing flows, denials by rule and incidents', async () => {
+    const { page } = usa;
+    await signOut(page);
+    await signIn(page, 'auditor.usa');
+    await page.getByRole('link', { name: 'Oversight', exact: true }).click();
+    await page.getByTestId('flow-chart').waitFor();
+    await page.getByTestId('audit-status').getByText('signed tree head').waitFor();
+    await page.getByTestId('incidents').getByRole('cell', { name: 'breach' }).waitFor();
+    const flows = await page.getByRole('table', { name: 'Releases by pair' }).textContent();
+    expect(flows).toContain('USA');
+    expect(flows).toContain('GBR');
+    await shot(page, '11-oversight');
   }, 60_000);
 
   it('logged no console error on any page and fetched nothing from outside the node', () => {
