@@ -537,6 +537,18 @@ export interface OutboxRepository {
   get(id: string): Promise<OutboxMessage | undefined>;
   /** Pending messages due now, earliest first. */
   listPending(options?: { readonly limit?: number }): Promise<readonly OutboxMessage[]>;
+  /**
+   * Takes up to `limit` pending messages due now, earliest first, for one delivery attempt, and
+   * moves them `leaseMs` into the future so that no other worker on the same store (an API
+   * replica) takes them meanwhile; the attempt's outcome then sets their next time. On
+   * PostgreSQL the due rows are locked with SKIP LOCKED, so two workers claiming at once never
+   * take the same row. A worker that dies holding a claim leaves the row due again when the
+   * lease ends (the recipient's inbox answers a repeated envelope as a duplicate).
+   */
+  claimPending(options: {
+    readonly limit: number;
+    readonly leaseMs: number;
+  }): Promise<readonly OutboxMessage[]>;
   /** Every message, newest first, optionally of one status, one release, one recall and/or one incident. */
   list(
     options?: {
