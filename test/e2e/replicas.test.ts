@@ -4,10 +4,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AccordNode, buildNode } from '../../src/app/node.js';
 import { type NodeKeys, partnerKeysOf, signerOf } from '../../src/app/node-keys.js';
+import { type AuditEvent, leafHash, rootOf } from '../../src/audit/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createNodeIdentity, publicIdentity } from '../../src/crypto/index.js';
 import { signArrangementAs, withPinnedKeys } from '../../src/federation/index.js';
 import type { Actor } from '../../src/services/actor.js';
+import { AuditLog, storedFrontier } from '../../src/services/audit-log.js';
 import { OutboxWorker } from '../../src/services/outbox-worker.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { makeArrangement } from '../fixtures/builders.js';
@@ -21,7 +23,8 @@ import {
 } from '../fixtures/services.js';
 import { addUsaWorkflowActors, makeDraft } from './harness.js';
 
-// Issue 7: "outbox delivery is shared between replicas without double sending". Two outbox
+// Issue 7: "outbox delivery is shared between replicas without double sending; audit appends stay
+// one correct log with several writers". Two outbox
 // workers, each on its own store connection to the same PostgreSQL schema (two API replicas of the
 // USA node), deliver one backlog to a real GBR node at once. Every envelope is posted exactly once
 // and every row ends delivered.
@@ -135,5 +138,45 @@ describe.runIf(available)('outbox delivery shared by two replicas on PostgreSQL'
     expect([...posted.values()].every((n) => n === 1)).toBe(true);
     expect(await usa.store.outbox.list({ status: 'pending' })).toEqual([]);
     expect(await gbr.store.receivedProducts.list({ limit: 100 })).toHaveLength(12);
+  });
+
+  it('keeps one correct audit log while both replicas append and integrate at once', async () => {
+    // "audit appends stay one correct log with several writers": small batches so the two
+    // sequencers race over many transactions.
+    const logs = [usa.store, replicaStore].map(
+      (store) => new AuditLog({ store, now: Date.now, nodeId: 'USA', batchSize: 25 }),
+    );
+    await logs[0]?.integrate();
+    const before = await usa.store.audit.size();
+    const event = (i: number): AuditEvent => ({
+      action: 'product.read',
+      actor: { kind: 'user', username: `reader${i % 5}`, via: 'token' },
+      product: { id: `replica-read-${i}`, version: 1 },
+    });
+    const writes = [0, 1].map(async (r) => {
+      const store = r === 0 ? usa.store : replicaStore;
+      for (let batch = 0; batch < 10; batch++) {
+        await store.transaction(async (tx) => {
+          for (let i = 0; i < 20; i++) await logs[r]?.recordIn(tx, event(r * 1000 + batch * 20 + i));
+        });
+        await logs[(r + batch) % 2]?.integrate();
+      }
+    });
+    await Promise.all(writes);
+    await Promise.all(logs.map((log) => log.integrate()));
+    const size = await usa.store.audit.size();
+    expect(size - before).toBe(400);
+    const rows = await usa.store.audit.entries(0, size);
+    expect(rows.map((r) => r.index)).toEqual([...Array(size).keys()]);
+    const read = rows
+      .slice(before)
+      .map((r) => (JSON.parse(r.entryJson) as { product: { id: string } }).product.id);
+    expect(new Set(read).size).toBe(400);
+    const leaves = rows.map((r) => leafHash(new TextEncoder().encode(r.entryJson)));
+    expect(rows.every((r, i) => Buffer.compare(r.leafHash, leaves[i] as Uint8Array) === 0)).toBe(true);
+    // The subtree hashes both sequencers stored give the root of exactly these entries.
+    expect(
+      Buffer.from((await storedFrontier(usa.store.audit, size)).root()).equals(Buffer.from(rootOf(leaves))),
+    ).toBe(true);
   });
 });
