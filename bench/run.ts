@@ -18,13 +18,21 @@ import {
   report,
   type Suite,
 } from './harness.js';
+import { analyticsSuite } from './suites/analytics.js';
 import { auditSuite } from './suites/audit.js';
 import { federationSuite } from './suites/federation.js';
 import { httpSuite } from './suites/http.js';
 import { policySuite } from './suites/policy.js';
 import { stixSuite } from './suites/stix.js';
 
-const SUITES: readonly Suite[] = [policySuite, httpSuite, federationSuite, auditSuite, stixSuite];
+const SUITES: readonly Suite[] = [
+  policySuite,
+  httpSuite,
+  federationSuite,
+  auditSuite,
+  stixSuite,
+  analyticsSuite,
+];
 
 function selected(args: BenchArgs): { suite: Suite; c: AnyBenchCase }[] {
   return SUITES.flatMap((suite) =>
