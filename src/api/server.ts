@@ -21,6 +21,7 @@ import { registerProductRoutes } from './routes/product-routes.js';
 import { registerRecallRoutes } from './routes/recall-routes.js';
 import { registerReceivedRoutes } from './routes/received-routes.js';
 import { registerReportRoutes } from './routes/report-routes.js';
+import { registerStreamRoutes } from './routes/stream-routes.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -31,6 +32,8 @@ export interface ServerOptions {
   readonly secureCookies: boolean;
   readonly nodeName: string;
   readonly partner: string;
+  /** How often GET /api/v1/stream sends a heartbeat comment; 15 s when absent. */
+  readonly streamHeartbeatMs?: number;
 }
 
 /**
@@ -107,5 +110,8 @@ export async function buildServer(services: Services, options: ServerOptions): P
   registerReportRoutes(app, services.compliance);
   registerIdentityRoute(app, options, services.keys);
   registerGossipRoutes(app, services.audit, services.gossip);
+  registerStreamRoutes(app, services.events, services.stream, {
+    heartbeatMs: options.streamHeartbeatMs ?? 15_000,
+  });
   return app;
 }

@@ -1,4 +1,5 @@
-import type { Config } from '../config/index.js';
+import { type EventBus, InProcessBus } from '../bus/index.js';
+import { type Config, STREAM_DEFAULTS } from '../config/index.js';
 import type { PublicIdentity } from '../crypto/index.js';
 import { createRegistry, type MarkingRegistry } from '../markings/index.js';
 import { ArrangementService } from '../services/arrangement-service.js';
@@ -15,6 +16,7 @@ import { OutboxSignal } from '../services/outbox-signal.js';
 import { ProductService } from '../services/product-service.js';
 import { RecallService } from '../services/recall-service.js';
 import { ReceivedService } from '../services/received-service.js';
+import { StreamService } from '../services/stream-service.js';
 import type { Store } from '../store/index.js';
 import { type NodeKeys, signerOf } from './node-keys.js';
 
@@ -51,6 +53,10 @@ export interface Services {
   readonly gossip: AuditGossip;
   /** Compliance reports per arrangement and period (issue 5): metadata only. */
   readonly compliance: ComplianceService;
+  /** The event bus behind the live stream (issue 7): in-process, or NATS JetStream shared by replicas. */
+  readonly events: EventBus;
+  /** The live stream: which events each subscriber may be sent, and what of them (issue 7). */
+  readonly stream: StreamService;
   /** The clock the services run on, epoch milliseconds. */
   readonly now: () => number;
 }
@@ -66,6 +72,11 @@ export function createServices(
   now: () => number = Date.now,
   keys?: NodeKeys,
   identity: PublicIdentity | undefined = keys?.public,
+  events: EventBus = new InProcessBus({
+    log: store.streamEvents,
+    logSize: config.stream?.logSize ?? STREAM_DEFAULTS.logSize,
+    onError: () => undefined,
+  }),
 ): Services {
   const registry = createRegistry(config.markings ?? {});
   const outboxSignal = new OutboxSignal();
@@ -75,6 +86,23 @@ export function createServices(
     nodeId: config.partner,
     ...(keys === undefined ? {} : { signer: signerOf(keys) }),
   });
+  const products = new ProductService({
+    store,
+    partner: config.partner,
+    registry,
+    now,
+    outboxSignal,
+    audit,
+    events,
+    ...(keys === undefined ? {} : { signer: signerOf(keys) }),
+  });
+  const received = new ReceivedService({
+    store,
+    partner: config.partner,
+    registry,
+    now,
+    ...(identity === undefined ? {} : { ownSigningKey: identity.signing }),
+  });
   return {
     store,
     registry,
@@ -83,15 +111,7 @@ export function createServices(
     directory: new DirectoryService({ store, registry }),
     arrangements: new ArrangementService({ store, registry, audit }),
     // With keys, every product version is signed and every release sealed; without, neither.
-    products: new ProductService({
-      store,
-      partner: config.partner,
-      registry,
-      now,
-      outboxSignal,
-      audit,
-      ...(keys === undefined ? {} : { signer: signerOf(keys) }),
-    }),
+    products,
     recalls: new RecallService({
       store,
       audit,
@@ -99,6 +119,7 @@ export function createServices(
       registry,
       now,
       outboxSignal,
+      events,
       ...(keys === undefined ? {} : { signer: signerOf(keys) }),
     }),
     consents: new ConsentService({
@@ -113,20 +134,16 @@ export function createServices(
     inbox:
       keys === undefined
         ? undefined
-        : new InboxService({ store, partner: config.partner, registry, keys, now, audit }),
+        : new InboxService({ store, partner: config.partner, registry, keys, now, audit, events }),
     keys,
-    received: new ReceivedService({
-      store,
-      partner: config.partner,
-      registry,
-      now,
-      ...(identity === undefined ? {} : { ownSigningKey: identity.signing }),
-    }),
+    received,
     inboxLog: new InboxLogService({ store }),
     outbox: new OutboxService({ store }),
     outboxSignal,
     audit,
     compliance: new ComplianceService({ store, partner: config.partner, registry }),
+    events,
+    stream: new StreamService({ store, products, received }),
     now,
   };
 }

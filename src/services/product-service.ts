@@ -1,7 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import Type, { type Static } from 'typebox';
 import type { AuditAction } from '../audit/index.js';
-import { AccordError } from '../errors/index.js';
+import type { EventBus, StreamEventKind } from '../bus/index.js';
+import { AccordError, isAccordError } from '../errors/index.js';
 import {
   type DerivedDocument,
   derivedFromOf,
@@ -49,7 +50,7 @@ import type {
 import { type Actor, readerOf, requirePermission } from './actor.js';
 import { productEvent, releaseEvent } from './audit-events.js';
 import type { AuditRecorder } from './audit-log.js';
-import { readableFieldsOf } from './derived-view.js';
+import { type RecallNotice, readableFieldsOf, recallNoticeOf } from './derived-view.js';
 import type { OutboxSignal } from './outbox-signal.js';
 import { recipientEncryptionKeyOf } from './partner-keys.js';
 
@@ -147,6 +148,8 @@ export interface ProductServiceDeps {
   readonly outboxSignal?: OutboxSignal;
   /** The audit log: each change is logged in its own transaction, each read after it. */
   readonly audit?: AuditRecorder;
+  /** The live stream's bus: told, after commit, of each new product, version and submission (issue 7). */
+  readonly events?: EventBus;
 }
 
 const EDITABLE: readonly ProductState[] = ['draft', 'rejected'];
@@ -158,7 +161,8 @@ function notFound(id: string): AccordError {
   return new AccordError('NOT_FOUND', `no product '${id}'`, { id });
 }
 
-function bboxOf(geo: unknown): BoundingBox | null {
+/** The bounding box of a GeoJSON value's coordinates, or null when it has none. */
+export function bboxOf(geo: unknown): BoundingBox | null {
   const points: [number, number][] = [];
   const walk = (value: unknown): void => {
     if (!Array.isArray(value)) return;
@@ -188,7 +192,8 @@ function bboxOf(geo: unknown): BoundingBox | null {
   };
 }
 
-function intersects(a: BoundingBox, b: BoundingBox): boolean {
+/** Whether two boxes overlap (edges touching count). */
+export function intersects(a: BoundingBox, b: BoundingBox): boolean {
   return a.minLon <= b.maxLon && b.minLon <= a.maxLon && a.minLat <= b.maxLat && b.minLat <= a.maxLat;
 }
 
@@ -274,10 +279,20 @@ export class ProductService {
     const id = `${this.#deps.partner}-${new Date(this.#deps.now()).getUTCFullYear()}-${randomBytes(5).toString('hex')}`;
     const document = this.#document(actor, input, id, 1);
     const product = this.#parse(actor, document);
-    return this.#deps.store.transaction(async (tx) => {
+    const view = await this.#deps.store.transaction(async (tx) => {
       await tx.products.createDraft(this.#versionInput(product, this.#signed(document)));
       return this.#logged(tx, 'product.created', actor, await this.#view(tx, actor, id));
     });
+    return this.#announced('product.created', view);
+  }
+
+  /** Publishes the event of a committed change (never inside the transaction: a rollback announces nothing). */
+  async #announced(kind: StreamEventKind, view: ProductView): Promise<ProductView> {
+    await this.#deps.events?.publish({
+      kind,
+      product: { id: view.id, version: view.version, source: 'own' },
+    });
+    return view;
   }
 
   /** Logs `action` on the version as the actor sees it, in `tx` (the change's transaction), and returns the view. */
@@ -294,7 +309,7 @@ export class ProductService {
   /** Writes a new version of a draft or rejected product; only its author may. */
   async edit(actor: Actor, id: string, input: DraftInput): Promise<ProductView> {
     requirePermission(actor, 'product:edit');
-    return this.#deps.store.transaction(async (tx) => {
+    const view = await this.#deps.store.transaction(async (tx) => {
       const record = await this.#own(tx, actor, id);
       if (!EDITABLE.includes(record.state)) {
         throw new AccordError(
@@ -309,12 +324,13 @@ export class ProductService {
       await tx.products.setState(id, 'draft');
       return this.#logged(tx, 'product.edited', actor, await this.#view(tx, actor, id));
     });
+    return this.#announced('product.version', view);
   }
 
   /** The author submits a draft for release approval. */
   async submit(actor: Actor, id: string): Promise<ProductView> {
     requirePermission(actor, 'product:submit');
-    return this.#deps.store.transaction(async (tx) => {
+    const view = await this.#deps.store.transaction(async (tx) => {
       const record = await this.#own(tx, actor, id);
       if (!EDITABLE.includes(record.state)) {
         throw new AccordError(
@@ -326,6 +342,8 @@ export class ProductService {
       await tx.products.setState(id, 'submitted', { from: record.state });
       return this.#logged(tx, 'product.submitted', actor, await this.#view(tx, actor, id));
     });
+    // Submitted is when the product first shows to readers other than its author.
+    return this.#announced('product.submitted', view);
   }
 
   /** A release officer other than the author approves or rejects the submitted version. */
@@ -641,6 +659,40 @@ export class ProductService {
     requirePermission(actor, 'product:read');
     const store = this.#deps.store;
     return this.#logged(store, 'product.read', actor, await this.#view(store, actor, id));
+  }
+
+  /**
+   * The current version torn to what the actor may read, for the live stream: read() without its
+   * NOT_FOUND (undefined instead) and without an audit entry per delivery, as search() has none.
+   */
+  async viewOf(actor: Actor, id: string): Promise<ProductView | undefined> {
+    try {
+      return await this.#view(this.#deps.store, actor, id);
+    } catch (error) {
+      if (isAccordError(error) && error.code === 'NOT_FOUND') return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * The recall notice of `version` for the actor, judged as if it were not recalled (decideRead
+   * denies every recalled product): undefined unless they could read some of it before.
+   */
+  async recallNoticeOf(actor: Actor, id: string, version: number): Promise<RecallNotice | undefined> {
+    const store = this.#deps.store;
+    const record = await store.products.get(id);
+    if (record === undefined || record.originator !== this.#deps.partner) return undefined;
+    if (record.state === 'draft' && record.author !== actor.user.username) return undefined;
+    const stored = await store.products.getVersion(id, version);
+    if (stored === undefined) return undefined;
+    const product = parseProduct({ ...stored.document, recalled: false }, this.#deps.registry);
+    const decision = decideRead(product, readerOf(actor.user), {
+      at: this.#deps.now(),
+      registry: this.#deps.registry,
+    });
+    return decision.effect === 'allow' && decision.derived !== null
+      ? recallNoticeOf(decision.derived, this.#deps.registry)
+      : undefined;
   }
 
   /**

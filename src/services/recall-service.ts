@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { EventBus } from '../bus/index.js';
 import { AccordError } from '../errors/index.js';
 import {
   type Envelope,
@@ -100,6 +101,8 @@ export interface RecallServiceDeps {
   readonly signer?: Signer;
   /** Told after a recall that queued outbox rows has committed, so delivery starts at once. */
   readonly outboxSignal?: OutboxSignal;
+  /** The live stream's bus: told, after commit, of each recall (issue 7). */
+  readonly events?: EventBus;
 }
 
 /** A product in one of these states may have been approved or released; a draft never left its author. */
@@ -259,9 +262,14 @@ export class RecallService {
       await this.#withdrawPending(tx, releases, recall);
       await tx.products.setState(id, 'recalled', { from: record.state });
       await this.#deps.audit?.recordIn(tx, recallEvent(actor, recall));
-      return { recall, queued: queued.length };
+      return { recall, queued: queued.length, version: version ?? record.currentVersion };
     });
     if (outcome.queued > 0) this.#deps.outboxSignal?.notify();
+    // A recall of every version is announced for the current one: the one readers were shown.
+    await this.#deps.events?.publish({
+      kind: 'product.recalled',
+      product: { id, version: outcome.version, source: 'own' },
+    });
     return this.#statusOf(store, outcome.recall);
   }
 

@@ -317,6 +317,12 @@ export interface IncidentsTable {
   dedupe_key: string;
 }
 
+export interface StreamEventsTable {
+  seq: Generated<number>;
+  event_json: string;
+  published_at: string;
+}
+
 /** The Kysely database type: one entry per table the migrations create. */
 export interface Database {
   partners: PartnersTable;
@@ -348,6 +354,7 @@ export interface Database {
   audit_tree_heads: AuditTreeHeadsTable;
   audit_peer_heads: AuditPeerHeadsTable;
   incidents: IncidentsTable;
+  stream_events: StreamEventsTable;
 }
 
 // Compile-time check that the port's STORE_TABLES and Database name the same tables, so counts() sees all.

@@ -36,6 +36,7 @@ export const STORE_TABLES = [
   'audit_tree_heads',
   'audit_peer_heads',
   'incidents',
+  'stream_events',
 ] as const;
 export type StoreTable = (typeof STORE_TABLES)[number];
 
@@ -888,6 +889,26 @@ export interface GossipRepository {
 // ---------------------------------------------------------------- the store
 
 /** Every repository; what a transaction callback receives. */
+// ---------------------------------------------------------------- live stream event log
+
+/** One logged stream event: its sequence number and the event as the bus published it (ids only). */
+export interface LoggedStreamEvent {
+  readonly seq: number;
+  readonly event: unknown;
+  readonly publishedAt: IsoInstant;
+}
+
+export interface StreamEventRepository {
+  /** Appends an event; returns its sequence number, higher than every earlier one. */
+  append(event: unknown): Promise<LoggedStreamEvent>;
+  /** Events after `seq`, oldest first, at most `limit`. */
+  after(seq: number, limit: number): Promise<readonly LoggedStreamEvent[]>;
+  /** The highest sequence number logged, 0 when none. */
+  last(): Promise<number>;
+  /** Deletes all but the newest `keep` events; returns how many it deleted. */
+  prune(keep: number): Promise<number>;
+}
+
 export interface Repositories {
   readonly partners: PartnerRepository;
   readonly communities: CommunityRepository;
@@ -910,6 +931,7 @@ export interface Repositories {
   readonly onwardReleases: OnwardReleaseRepository;
   readonly audit: AuditRepository;
   readonly gossip: GossipRepository;
+  readonly streamEvents: StreamEventRepository;
   counts(): Promise<TableCounts>;
 }
 

@@ -9,6 +9,7 @@ import { recallsMigration } from './0004-recalls.js';
 import { consentRequestsMigration } from './0005-consent-requests.js';
 import { auditLogMigration } from './0007-audit-log.js';
 import { auditGossipMigration } from './0008-audit-gossip.js';
+import { streamEventsMigration } from './0012-stream-events.js';
 
 /** Names of the tables where Kysely records applied migrations and holds its migration lock. */
 export const MIGRATION_TABLE = 'accord_migration';
@@ -24,6 +25,7 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
     '0005_consent_requests': consentRequestsMigration(dialect),
     '0007_audit_log': auditLogMigration(dialect),
     '0008_audit_gossip': auditGossipMigration(dialect),
+    '0012_stream_events': streamEventsMigration(dialect),
   };
 }
 

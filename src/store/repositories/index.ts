@@ -20,6 +20,7 @@ import { createReceivedProductRepository } from './received-products.js';
 import { createReceivedRecallRepository } from './received-recalls.js';
 import { createReleaseRepository } from './releases.js';
 import { createSessionRepository } from './sessions.js';
+import { createStreamEventRepository } from './stream-events.js';
 import { createTokenRepository } from './tokens.js';
 import { createUserRepository } from './users.js';
 
@@ -87,6 +88,7 @@ export function createRepositories(ctx: RepositoryContext, guard: CallGuard): Re
     onwardReleases: guarded('onwardReleases', createOnwardReleaseRepository(ctx), guard),
     audit: guarded('audit', createAuditRepository(ctx), guard),
     gossip: guarded('gossip', createGossipRepository(ctx), guard),
+    streamEvents: guarded('streamEvents', createStreamEventRepository(ctx), guard),
     counts: guarded('store', { counts }, guard).counts,
   };
 }
