@@ -86,6 +86,11 @@ export class InProcessBus implements EventBus {
     };
   }
 
+  /** How many subscriptions are open (one per connected SSE client). */
+  get subscribers(): number {
+    return this.#emitter.listenerCount('event');
+  }
+
   async close(): Promise<void> {
     await this.#chain;
     this.#emitter.removeAllListeners();

@@ -88,6 +88,10 @@ export function matchesFilter(kind: StreamEventKind, seen: Judged, filter: Strea
   return true;
 }
 
+function isDraftEvent(kind: StreamEventKind): boolean {
+  return kind === 'product.created' || kind === 'product.version';
+}
+
 function judgedOf(view: ProductView | ReceivedView): Judged {
   return { ...view, texts: [view.title, ...view.portions.map((p) => p.text)] };
 }
@@ -137,6 +141,11 @@ export class StreamService {
         ? await this.#deps.products.viewOf(actor, id)
         : await this.#deps.received.viewOf(actor, id, version);
     if (product === undefined || !matchesFilter(event.kind, judgedOf(product), filter)) return undefined;
+    // A new product or version is a draft when it is made, and a draft is its author's alone; the
+    // product may have been submitted since, but this event is about the draft.
+    if (isDraftEvent(event.kind) && 'author' in product && product.author !== actor.user.username) {
+      return undefined;
+    }
     if (event.kind === 'alert') return { ...base, kind: 'alert', topic: event.topic ?? 'alert', product };
     return { ...base, kind: event.kind, product };
   }
