@@ -73,11 +73,14 @@ export class InProcessBus implements EventBus {
           }
           if (page.length < BACKLOG_PAGE) break;
         }
-      } finally {
-        const pending = buffered ?? [];
-        buffered = null;
-        for (const event of pending) onEvent(event);
+      } catch (error) {
+        // The log could not be read: no half-made subscription is left listening.
+        this.#emitter.off('event', onEvent);
+        throw error;
       }
+      const pending = buffered ?? [];
+      buffered = null;
+      for (const event of pending) onEvent(event);
     }
     return {
       close: async () => {
