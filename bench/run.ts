@@ -22,8 +22,9 @@ import { auditSuite } from './suites/audit.js';
 import { federationSuite } from './suites/federation.js';
 import { httpSuite } from './suites/http.js';
 import { policySuite } from './suites/policy.js';
+import { streamSuite } from './suites/stream.js';
 
-const SUITES: readonly Suite[] = [policySuite, httpSuite, federationSuite, auditSuite];
+const SUITES: readonly Suite[] = [policySuite, httpSuite, federationSuite, auditSuite, streamSuite];
 
 function selected(args: BenchArgs): { suite: Suite; c: AnyBenchCase }[] {
   return SUITES.flatMap((suite) =>
