@@ -14,6 +14,7 @@ import { registerPolicyCommands } from './policy-commands.js';
 import { registerRecallCommands } from './recall-commands.js';
 import { registerReceivedCommands } from './received-commands.js';
 import { registerReportCommands } from './report-commands.js';
+import { registerStreamCommand } from './stream-command.js';
 
 export type { CliIo, CliStream } from './cli-io.js';
 
@@ -72,6 +73,7 @@ function buildProgram(io: CliIo): Command {
   registerAuditCommands(program, io);
   registerGossipCommands(program, io);
   registerReportCommands(program, io);
+  registerStreamCommand(program, io);
   registerDemoCommand(program, io);
   return program;
 }
