@@ -83,6 +83,12 @@ export interface ProductView {
   readonly geo: Readonly<Record<string, unknown>> | null;
 }
 
+/** A product's current version loaded for reading, before any reader's decision. */
+export interface ProductSnapshot {
+  readonly record: ProductRecord;
+  readonly product: Product;
+}
+
 /** The outcome of a release request that the policy allowed. */
 export interface ReleaseOutcome {
   readonly releaseId: string;
@@ -662,16 +668,35 @@ export class ProductService {
   }
 
   /**
-   * The current version torn to what the actor may read, for the live stream: read() without its
-   * NOT_FOUND (undefined instead) and without an audit entry per delivery, as search() has none.
+   * The current version as stored, loaded once for every reader of one stream event (see
+   * viewFrom); undefined when there is no such product.
    */
-  async viewOf(actor: Actor, id: string): Promise<ProductView | undefined> {
+  async snapshot(id: string): Promise<ProductSnapshot | undefined> {
+    const store = this.#deps.store;
+    const record = await store.products.get(id);
+    if (record === undefined) return undefined;
     try {
-      return await this.#view(this.#deps.store, actor, id);
+      return { record, product: await this.#load(store, record) };
     } catch (error) {
       if (isAccordError(error) && error.code === 'NOT_FOUND') return undefined;
       throw error;
     }
+  }
+
+  /**
+   * What the actor may read of a snapshot, for the live stream: the rules of read() (drafts are
+   * their author's; then decideRead for this actor now), without its NOT_FOUND (undefined instead)
+   * and without an audit entry per delivery, as search() has none.
+   */
+  viewFrom(actor: Actor, snapshot: ProductSnapshot): ProductView | undefined {
+    const { record, product } = snapshot;
+    if (record.state === 'draft' && record.author !== actor.user.username) return undefined;
+    const decision = decideRead(product, readerOf(actor.user), {
+      at: this.#deps.now(),
+      registry: this.#deps.registry,
+    });
+    if (decision.effect === 'deny' || decision.derived === null) return undefined;
+    return this.#render(record, decision);
   }
 
   /**

@@ -3,7 +3,13 @@ import { RELIABILITY } from '../products/index.js';
 import type { BoundingBox, Store } from '../store/index.js';
 import type { Actor } from './actor.js';
 import type { RecallNotice } from './derived-view.js';
-import { bboxOf, intersects, type ProductService, type ProductView } from './product-service.js';
+import {
+  bboxOf,
+  intersects,
+  type ProductService,
+  type ProductSnapshot,
+  type ProductView,
+} from './product-service.js';
 import type { ReceivedService, ReceivedView } from './received-service.js';
 
 // Issue 7 and DESIGN.md §2 invariant 1 (No leak): an event names a product by id only; each
@@ -96,6 +102,9 @@ function judgedOf(view: ProductView | ReceivedView): Judged {
   return { ...view, texts: [view.title, ...view.portions.map((p) => p.text)] };
 }
 
+// How many events' loaded products are kept for the subscribers still working through them.
+const SNAPSHOTS = 256;
+
 export interface StreamServiceDeps {
   readonly store: Store;
   readonly products: ProductService;
@@ -105,9 +114,30 @@ export interface StreamServiceDeps {
 /** Decides, per subscriber and event, what (if anything) of the event leaves the node. */
 export class StreamService {
   readonly #deps: StreamServiceDeps;
+  readonly #snapshots = new Map<number, Promise<ProductSnapshot | undefined>>();
 
   constructor(deps: StreamServiceDeps) {
     this.#deps = deps;
+  }
+
+  /**
+   * An own product as the actor may read it. The stored version is loaded once per event for all
+   * subscribers (the newest SNAPSHOTS events are kept); each is then judged by decideRead for them.
+   */
+  async #ownView(actor: Actor, event: StreamEvent): Promise<ProductView | undefined> {
+    let snapshot = this.#snapshots.get(event.seq);
+    if (snapshot === undefined) {
+      snapshot = this.#deps.products.snapshot(event.product.id);
+      this.#snapshots.set(event.seq, snapshot);
+      // Kept only while the subscribers work through the event; dropped if loading failed.
+      snapshot.catch(() => this.#snapshots.delete(event.seq));
+      if (this.#snapshots.size > SNAPSHOTS) {
+        const oldest = this.#snapshots.keys().next().value;
+        if (oldest !== undefined) this.#snapshots.delete(oldest);
+      }
+    }
+    const loaded = await snapshot;
+    return loaded === undefined ? undefined : this.#deps.products.viewFrom(actor, loaded);
   }
 
   /**
@@ -138,7 +168,7 @@ export class StreamService {
     }
     const product =
       source === 'own'
-        ? await this.#deps.products.viewOf(actor, id)
+        ? await this.#ownView(actor, event)
         : await this.#deps.received.viewOf(actor, id, version);
     if (product === undefined || !matchesFilter(event.kind, judgedOf(product), filter)) return undefined;
     // A new product or version is a draft when it is made, and a draft is its author's alone; the
