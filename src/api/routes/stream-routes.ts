@@ -44,6 +44,7 @@ export interface StreamRouteOptions {
 // A client that reads slower than events come is cut off past this many undelivered messages; it
 // reconnects with Last-Event-ID and is sent the rest from the log.
 const MAX_PENDING = 1000;
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 function listOf(raw: string | undefined, path: string, pattern: RegExp): readonly string[] | undefined {
   if (raw === undefined) return undefined;
@@ -170,7 +171,11 @@ export function registerStreamRoutes(
           return;
         }
         const message = await stream.messageFor(actor, event, filter);
-        if (message !== undefined && !ended) res.write(frameOf(message));
+        if (message === undefined || ended) return;
+        res.write(frameOf(message));
+        // A client not reading its socket is cut off rather than buffered without bound; it
+        // reconnects with Last-Event-ID and is sent the rest from the log.
+        if (res.writableLength > MAX_BUFFERED_BYTES) end();
       };
       const onEvent = (event: StreamEvent): void => {
         if (ended) return;
@@ -198,6 +203,7 @@ export function registerStreamRoutes(
       }, options.heartbeatMs);
       open.add(end);
       request.raw.on('close', end);
+      res.on('close', end);
       res.on('error', end);
       try {
         subscription = await bus.subscribe(onEvent, after);
