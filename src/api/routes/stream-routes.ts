@@ -136,6 +136,8 @@ export function registerStreamRoutes(
   app.get(
     '/api/v1/stream',
     {
+      // HEAD of an endless stream would never end either.
+      exposeHeadRoute: false,
       config: { access: { permission: 'product:read' } },
       schema: {
         tags: ['stream'],
