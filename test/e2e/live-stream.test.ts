@@ -208,6 +208,20 @@ describe('GET /api/v1/stream', () => {
     expect(notice.data).not.toContain(P2_TEXT);
   });
 
+  it('announces nothing for a change whose transaction rolled back', async () => {
+    const analyst = await actorOf(USERS.analyst.username);
+    const id = await publishProduct();
+    const before = await t.store.streamEvents.last();
+    // Submitting again fails inside the transaction (PRODUCT_STATE_INVALID): it rolls back.
+    await expect(t.node.services.products.submit(analyst, id)).rejects.toMatchObject({
+      code: 'PRODUCT_STATE_INVALID',
+    });
+    await expect(t.node.services.products.edit(analyst, id, makeDraft())).rejects.toMatchObject({
+      code: 'PRODUCT_STATE_INVALID',
+    });
+    expect(await t.store.streamEvents.last()).toBe(before);
+  });
+
   it('ends open streams when the node closes, so it can', async () => {
     const other = await startTestNode();
     try {
