@@ -24,6 +24,7 @@ import { federationSuite } from './suites/federation.js';
 import { httpSuite } from './suites/http.js';
 import { policySuite } from './suites/policy.js';
 import { stixSuite } from './suites/stix.js';
+import { streamSuite } from './suites/stream.js';
 
 const SUITES: readonly Suite[] = [
   policySuite,
@@ -31,6 +32,7 @@ const SUITES: readonly Suite[] = [
   federationSuite,
   auditSuite,
   stixSuite,
+  streamSuite,
   analyticsSuite,
 ];
 

@@ -82,7 +82,10 @@ describe('extractEntities', () => {
     fc.assert(
       fc.property(
         fc.array(
-          fc.tuple(arbLabel(), fc.constantFrom('8.8.8.8', 'CVE-2021-44228', 'evil.example.com', '2026-01-05')),
+          fc.tuple(
+            arbLabel(),
+            fc.constantFrom('8.8.8.8', 'CVE-2021-44228', 'evil.example.com', '2026-01-05'),
+          ),
           {
             minLength: 1,
             maxLength: 6,

@@ -22,6 +22,7 @@ import { registerProductRoutes } from './routes/product-routes.js';
 import { registerRecallRoutes } from './routes/recall-routes.js';
 import { registerReceivedRoutes } from './routes/received-routes.js';
 import { registerReportRoutes } from './routes/report-routes.js';
+import { registerStreamRoutes } from './routes/stream-routes.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -32,6 +33,8 @@ export interface ServerOptions {
   readonly secureCookies: boolean;
   readonly nodeName: string;
   readonly partner: string;
+  /** How often GET /api/v1/stream sends a heartbeat comment; 15 s when absent. */
+  readonly streamHeartbeatMs?: number;
 }
 
 /**
@@ -109,5 +112,8 @@ export async function buildServer(services: Services, options: ServerOptions): P
   registerIdentityRoute(app, options, services.keys);
   registerGossipRoutes(app, services.audit);
   registerIncidentRoutes(app, services.incidents);
+  registerStreamRoutes(app, services.events, services.stream, {
+    heartbeatMs: options.streamHeartbeatMs ?? 15_000,
+  });
   return app;
 }

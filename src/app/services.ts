@@ -1,4 +1,5 @@
-import type { Config } from '../config/index.js';
+import { type EventBus, InProcessBus } from '../bus/index.js';
+import { type Config, STREAM_DEFAULTS } from '../config/index.js';
 import type { PublicIdentity } from '../crypto/index.js';
 import { StixService } from '../interop/stix/index.js';
 import { createRegistry, type MarkingRegistry } from '../markings/index.js';
@@ -17,6 +18,7 @@ import { OutboxSignal } from '../services/outbox-signal.js';
 import { ProductService } from '../services/product-service.js';
 import { RecallService } from '../services/recall-service.js';
 import { ReceivedService } from '../services/received-service.js';
+import { StreamService } from '../services/stream-service.js';
 import type { Store } from '../store/index.js';
 import { type NodeKeys, signerOf } from './node-keys.js';
 
@@ -57,6 +59,10 @@ export interface Services {
   readonly incidents: IncidentService;
   /** Compliance reports per arrangement and period (issue 5): metadata only. */
   readonly compliance: ComplianceService;
+  /** The event bus behind the live stream (issue 7): in-process, or NATS JetStream shared by replicas. */
+  readonly events: EventBus;
+  /** The live stream: which events each subscriber may be sent, and what of them (issue 7). */
+  readonly stream: StreamService;
   /** The clock the services run on, epoch milliseconds. */
   readonly now: () => number;
 }
@@ -72,6 +78,11 @@ export function createServices(
   now: () => number = Date.now,
   keys?: NodeKeys,
   identity: PublicIdentity | undefined = keys?.public,
+  events: EventBus = new InProcessBus({
+    log: store.streamEvents,
+    logSize: config.stream?.logSize ?? STREAM_DEFAULTS.logSize,
+    onError: () => undefined,
+  }),
 ): Services {
   const registry = createRegistry(config.markings ?? {});
   const outboxSignal = new OutboxSignal();
@@ -91,6 +102,7 @@ export function createServices(
     now,
     outboxSignal,
     audit,
+    events,
     ...signer,
   });
   const recalls = new RecallService({
@@ -100,6 +112,7 @@ export function createServices(
     registry,
     now,
     outboxSignal,
+    events,
     ...signer,
   });
   const incidents = new IncidentService({
@@ -111,6 +124,13 @@ export function createServices(
     recalls,
     arrangements,
     ...signer,
+  });
+  const received = new ReceivedService({
+    store,
+    partner: config.partner,
+    registry,
+    now,
+    ...(identity === undefined ? {} : { ownSigningKey: identity.signing }),
   });
   return {
     store,
@@ -135,20 +155,16 @@ export function createServices(
     inbox:
       keys === undefined
         ? undefined
-        : new InboxService({ store, partner: config.partner, registry, keys, now, audit, incidents }),
+        : new InboxService({ store, partner: config.partner, registry, keys, now, audit, incidents, events }),
     keys,
-    received: new ReceivedService({
-      store,
-      partner: config.partner,
-      registry,
-      now,
-      ...(identity === undefined ? {} : { ownSigningKey: identity.signing }),
-    }),
+    received,
     inboxLog: new InboxLogService({ store }),
     outbox: new OutboxService({ store }),
     outboxSignal,
     audit,
     compliance: new ComplianceService({ store, partner: config.partner, registry }),
+    events,
+    stream: new StreamService({ store, products, received }),
     now,
   };
 }

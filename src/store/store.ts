@@ -43,6 +43,7 @@ export const STORE_TABLES = [
   'incidents',
   'incident_steps',
   'stix_objects',
+  'stream_events',
 ] as const;
 export type StoreTable = (typeof STORE_TABLES)[number];
 
@@ -1003,6 +1004,26 @@ export interface StixObjectRepository {
 // ---------------------------------------------------------------- the store
 
 /** Every repository; what a transaction callback receives. */
+// ---------------------------------------------------------------- live stream event log
+
+/** One logged stream event: its sequence number and the event as the bus published it (ids only). */
+export interface LoggedStreamEvent {
+  readonly seq: number;
+  readonly event: unknown;
+  readonly publishedAt: IsoInstant;
+}
+
+export interface StreamEventRepository {
+  /** Appends an event; returns its sequence number, higher than every earlier one. */
+  append(event: unknown): Promise<LoggedStreamEvent>;
+  /** Events after `seq`, oldest first, at most `limit`. */
+  after(seq: number, limit: number): Promise<readonly LoggedStreamEvent[]>;
+  /** The highest sequence number logged, 0 when none. */
+  last(): Promise<number>;
+  /** Deletes all but the newest `keep` events; returns how many it deleted. */
+  prune(keep: number): Promise<number>;
+}
+
 export interface Repositories {
   readonly partners: PartnerRepository;
   readonly communities: CommunityRepository;
@@ -1027,6 +1048,7 @@ export interface Repositories {
   readonly gossip: GossipRepository;
   readonly incidents: IncidentRepository;
   readonly stix: StixObjectRepository;
+  readonly streamEvents: StreamEventRepository;
   counts(): Promise<TableCounts>;
 }
 
