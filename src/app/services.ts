@@ -86,35 +86,14 @@ export function createServices(
 ): Services {
   const registry = createRegistry(config.markings ?? {});
   const outboxSignal = new OutboxSignal();
-  const audit = new AuditLog({
-    store,
-    now,
-    nodeId: config.partner,
-    ...(keys === undefined ? {} : { signer: signerOf(keys) }),
-  });
-  const signer = keys === undefined ? {} : { signer: signerOf(keys) };
-  const arrangements = new ArrangementService({ store, registry, audit });
   // With keys, every product version is signed and every release sealed; without, neither.
-  const products = new ProductService({
-    store,
-    partner: config.partner,
-    registry,
-    now,
-    outboxSignal,
-    audit,
-    events,
-    ...signer,
-  });
-  const recalls = new RecallService({
-    store,
-    audit,
-    partner: config.partner,
-    registry,
-    now,
-    outboxSignal,
-    events,
-    ...signer,
-  });
+  const signer = keys === undefined ? {} : { signer: signerOf(keys) };
+  const audit = new AuditLog({ store, now, nodeId: config.partner, ...signer });
+  const arrangements = new ArrangementService({ store, registry, audit });
+  // What the services that write and deliver share.
+  const writing = { store, audit, partner: config.partner, registry, now, outboxSignal };
+  const products = new ProductService({ ...writing, events, ...signer });
+  const recalls = new RecallService({ ...writing, events, ...signer });
   const incidents = new IncidentService({
     store,
     partner: config.partner,
@@ -143,15 +122,7 @@ export function createServices(
     stix: new StixService({ store, registry, partner: config.partner, now, products, audit }),
     recalls,
     incidents,
-    consents: new ConsentService({
-      store,
-      audit,
-      partner: config.partner,
-      registry,
-      now,
-      outboxSignal,
-      ...(keys === undefined ? {} : { keys }),
-    }),
+    consents: new ConsentService({ ...writing, ...(keys === undefined ? {} : { keys }) }),
     inbox:
       keys === undefined
         ? undefined
