@@ -18,13 +18,23 @@ import {
   report,
   type Suite,
 } from './harness.js';
+import { analyticsSuite } from './suites/analytics.js';
 import { auditSuite } from './suites/audit.js';
 import { federationSuite } from './suites/federation.js';
 import { httpSuite } from './suites/http.js';
 import { policySuite } from './suites/policy.js';
 import { stixSuite } from './suites/stix.js';
+import { streamSuite } from './suites/stream.js';
 
-const SUITES: readonly Suite[] = [policySuite, httpSuite, federationSuite, auditSuite, stixSuite];
+const SUITES: readonly Suite[] = [
+  policySuite,
+  httpSuite,
+  federationSuite,
+  auditSuite,
+  stixSuite,
+  streamSuite,
+  analyticsSuite,
+];
 
 function selected(args: BenchArgs): { suite: Suite; c: AnyBenchCase }[] {
   return SUITES.flatMap((suite) =>

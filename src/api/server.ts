@@ -22,6 +22,7 @@ import { registerProductRoutes } from './routes/product-routes.js';
 import { registerRecallRoutes } from './routes/recall-routes.js';
 import { registerReceivedRoutes } from './routes/received-routes.js';
 import { registerReportRoutes } from './routes/report-routes.js';
+import { registerStreamRoutes } from './routes/stream-routes.js';
 import { DEFAULT_WEB_ROOT, registerWebConsole } from './web-console.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
@@ -33,6 +34,8 @@ export interface ServerOptions {
   readonly secureCookies: boolean;
   readonly nodeName: string;
   readonly partner: string;
+  /** How often GET /api/v1/stream sends a heartbeat comment; 15 s when absent. */
+  readonly streamHeartbeatMs?: number;
   /** The built web console (`npm run build`); default dist/web of this checkout. */
   readonly webRoot?: string;
 }
@@ -112,6 +115,9 @@ export async function buildServer(services: Services, options: ServerOptions): P
   registerIdentityRoute(app, options, services.keys);
   registerGossipRoutes(app, services.audit);
   registerIncidentRoutes(app, services.incidents);
+  registerStreamRoutes(app, services.events, services.stream, {
+    heartbeatMs: options.streamHeartbeatMs ?? 15_000,
+  });
   await registerWebConsole(app, options.webRoot ?? DEFAULT_WEB_ROOT);
   return app;
 }

@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../api/server.js';
-import { CONFIG_DEFAULTS, type Config } from '../config/index.js';
+import { type BusErrorSink, type EventBus, InProcessBus, NatsBus } from '../bus/index.js';
+import { CONFIG_DEFAULTS, type Config, STREAM_DEFAULTS } from '../config/index.js';
 import type { PublicIdentity } from '../crypto/index.js';
 import { TREE_HEAD_INTERVAL_MS } from '../services/audit-log.js';
 import { OutboxWorker } from '../services/outbox-worker.js';
@@ -34,6 +35,28 @@ export async function openConfiguredStore(config: Readonly<Config>): Promise<Sto
 }
 
 /**
+ * The node's event bus (issue 7): NATS JetStream when the config names a server (every replica of
+ * the node shares its stream), else in-process over the store's event log. BUS_UNAVAILABLE when
+ * the configured NATS cannot be used: a replica must not run cut off from the others.
+ */
+export async function openEventBus(
+  config: Readonly<Config>,
+  store: Store,
+  onError: BusErrorSink,
+): Promise<EventBus> {
+  const logSize = config.stream?.logSize ?? STREAM_DEFAULTS.logSize;
+  const url = config.stream?.natsUrl;
+  if (url === undefined) return new InProcessBus({ log: store.streamEvents, logSize, onError });
+  return NatsBus.open({
+    url,
+    stream: config.stream?.natsStream ?? `ACCORD_EVENTS_${config.partner}`,
+    subject: `accord.${config.partner}.events`,
+    logSize,
+    onError,
+  });
+}
+
+/**
  * The composition root: store, services and HTTP server, wired from one config. `keys` is the
  * node's unlocked identity (loadNodeKeys); the caller loads it, since only it holds the passphrase.
  */
@@ -50,12 +73,17 @@ export async function buildNode(
   } = {},
 ): Promise<AccordNode> {
   const store = options.store ?? (await openConfiguredStore(config));
+  // The bus reports to the server's logger, which exists only once the services it serves do.
+  let logBusError: BusErrorSink = () => undefined;
+  const onError: BusErrorSink = (message, error) => logBusError(message, error);
+  const events = await openEventBus(config, store, onError);
   const services = createServices(
     config,
     store,
     options.now,
     options.keys,
     options.identity ?? options.keys?.public,
+    events,
   );
   const server = await buildServer(services, {
     bodyLimitBytes: config.http.bodyLimitBytes,
@@ -63,8 +91,10 @@ export async function buildNode(
     secureCookies: config.http.publicUrl?.startsWith('https:') ?? false,
     nodeName: config.nodeName,
     partner: config.partner,
+    streamHeartbeatMs: (config.stream?.heartbeatSeconds ?? STREAM_DEFAULTS.heartbeatSeconds) * 1000,
     ...(options.webRoot === undefined ? {} : { webRoot: options.webRoot }),
   });
+  logBusError = (message, error) => server.log.error({ err: error }, message);
   return {
     config,
     store,
@@ -73,6 +103,7 @@ export async function buildNode(
     async close() {
       await services.gossip.stop();
       await server.close();
+      await services.events.close();
       // Stops the tree-head timer, moves what is queued into the log and signs a last head.
       await services.audit.close();
       await store.close();

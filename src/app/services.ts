@@ -1,4 +1,5 @@
-import type { Config } from '../config/index.js';
+import { type EventBus, InProcessBus } from '../bus/index.js';
+import { type Config, STREAM_DEFAULTS } from '../config/index.js';
 import type { PublicIdentity } from '../crypto/index.js';
 import { StixService } from '../interop/stix/index.js';
 import { createRegistry, type MarkingRegistry } from '../markings/index.js';
@@ -17,6 +18,7 @@ import { OutboxSignal } from '../services/outbox-signal.js';
 import { ProductService } from '../services/product-service.js';
 import { RecallService } from '../services/recall-service.js';
 import { ReceivedService } from '../services/received-service.js';
+import { StreamService } from '../services/stream-service.js';
 import type { Store } from '../store/index.js';
 import { type NodeKeys, signerOf } from './node-keys.js';
 
@@ -57,6 +59,10 @@ export interface Services {
   readonly incidents: IncidentService;
   /** Compliance reports per arrangement and period (issue 5): metadata only. */
   readonly compliance: ComplianceService;
+  /** The event bus behind the live stream (issue 7): in-process, or NATS JetStream shared by replicas. */
+  readonly events: EventBus;
+  /** The live stream: which events each subscriber may be sent, and what of them (issue 7). */
+  readonly stream: StreamService;
   /** The clock the services run on, epoch milliseconds. */
   readonly now: () => number;
 }
@@ -72,36 +78,22 @@ export function createServices(
   now: () => number = Date.now,
   keys?: NodeKeys,
   identity: PublicIdentity | undefined = keys?.public,
+  events: EventBus = new InProcessBus({
+    log: store.streamEvents,
+    logSize: config.stream?.logSize ?? STREAM_DEFAULTS.logSize,
+    onError: () => undefined,
+  }),
 ): Services {
   const registry = createRegistry(config.markings ?? {});
   const outboxSignal = new OutboxSignal();
-  const audit = new AuditLog({
-    store,
-    now,
-    nodeId: config.partner,
-    ...(keys === undefined ? {} : { signer: signerOf(keys) }),
-  });
-  const signer = keys === undefined ? {} : { signer: signerOf(keys) };
-  const arrangements = new ArrangementService({ store, registry, audit });
   // With keys, every product version is signed and every release sealed; without, neither.
-  const products = new ProductService({
-    store,
-    partner: config.partner,
-    registry,
-    now,
-    outboxSignal,
-    audit,
-    ...signer,
-  });
-  const recalls = new RecallService({
-    store,
-    audit,
-    partner: config.partner,
-    registry,
-    now,
-    outboxSignal,
-    ...signer,
-  });
+  const signer = keys === undefined ? {} : { signer: signerOf(keys) };
+  const audit = new AuditLog({ store, now, nodeId: config.partner, ...signer });
+  const arrangements = new ArrangementService({ store, registry, audit });
+  // What the services that write and deliver share.
+  const writing = { store, audit, partner: config.partner, registry, now, outboxSignal };
+  const products = new ProductService({ ...writing, events, ...signer });
+  const recalls = new RecallService({ ...writing, events, ...signer });
   const incidents = new IncidentService({
     store,
     partner: config.partner,
@@ -111,6 +103,13 @@ export function createServices(
     recalls,
     arrangements,
     ...signer,
+  });
+  const received = new ReceivedService({
+    store,
+    partner: config.partner,
+    registry,
+    now,
+    ...(identity === undefined ? {} : { ownSigningKey: identity.signing }),
   });
   return {
     store,
@@ -123,32 +122,20 @@ export function createServices(
     stix: new StixService({ store, registry, partner: config.partner, now, products, audit }),
     recalls,
     incidents,
-    consents: new ConsentService({
-      store,
-      audit,
-      partner: config.partner,
-      registry,
-      now,
-      outboxSignal,
-      ...(keys === undefined ? {} : { keys }),
-    }),
+    consents: new ConsentService({ ...writing, ...(keys === undefined ? {} : { keys }) }),
     inbox:
       keys === undefined
         ? undefined
-        : new InboxService({ store, partner: config.partner, registry, keys, now, audit, incidents }),
+        : new InboxService({ store, partner: config.partner, registry, keys, now, audit, incidents, events }),
     keys,
-    received: new ReceivedService({
-      store,
-      partner: config.partner,
-      registry,
-      now,
-      ...(identity === undefined ? {} : { ownSigningKey: identity.signing }),
-    }),
+    received,
     inboxLog: new InboxLogService({ store }),
     outbox: new OutboxService({ store }),
     outboxSignal,
     audit,
     compliance: new ComplianceService({ store, partner: config.partner, registry }),
+    events,
+    stream: new StreamService({ store, products, received }),
     now,
   };
 }

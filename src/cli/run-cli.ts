@@ -17,6 +17,7 @@ import { registerRecallCommands } from './recall-commands.js';
 import { registerReceivedCommands } from './received-commands.js';
 import { registerReportCommands } from './report-commands.js';
 import { registerStixCommands } from './stix-commands.js';
+import { registerStreamCommand } from './stream-command.js';
 
 export type { CliIo, CliStream } from './cli-io.js';
 
@@ -78,6 +79,7 @@ function buildProgram(io: CliIo): Command {
   registerReportCommands(program, io);
   registerImportCommands(program, io);
   registerStixCommands(program, io);
+  registerStreamCommand(program, io);
   registerDemoCommand(program, io);
   return program;
 }

@@ -23,6 +23,14 @@ describe('loadConfig', () => {
     expect(config.auth.maxFailedLogins).toBe(5);
   });
 
+  it('turns on the NATS bus from ACCORD_NATS_URL and refuses a URL that is not nats:// or tls://', () => {
+    const config = loadConfig({ flags: BASE, env: { ACCORD_NATS_URL: 'nats://10.0.0.5:4222' } });
+    expect(config.stream?.natsUrl).toBe('nats://10.0.0.5:4222');
+    expect(loadConfig({ flags: BASE }).stream).toBeUndefined();
+    const error = errorOf(() => loadConfig({ flags: BASE, env: { ACCORD_NATS_URL: 'http://x' } }));
+    expect(error.code).toBe('CONFIG_INVALID');
+  });
+
   it('is frozen all the way down', () => {
     const config = loadConfig({ flags: BASE });
     expect(Object.isFrozen(config)).toBe(true);

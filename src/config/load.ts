@@ -36,6 +36,8 @@ export const ENV_KEYS: Readonly<Record<string, { path: readonly string[]; type: 
   ACCORD_PUBLIC_URL: { path: ['http', 'publicUrl'], type: 'string' },
   ACCORD_BODY_LIMIT: { path: ['http', 'bodyLimitBytes'], type: 'integer' },
   ACCORD_DATABASE_URL: { path: ['database', 'url'], type: 'string' },
+  ACCORD_NATS_URL: { path: ['stream', 'natsUrl'], type: 'string' },
+  ACCORD_STREAM_HEARTBEAT_SECONDS: { path: ['stream', 'heartbeatSeconds'], type: 'integer' },
   ACCORD_LOG_LEVEL: { path: ['log', 'level'], type: 'string' },
   ACCORD_OUTBOX_INTERVAL_MS: { path: ['federation', 'outboxIntervalMs'], type: 'integer' },
   ACCORD_GOSSIP_INTERVAL_MS: { path: ['federation', 'gossipIntervalMs'], type: 'integer' },
@@ -44,12 +46,7 @@ export const ENV_KEYS: Readonly<Record<string, { path: readonly string[]; type: 
 };
 
 // Variables that belong to other parts (keys, tests) and are not configuration keys.
-const ENV_IGNORED = new Set([
-  'ACCORD_REQUIRE_SERVICES',
-  'ACCORD_KEY_PASSPHRASE',
-  'ACCORD_TEST_PG_URL',
-  'ACCORD_NATS_URL',
-]);
+const ENV_IGNORED = new Set(['ACCORD_REQUIRE_SERVICES', 'ACCORD_KEY_PASSPHRASE', 'ACCORD_TEST_PG_URL']);
 
 function fromEnv(env: Readonly<Record<string, string | undefined>>): Json {
   let out: Json = {};

@@ -86,6 +86,22 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /** The live stream (issue 7): GET /api/v1/stream and the event bus behind it. */
+    stream: Type.Optional(
+      Type.Object(
+        {
+          /** A comment line is sent to each client this often, so proxies keep the connection open. */
+          heartbeatSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
+          /** How many events are kept for clients resuming with Last-Event-ID. */
+          logSize: Type.Optional(Type.Integer({ minimum: 10, maximum: 10_000_000 })),
+          /** `nats://…`: the bus is NATS JetStream, shared by every replica of this node; absent means in-process. */
+          natsUrl: Type.Optional(Type.String({ pattern: '^(nats|tls)://' })),
+          /** The JetStream stream name; every replica of one node must name the same. */
+          natsStream: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     log: Type.Object(
       { level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) },
       { additionalProperties: false },
@@ -111,3 +127,6 @@ export const CONFIG_DEFAULTS = {
   },
   log: { level: 'info' },
 } as const;
+
+/** The stream settings a config without a `stream` section runs with. */
+export const STREAM_DEFAULTS = { heartbeatSeconds: 15, logSize: 10_000 } as const;

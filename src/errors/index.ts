@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   STORE_NOT_FOUND: 'A row to change, or a row a write refers to, does not exist.',
   STORE_CONFIG_INVALID: 'The store configuration is malformed (connection URL, schema name, size limit).',
   STORE_MIGRATION_FAILED: 'A schema migration failed; the database stays at the last one that succeeded.',
+  BUS_UNAVAILABLE: 'The event bus (NATS JetStream) named in the configuration cannot be reached or used.',
   STORE_TRANSACTION_MISUSE: 'Inside store.transaction() the outer store was used, not the tx handle.',
   STORE_FAILED: 'The database failed an operation for a reason other than a conflict or a missing row.',
   ATTACHMENT_TOO_LARGE: 'An attachment is larger than the configured size limit.',

@@ -1,3 +1,4 @@
+import type { EventBus } from '../bus/index.js';
 import { digestOf, type NodeIdentity, type PublicIdentity } from '../crypto/index.js';
 import { AccordError, ERROR_CODES, type ErrorCode, isAccordError } from '../errors/index.js';
 import {
@@ -63,6 +64,8 @@ export interface InboxServiceDeps {
       arrangement: ArrangementVersion,
     ): Promise<AcceptedMessage>;
   };
+  /** The live stream's bus: told, after commit, of each received version and recall (issue 7). */
+  readonly events?: EventBus;
 }
 
 /** How the inbox answered an envelope it stored: the first time, or again for a retry of it. */
@@ -543,6 +546,13 @@ export class InboxService {
       throw replayed(header.envelopeId);
     }
     accepted.afterCommit?.();
+    // Issue 7: a received product reaches the node's subscribed analysts the moment it is stored.
+    if (header.kind === 'release') {
+      await this.#deps.events?.publish({
+        kind: 'product.received',
+        product: { id: accepted.product.id, version: accepted.product.version, source: 'received' },
+      });
+    }
     return { outcome: 'stored', receipt };
   }
 
@@ -691,8 +701,9 @@ export class InboxService {
     }
     const accepted = recall;
     const receivedAt = new Date(now).toISOString();
+    let erasedVersions: readonly number[] = [];
     try {
-      return await store.transaction(async (tx) => {
+      const answer = await store.transaction(async (tx) => {
         await tx.receivedRecalls.add({
           envelopeId: header.envelopeId,
           recallId: accepted.recallId,
@@ -729,8 +740,16 @@ export class InboxService {
         const entry = this.#entryOf(header, digest, remoteAddress, receivedAt);
         await tx.inbox.record({ ...entry, outcome: 'stored', code: null, reason: null, receipt });
         await this.#deps.audit?.recordIn(tx, envelopeReceivedEvent(entry, {}));
+        erasedVersions = erased.map((e) => e.productVersion);
         return { outcome: 'stored' as const, receipt };
       });
+      for (const version of erasedVersions) {
+        await this.#deps.events?.publish({
+          kind: 'product.recalled',
+          product: { id: accepted.product.id, version, source: 'received' },
+        });
+      }
+      return answer;
     } catch (error) {
       if (!isAccordError(error) || error.code !== 'STORE_CONFLICT') throw error;
       // Another delivery of this id was recorded first; its transaction erased what there was.

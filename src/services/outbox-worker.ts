@@ -96,6 +96,9 @@ interface Deliverable {
   readonly recall?: SealedRecall['recall'];
 }
 
+/** How much longer than one delivery's timeout a claimed row stays away from other replicas. */
+const LEASE_MARGIN_MS = 5_000;
+
 const validateEnvelope = createValidator<Envelope>(EnvelopeSchema, 'ENVELOPE_MALFORMED', 'outbox envelope');
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -238,8 +241,29 @@ export class OutboxWorker {
     }
   }
 
+  /**
+   * The rows due this round. On PostgreSQL, where several API replicas of one node share the
+   * outbox (issue 7), each row is claimed just before its attempt (claimPending: SKIP LOCKED and a
+   * lease a little longer than one delivery), so two replicas never send the same row, and a
+   * replica that dies mid-delivery strands one row for one lease, not its whole batch. SQLite has
+   * one process writing: the due rows are read at once.
+   */
+  async *#due(limit: number): AsyncGenerator<OutboxMessage> {
+    const { outbox } = this.#deps.store;
+    if (this.#deps.store.dialect !== 'postgres') {
+      yield* await outbox.listPending({ limit });
+      return;
+    }
+    const leaseMs = (this.#deps.timeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS) + LEASE_MARGIN_MS;
+    for (let taken = 0; taken < limit; taken++) {
+      const [message] = await outbox.claimPending({ limit: 1, leaseMs });
+      if (message === undefined) return;
+      yield message;
+    }
+  }
+
   async #deliverDue(): Promise<DeliveryRound> {
-    const due = await this.#deps.store.outbox.listPending({ limit: this.#deps.batchSize ?? 100 });
+    const due = this.#due(this.#deps.batchSize ?? 100);
     let delivered = 0;
     let retrying = 0;
     let failed = 0;
@@ -248,7 +272,7 @@ export class OutboxWorker {
     // with the same backoff instead of each waiting out the delivery timeout in turn: a partner
     // that hangs would otherwise hold up every delivery behind it, to every other partner too.
     const unreachable = new Map<string, string>();
-    for (const message of due) {
+    for await (const message of due) {
       if (halt.aborted) break;
       const down = unreachable.get(message.recipient);
       let attempt: Attempt;

@@ -1,8 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import Type, { type Static } from 'typebox';
 import type { AuditAction } from '../audit/index.js';
+import type { EventBus, StreamEventKind } from '../bus/index.js';
 import { canonicalJson } from '../crypto/index.js';
-import { AccordError } from '../errors/index.js';
+import { AccordError, isAccordError } from '../errors/index.js';
 import {
   type DerivedDocument,
   derivedFromOf,
@@ -51,7 +52,7 @@ import { createValidator } from '../validation/index.js';
 import { type Actor, readerOf, requirePermission } from './actor.js';
 import { productEvent, releaseEvent } from './audit-events.js';
 import type { AuditRecorder } from './audit-log.js';
-import { readableFieldsOf } from './derived-view.js';
+import { type RecallNotice, readableFieldsOf, recallNoticeOf } from './derived-view.js';
 import type { OutboxSignal } from './outbox-signal.js';
 import { recipientEncryptionKeyOf } from './partner-keys.js';
 
@@ -102,6 +103,12 @@ const DRAFT_FIELDS = Object.keys(DraftInputSchema.properties);
 /** The fields an author writes, to tell whether a re-import changes anything. */
 function draftFieldsOf(document: ProductDocument): Record<string, unknown> {
   return Object.fromEntries(Object.entries(document).filter(([key]) => DRAFT_FIELDS.includes(key)));
+}
+
+/** A product's current version loaded for reading, before any reader's decision. */
+export interface ProductSnapshot {
+  readonly record: ProductRecord;
+  readonly product: Product;
 }
 
 /** What a release to one recipient under one arrangement would do (previewRelease). */
@@ -189,6 +196,8 @@ export interface ProductServiceDeps {
   readonly outboxSignal?: OutboxSignal;
   /** The audit log: each change is logged in its own transaction, each read after it. */
   readonly audit?: AuditRecorder;
+  /** The live stream's bus: told, after commit, of each new product, version and submission (issue 7). */
+  readonly events?: EventBus;
 }
 
 const EDITABLE: readonly ProductState[] = ['draft', 'rejected'];
@@ -200,7 +209,8 @@ function notFound(id: string): AccordError {
   return new AccordError('NOT_FOUND', `no product '${id}'`, { id });
 }
 
-function bboxOf(geo: unknown): BoundingBox | null {
+/** The bounding box of a GeoJSON value's coordinates, or null when it has none. */
+export function bboxOf(geo: unknown): BoundingBox | null {
   const points: [number, number][] = [];
   const walk = (value: unknown): void => {
     if (!Array.isArray(value)) return;
@@ -230,7 +240,8 @@ function bboxOf(geo: unknown): BoundingBox | null {
   };
 }
 
-function intersects(a: BoundingBox, b: BoundingBox): boolean {
+/** Whether two boxes overlap (edges touching count). */
+export function intersects(a: BoundingBox, b: BoundingBox): boolean {
   return a.minLon <= b.maxLon && b.minLon <= a.maxLon && a.minLat <= b.maxLat && b.minLat <= a.maxLat;
 }
 
@@ -312,7 +323,8 @@ export class ProductService {
 
   /** Creates a draft (version 1) written by the actor. */
   async createDraft(actor: Actor, input: DraftInput): Promise<ProductView> {
-    return this.#deps.store.transaction(async (tx) => this.createDraftIn(tx, actor, input));
+    const view = await this.#deps.store.transaction(async (tx) => this.createDraftIn(tx, actor, input));
+    return this.#announced('product.created', view);
   }
 
   /**
@@ -358,6 +370,15 @@ export class ProductService {
       }
       return results;
     });
+  }
+
+  /** Publishes the event of a committed change (never inside the transaction: a rollback announces nothing). */
+  async #announced(kind: StreamEventKind, view: ProductView): Promise<ProductView> {
+    await this.#deps.events?.publish({
+      kind,
+      product: { id: view.id, version: view.version, source: 'own' },
+    });
+    return view;
   }
 
   async #importOne(tx: Repositories, actor: Actor, id: string, input: DraftInput): Promise<ImportResult> {
@@ -406,7 +427,7 @@ export class ProductService {
   /** Writes a new version of a draft or rejected product; only its author may. */
   async edit(actor: Actor, id: string, input: DraftInput): Promise<ProductView> {
     requirePermission(actor, 'product:edit');
-    return this.#deps.store.transaction(async (tx) => {
+    const view = await this.#deps.store.transaction(async (tx) => {
       const record = await this.#own(tx, actor, id);
       if (!EDITABLE.includes(record.state)) {
         throw new AccordError(
@@ -421,12 +442,13 @@ export class ProductService {
       await tx.products.setState(id, 'draft');
       return this.#logged(tx, 'product.edited', actor, await this.#view(tx, actor, id));
     });
+    return this.#announced('product.version', view);
   }
 
   /** The author submits a draft for release approval. */
   async submit(actor: Actor, id: string): Promise<ProductView> {
     requirePermission(actor, 'product:submit');
-    return this.#deps.store.transaction(async (tx) => {
+    const view = await this.#deps.store.transaction(async (tx) => {
       const record = await this.#own(tx, actor, id);
       if (!EDITABLE.includes(record.state)) {
         throw new AccordError(
@@ -438,6 +460,8 @@ export class ProductService {
       await tx.products.setState(id, 'submitted', { from: record.state });
       return this.#logged(tx, 'product.submitted', actor, await this.#view(tx, actor, id));
     });
+    // Submitted is when the product first shows to readers other than its author.
+    return this.#announced('product.submitted', view);
   }
 
   /** A release officer other than the author approves or rejects the submitted version. */
@@ -815,6 +839,59 @@ export class ProductService {
     requirePermission(actor, 'product:read');
     const store = this.#deps.store;
     return this.#logged(store, 'product.read', actor, await this.#view(store, actor, id));
+  }
+
+  /**
+   * The current version as stored, loaded once for every reader of one stream event (see
+   * viewFrom); undefined when there is no such product.
+   */
+  async snapshot(id: string): Promise<ProductSnapshot | undefined> {
+    const store = this.#deps.store;
+    const record = await store.products.get(id);
+    if (record === undefined) return undefined;
+    try {
+      return { record, product: await this.#load(store, record) };
+    } catch (error) {
+      if (isAccordError(error) && error.code === 'NOT_FOUND') return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * What the actor may read of a snapshot, for the live stream: the rules of read() (drafts are
+   * their author's; then decideRead for this actor now), without its NOT_FOUND (undefined instead)
+   * and without an audit entry per delivery, as search() has none.
+   */
+  viewFrom(actor: Actor, snapshot: ProductSnapshot): ProductView | undefined {
+    const { record, product } = snapshot;
+    if (record.state === 'draft' && record.author !== actor.user.username) return undefined;
+    const decision = decideRead(product, readerOf(actor.user), {
+      at: this.#deps.now(),
+      registry: this.#deps.registry,
+    });
+    if (decision.effect === 'deny' || decision.derived === null) return undefined;
+    return this.#render(record, decision);
+  }
+
+  /**
+   * The recall notice of `version` for the actor, judged as if it were not recalled (decideRead
+   * denies every recalled product): undefined unless they could read some of it before.
+   */
+  async recallNoticeOf(actor: Actor, id: string, version: number): Promise<RecallNotice | undefined> {
+    const store = this.#deps.store;
+    const record = await store.products.get(id);
+    if (record === undefined || record.originator !== this.#deps.partner) return undefined;
+    if (record.state === 'draft' && record.author !== actor.user.username) return undefined;
+    const stored = await store.products.getVersion(id, version);
+    if (stored === undefined) return undefined;
+    const product = parseProduct({ ...stored.document, recalled: false }, this.#deps.registry);
+    const decision = decideRead(product, readerOf(actor.user), {
+      at: this.#deps.now(),
+      registry: this.#deps.registry,
+    });
+    return decision.effect === 'allow' && decision.derived !== null
+      ? recallNoticeOf(decision.derived, this.#deps.registry)
+      : undefined;
   }
 
   /**

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AuditActor } from '../audit/index.js';
+import type { EventBus } from '../bus/index.js';
 import { AccordError } from '../errors/index.js';
 import {
   type Envelope,
@@ -101,6 +102,8 @@ export interface RecallServiceDeps {
   readonly signer?: Signer;
   /** Told after a recall that queued outbox rows has committed, so delivery starts at once. */
   readonly outboxSignal?: OutboxSignal;
+  /** The live stream's bus: told, after commit, of each recall (issue 7). */
+  readonly events?: EventBus;
 }
 
 /** A product in one of these states may have been approved or released; a draft never left its author. */
@@ -230,9 +233,15 @@ export class RecallService {
           path: '/version',
         });
       }
-      return this.#recallIn(tx, record, { version, reason, by: actor.user.username, actor });
+      const done = await this.#recallIn(tx, record, { version, reason, by: actor.user.username, actor });
+      return { ...done, version: version ?? record.currentVersion };
     });
     if (outcome.queued > 0) this.#deps.outboxSignal?.notify();
+    // A recall of every version is announced for the current one: the one readers were shown.
+    await this.#deps.events?.publish({
+      kind: 'product.recalled',
+      product: { id, version: outcome.version, source: 'own' },
+    });
     return this.#statusOf(store, outcome.recall);
   }
 

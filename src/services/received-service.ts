@@ -1,6 +1,6 @@
 import type { PublicKeyInfo } from '../crypto/index.js';
 import { AccordError, isAccordError } from '../errors/index.js';
-import { productOfDerived, verifyProductSignature } from '../federation/index.js';
+import { type DerivedDocument, productOfDerived, verifyProductSignature } from '../federation/index.js';
 import type { MarkingRegistry } from '../markings/index.js';
 import {
   type CompiledArrangement,
@@ -12,7 +12,7 @@ import type { Discipline, Product } from '../products/index.js';
 import type { ArrangementVersion, HeldProduct, Partner, ReceivedProduct, Store } from '../store/index.js';
 import { type Actor, readerOf, requirePermission } from './actor.js';
 import { pinsOf } from './arrangement-trust.js';
-import { readableFieldsOf } from './derived-view.js';
+import { type RecallNotice, readableFieldsOf, recallNoticeOf } from './derived-view.js';
 
 // DESIGN.md §2 invariant 1 (No leak) holds inside the recipient node too: a product that arrived
 // from a partner is read through decideRead exactly as an own product is, so a user sees only the
@@ -237,6 +237,61 @@ export class ReceivedService {
     const readable = await this.#readable(actor, received, context);
     if (readable === undefined) throw notFound(productId);
     return this.#render(readable.held, readable.derived, context);
+  }
+
+  /** read() for the live stream: undefined where read() answers NOT_FOUND. */
+  async viewOf(actor: Actor, productId: string, version: number): Promise<ReceivedView | undefined> {
+    try {
+      return await this.read(actor, productId, version);
+    } catch (error) {
+      if (isAccordError(error) && error.code === 'NOT_FOUND') return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * The recall notice of a received version its originator recalled, for the actor: undefined
+   * unless they could read some of it before. Its content is erased, so the markings its tombstone
+   * keeps are judged (decideRead over the portions' labels, text blanked), which is what decided
+   * what they could read when it was held.
+   */
+  async recallNoticeOf(actor: Actor, productId: string, version: number): Promise<RecallNotice | undefined> {
+    const received = await this.#deps.store.receivedProducts.get(productId, version);
+    if (received === undefined || received.recalledAt === null) return undefined;
+    const tomb = received.document;
+    let product: Product;
+    try {
+      const blanked: DerivedDocument = {
+        id: tomb.id,
+        version: tomb.version,
+        derivedFrom: tomb.derivedFrom,
+        originator: tomb.originator,
+        title: '(recalled)',
+        titleMarking: tomb.titleMarking,
+        discipline: tomb.discipline,
+        categories: [...tomb.categories],
+        portions: tomb.portions.map((p) => ({ id: p.id, marking: p.marking, text: '(recalled)' })),
+        banner: tomb.banner,
+        withheldCount: tomb.withheldCount,
+        reliability: tomb.reliability,
+        credibility: tomb.credibility,
+        createdAt: tomb.createdAt,
+        signature: tomb.signature,
+      };
+      product = productOfDerived(blanked, this.#deps.registry);
+    } catch (error) {
+      if (isAccordError(error)) return undefined;
+      throw error;
+    }
+    const arrangement = await new Lookups(this.#deps).compiled(received);
+    const decision = decideRead(product, readerOf(actor.user), {
+      at: this.#deps.now(),
+      registry: this.#deps.registry,
+      ...(arrangement === undefined ? {} : { arrangement }),
+    });
+    return decision.effect === 'allow' && decision.derived !== null
+      ? recallNoticeOf(decision.derived, this.#deps.registry)
+      : undefined;
   }
 
   /**

@@ -32,7 +32,11 @@ interface TransactionScope {
  */
 export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOptions): Store {
   const scopes = new AsyncLocalStorage<TransactionScope>();
-  const settings = { now: options.now, maxAttachmentBytes: options.maxAttachmentBytes };
+  const settings = {
+    now: options.now,
+    maxAttachmentBytes: options.maxAttachmentBytes,
+    dialect: options.dialect,
+  };
 
   const refuseInsideTransaction = (operation: string): void => {
     if (scopes.getStore()?.open === true) {

@@ -350,6 +350,12 @@ export interface StixObjectsTable {
   date_added: string;
 }
 
+export interface StreamEventsTable {
+  seq: Generated<number>;
+  event_json: string;
+  published_at: string;
+}
+
 /** The Kysely database type: one entry per table the migrations create. */
 export interface Database {
   partners: PartnersTable;
@@ -383,6 +389,7 @@ export interface Database {
   incidents: IncidentsTable;
   incident_steps: IncidentStepsTable;
   stix_objects: StixObjectsTable;
+  stream_events: StreamEventsTable;
 }
 
 // Compile-time check that the port's STORE_TABLES and Database name the same tables, so counts() sees all.

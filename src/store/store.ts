@@ -43,6 +43,7 @@ export const STORE_TABLES = [
   'incidents',
   'incident_steps',
   'stix_objects',
+  'stream_events',
 ] as const;
 export type StoreTable = (typeof STORE_TABLES)[number];
 
@@ -537,6 +538,18 @@ export interface OutboxRepository {
   get(id: string): Promise<OutboxMessage | undefined>;
   /** Pending messages due now, earliest first. */
   listPending(options?: { readonly limit?: number }): Promise<readonly OutboxMessage[]>;
+  /**
+   * Takes up to `limit` pending messages due now, earliest first, for one delivery attempt, and
+   * moves them `leaseMs` into the future so that no other worker on the same store (an API
+   * replica) takes them meanwhile; the attempt's outcome then sets their next time. On
+   * PostgreSQL the due rows are locked with SKIP LOCKED, so two workers claiming at once never
+   * take the same row. A worker that dies holding a claim leaves the row due again when the
+   * lease ends (the recipient's inbox answers a repeated envelope as a duplicate).
+   */
+  claimPending(options: {
+    readonly limit: number;
+    readonly leaseMs: number;
+  }): Promise<readonly OutboxMessage[]>;
   /** Every message, newest first, optionally of one status, one release, one recall and/or one incident. */
   list(
     options?: {
@@ -991,6 +1004,26 @@ export interface StixObjectRepository {
 // ---------------------------------------------------------------- the store
 
 /** Every repository; what a transaction callback receives. */
+// ---------------------------------------------------------------- live stream event log
+
+/** One logged stream event: its sequence number and the event as the bus published it (ids only). */
+export interface LoggedStreamEvent {
+  readonly seq: number;
+  readonly event: unknown;
+  readonly publishedAt: IsoInstant;
+}
+
+export interface StreamEventRepository {
+  /** Appends an event; returns its sequence number, higher than every earlier one. */
+  append(event: unknown): Promise<LoggedStreamEvent>;
+  /** Events after `seq`, oldest first, at most `limit`. */
+  after(seq: number, limit: number): Promise<readonly LoggedStreamEvent[]>;
+  /** The highest sequence number logged, 0 when none. */
+  last(): Promise<number>;
+  /** Deletes all but the newest `keep` events; returns how many it deleted. */
+  prune(keep: number): Promise<number>;
+}
+
 export interface Repositories {
   readonly partners: PartnerRepository;
   readonly communities: CommunityRepository;
@@ -1015,6 +1048,7 @@ export interface Repositories {
   readonly gossip: GossipRepository;
   readonly incidents: IncidentRepository;
   readonly stix: StixObjectRepository;
+  readonly streamEvents: StreamEventRepository;
   counts(): Promise<TableCounts>;
 }
 

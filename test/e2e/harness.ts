@@ -111,6 +111,8 @@ export interface TestNodeOptions {
   readonly maxFailedLogins?: number;
   /** The node's keys; without them it signs nothing and its federation inbox answers 503. */
   readonly keys?: NodeKeys;
+  /** The live stream's settings (issue 7): heartbeat interval, log size. */
+  readonly stream?: { readonly heartbeatSeconds?: number; readonly logSize?: number };
 }
 
 export interface TestNode {
@@ -176,6 +178,7 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
         ...(options.maxFailedLogins === undefined
           ? {}
           : { auth: { maxFailedLogins: options.maxFailedLogins } }),
+        ...(options.stream === undefined ? {} : { stream: options.stream }),
       },
     });
     const store = await openStore(

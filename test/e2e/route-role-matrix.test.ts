@@ -200,8 +200,20 @@ async function headersFor(role: Role, mode: Mode): Promise<AuthHeaders> {
   return headers;
 }
 
+// Routes that answer a permitted caller with a stream that never ends (Server-Sent Events): the
+// matrix reads the head, then hangs up, as a client would.
+const STREAMING = new Set(['GET /api/v1/stream']);
+
 async function send(route: Route, headers: AuthHeaders): Promise<LightMyRequestResponse> {
-  return t.server.inject(requestFor(route, headers));
+  const options = requestFor(route, headers);
+  if (!STREAMING.has(keyOf(route))) return t.server.inject(options);
+  const controller = new AbortController();
+  const response = await t.server.inject({ ...options, payloadAsStream: true, signal: controller.signal });
+  let body = '';
+  if (response.statusCode === 200) controller.abort();
+  else for await (const chunk of response.stream()) body += String(chunk);
+  // Only what the matrix reads of a response: its status, headers and body.
+  return { statusCode: response.statusCode, headers: response.headers, body } as LightMyRequestResponse;
 }
 
 // Swagger UI's own routes are the only ones registered without `config.access`; the hook treats them as public.

@@ -36,7 +36,8 @@ const SearchQuery = Type.Object(
   { additionalProperties: false },
 );
 
-function parseBbox(raw: string) {
+/** Parses `minLon,minLat,maxLon,maxLat`; INPUT_INVALID naming the field otherwise. */
+export function parseBbox(raw: string) {
   const parts = raw.split(',').map((p) => Number(p.trim()));
   const [minLon, minLat, maxLon, maxLat] = parts;
   const valid =

@@ -2,13 +2,15 @@ import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { AccordError } from '../../errors/index.js';
 import type { Database } from '../schema.js';
-import type { Page } from '../store.js';
+import type { Page, StoreDialect } from '../store.js';
 
 /** What every repository is built from: a database handle (the pool or one transaction) and the store's settings. */
 export interface RepositoryContext {
   readonly db: Kysely<Database>;
   readonly now: () => Date;
   readonly maxAttachmentBytes: number;
+  /** The SQL engine, where a repository must phrase a query for it (row locks on PostgreSQL). */
+  readonly dialect?: StoreDialect;
   /**
    * SQLite, inside a transaction only: runs a write at once on the connection the transaction
    * holds, without Kysely's per-query promise chain. Returns false (nothing run) once the

@@ -22,6 +22,7 @@ import { createReceivedRecallRepository } from './received-recalls.js';
 import { createReleaseRepository } from './releases.js';
 import { createSessionRepository } from './sessions.js';
 import { createStixObjectRepository } from './stix-objects.js';
+import { createStreamEventRepository } from './stream-events.js';
 import { createTokenRepository } from './tokens.js';
 import { createUserRepository } from './users.js';
 
@@ -91,6 +92,7 @@ export function createRepositories(ctx: RepositoryContext, guard: CallGuard): Re
     gossip: guarded('gossip', createGossipRepository(ctx), guard),
     incidents: guarded('incidents', createIncidentRepository(ctx), guard),
     stix: guarded('stix', createStixObjectRepository(ctx), guard),
+    streamEvents: guarded('streamEvents', createStreamEventRepository(ctx), guard),
     counts: guarded('store', { counts }, guard).counts,
   };
 }

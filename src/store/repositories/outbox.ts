@@ -98,6 +98,37 @@ export function createOutboxRepository(ctx: RepositoryContext): OutboxRepository
       return rows.map(toMessage);
     },
 
+    async claimPending(options) {
+      const { limit } = pageOf({ limit: options.limit });
+      const now = nowIso(ctx);
+      let due = db
+        .selectFrom('outbox')
+        .select('id')
+        .where('status', '=', 'pending')
+        .where('next_attempt_at', '<=', now)
+        .orderBy('next_attempt_at')
+        .orderBy('created_at')
+        .orderBy('id')
+        .limit(limit);
+      if (ctx.dialect === 'postgres') due = due.forUpdate().skipLocked();
+      const until = new Date(Date.parse(now) + Math.max(0, options.leaseMs)).toISOString();
+      // The due ids in a CTE, evaluated once: as a subquery in the WHERE, PostgreSQL may run a
+      // LIMIT ... SKIP LOCKED subquery again per row and claim more rows than asked for.
+      const rows = await db
+        .with('due', () => due)
+        .updateTable('outbox')
+        .set({ next_attempt_at: until })
+        .where('id', 'in', (eb) => eb.selectFrom('due').select('due.id'))
+        .where('status', '=', 'pending')
+        .returningAll()
+        .execute();
+      return rows
+        .map(toMessage)
+        .sort((a, b) =>
+          a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1,
+        );
+    },
+
     async list(options = {}) {
       const { limit, offset } = pageOf(options);
       let query = db.selectFrom('outbox').selectAll();
