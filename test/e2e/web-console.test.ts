@@ -284,6 +284,8 @@ describe.runIf(run)('the web console across two nodes (chromium)', () => {
   it('arrives live on the GBR console with the third portion withheld', async () => {
     const { page } = gbr;
     await page.getByRole('link', { name: 'Feed', exact: true }).click();
+    // The feed follows the node's live stream (GET /api/v1/stream, Server-Sent Events).
+    await page.getByText('Live: updates as they arrive.').waitFor();
     expect(await deliverAll()).toBeGreaterThan(0);
     // No reload: the open feed picks the product up by itself (stream or poll).
     const link = page.getByRole('link', { name: title });
