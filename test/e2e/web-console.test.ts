@@ -149,6 +149,22 @@ async function signIn(page: Page, username: string): Promise<void> {
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
 }
 
+/** Signs in with the keyboard alone: Tab through the page, type, Enter. */
+async function signInByKeyboard(page: Page, username: string): Promise<void> {
+  const focused = () =>
+    page.evaluate(() => document.activeElement?.id || document.activeElement?.textContent);
+  await page.keyboard.press('Tab');
+  expect(await focused()).toBe('Skip to content');
+  await page.keyboard.press('Tab');
+  expect(await focused()).toBe('username');
+  await page.keyboard.type(username);
+  await page.keyboard.press('Tab');
+  expect(await focused()).toBe('password');
+  await page.keyboard.type(passwordOf(username));
+  await page.keyboard.press('Enter');
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
 async function signOut(page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('button', { name: 'Sign in' }).waitFor();
@@ -216,14 +232,14 @@ describe.runIf(run)('the web console across two nodes (chromium)', () => {
     }
   });
 
-  it('signs in, with classification banners at top and bottom', async () => {
+  it('signs in (by mouse, and by keyboard alone), with classification banners at top and bottom', async () => {
     const { page } = usa;
     await expect(page.getByRole('heading', { name: 'Sign in to Accord' }).isVisible()).resolves.toBe(true);
     await shot(page, '01-login');
     await signIn(page, 'analyst.usa');
     await expect(page.getByTestId('banner-top').textContent()).resolves.toBe('UNCLASSIFIED');
     await expect(page.getByTestId('banner-bottom').textContent()).resolves.toBe('UNCLASSIFIED');
-    await signIn(gbr.page, 'analyst.gbr');
+    await signInByKeyboard(gbr.page, 'analyst.gbr');
     await shot(gbr.page, '02-gbr-feed-empty');
   }, 60_000);
 

@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { Link } from '../router.js';
+import { useSession } from '../session.js';
 import { useApi } from '../use-api.js';
 import type { ArrangementRecord } from './arrangements-page.js';
 
@@ -147,7 +148,9 @@ function AuditStatus({
   readonly incidents: readonly Incident[];
   readonly parties: readonly string[];
 }) {
+  const { user } = useSession();
   const head = useApi<TreeHead>('/api/v1/audit/tree-head');
+  const peers = parties.filter((p) => p !== user?.nationality);
   const forks = incidents.filter((i) => i.kind === 'fork');
   return (
     <section aria-labelledby="audit-title" className="card">
@@ -161,7 +164,7 @@ function AuditStatus({
         </thead>
         <tbody>
           <tr>
-            <th scope="row">This node</th>
+            <th scope="row">This node{user === null ? '' : ` (${user.nationality})`}</th>
             <td>
               {head.error !== null ? (
                 <span className="error">no signed tree head: {head.error}</span>
@@ -175,7 +178,7 @@ function AuditStatus({
               )}
             </td>
           </tr>
-          {parties.map((partner) => {
+          {peers.map((partner) => {
             const fork = forks.find((f) => f.partner === partner);
             return (
               <tr key={partner}>
