@@ -78,7 +78,8 @@ export function App() {
   useEffect(() => {
     document.title = `${route?.title ?? 'Sign in'} · Accord`;
     // Moving focus to the page's main region tells keyboard and screen-reader users the page changed.
-    main.current?.focus();
+    main.current?.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
   }, [route?.title]);
 
   if (loading) return <p className="loading">Loading…</p>;

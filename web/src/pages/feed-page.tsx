@@ -130,7 +130,7 @@ export function FeedPage() {
             <th scope="col">Discipline</th>
             <th scope="col">Originator</th>
             <th scope="col">State</th>
-            <th scope="col">Source · info</th>
+            <th scope="col">Reliability · credibility</th>
             <th scope="col">Withheld</th>
           </tr>
         </thead>
