@@ -137,7 +137,7 @@ async function openConsole(party: Party): Promise<{ context: BrowserContext; pag
       errors.push(`${party} fetched ${url}`);
     }
   });
-  page.setDefaultTimeout(15_000);
+  page.setDefaultTimeout(30_000);
   await page.goto(nodes[party].address);
   return { context, page };
 }
@@ -241,7 +241,7 @@ describe.runIf(run)('the web console across two nodes (chromium)', () => {
     await expect(page.getByTestId('banner-bottom').textContent()).resolves.toBe('UNCLASSIFIED');
     await signInByKeyboard(gbr.page, 'analyst.gbr');
     await shot(gbr.page, '02-gbr-feed-empty');
-  }, 60_000);
+  }, 120_000);
 
   it('composes three portions of different labels; the preview gives GBR two and says why not the third', async () => {
     const { page } = usa;
@@ -281,7 +281,7 @@ describe.runIf(run)('the web console across two nodes (chromium)', () => {
     await expect(page.getByTestId('product-state').textContent()).resolves.toBe('submitted');
     await expect(page.getByTestId('portion').count()).resolves.toBe(3);
     await shot(page, '04-product');
-  }, 60_000);
+  }, 120_000);
 
   it('a release officer approves with a comment and releases to GBR', async () => {
     const { page } = usa;
@@ -295,7 +295,7 @@ describe.runIf(run)('the web console across two nodes (chromium)', () => {
     await page.getByRole('button', { name: `Release to GBR under ${ARRANGEMENT.id}` }).click();
     await page.getByText('Released to GBR').waitFor();
     await shot(page, '05-queue-released');
-  }, 60_000);
+  }, 120_000);
 
   it('arrives live on the GBR console with the third portion withheld', async () => {
     const { page } = gbr;
@@ -305,7 +305,7 @@ describe.runIf(run)('the web console across two nodes (chromium)', () => {
     expect(await deliverAll()).toBeGreaterThan(0);
     // No reload: the open feed picks the product up by itself (stream or poll).
     const link = page.getByRole('link', { name: title });
-    await link.waitFor({ timeout: 15_000 });
+    await link.waitFor();
     await shot(page, '06-gbr-feed-arrived');
     await link.click();
     await page.getByTestId('withheld-notice').waitFor();
@@ -318,7 +318,7 @@ describe.runIf(run)('the web console across two nodes (chromium)', () => {
     expect(await page.getByTestId('provenance').textContent()).toContain('verified');
     await expect(page.getByTestId('banner-top').textContent()).resolves.toBe('SECRET//REL TO USA, GBR');
     await shot(page, '07-gbr-product');
-  }, 60_000);
+  }, 120_000);
 
   it('shows the footprint on the map, and clicks through to the product', async () => {
     const { page } = gbr;
@@ -330,7 +330,7 @@ describe.runIf(run)('the web console across two nodes (chromium)', () => {
     await shot(page, '08-gbr-map');
     await page.locator('[data-testid="footprint"]').first().click();
     await page.waitForURL(/\/received\//);
-  }, 60_000);
+  }, 120_000);
 
   it('lists arrangements and opens one', async () => {
     const { page } = gbr;
@@ -338,7 +338,7 @@ describe.runIf(run)('the web console across two nodes (chromium)', () => {
     await page.getByRole('link', { name: ARRANGEMENT.title }).click();
     await page.getByRole('heading', { name: ARRANGEMENT.title }).waitFor();
     await shot(page, '09-arrangement');
-  }, 60_000);
+  }, 120_000);
 
   it('reports an incident through the form', async () => {
     const { page } = usa;
@@ -355,7 +355,7 @@ describe.runIf(run)('the web console across two nodes (chromium)', () => {
       .getByText(/Incident .* reported/)
       .waitFor();
     await shot(page, '10-incident-reported');
-  }, 60_000);
+  }, 120_000);
 
   it('shows the oversight body audit status, sharing flows, denials by rule and incidents', async () => {
     const { page } = usa;
@@ -369,7 +369,7 @@ describe.runIf(run)('the web console across two nodes (chromium)', () => {
     expect(flows).toContain('USA');
     expect(flows).toContain('GBR');
     await shot(page, '11-oversight');
-  }, 60_000);
+  }, 120_000);
 
   it('logged no console error on any page and fetched nothing from outside the node', () => {
     expect(errors).toEqual([]);
