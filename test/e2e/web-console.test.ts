@@ -295,6 +295,10 @@ describe.runIf(run)('the web console across two nodes (chromium)', () => {
     await page.getByRole('button', { name: `Release to GBR under ${ARRANGEMENT.id}` }).click();
     await page.getByText('Released to GBR').waitFor();
     await shot(page, '05-queue-released');
+    await page.goto(`${nodes.USA.address}/products/${encodeURIComponent(productId)}`);
+    const decisions = await page.getByTestId('releases').textContent();
+    expect(decisions).toContain('GBR');
+    expect(decisions).toContain('released');
   }, 120_000);
 
   it('arrives live on the GBR console with the third portion withheld', async () => {
@@ -307,6 +311,11 @@ describe.runIf(run)('the web console across two nodes (chromium)', () => {
     const link = page.getByRole('link', { name: title });
     await link.waitFor();
     await shot(page, '06-gbr-feed-arrived');
+    // The classification filter judges the banner the reader sees: SECRET goes under a CONFIDENTIAL ceiling.
+    await page.getByLabel('Classification at most').selectOption('CONFIDENTIAL');
+    await link.waitFor({ state: 'detached' });
+    await page.getByLabel('Classification at most').selectOption('SECRET');
+    await link.waitFor();
     await link.click();
     await page.getByTestId('withheld-notice').waitFor();
     await expect(page.getByTestId('portion').count()).resolves.toBe(2);

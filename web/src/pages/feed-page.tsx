@@ -1,8 +1,17 @@
-import { useCallback, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { DEFAULT_REGISTRY, nominalRank } from '../../../src/markings/index.js';
 import type { Page, ProductView } from '../api.js';
-import { Marking, useOnScreen } from '../classification.js';
+import { labelOf, Marking, useOnScreen } from '../classification.js';
 import { Link } from '../router.js';
 import { useApi, useLiveUpdates } from '../use-api.js';
+
+const LEVELS = ['UNCLASSIFIED', 'RESTRICTED', 'CONFIDENTIAL', 'SECRET', 'TOP SECRET'] as const;
+
+/** The common rank of a banner; unknown levels rank highest, so a ceiling filter never lets them by. */
+function rankOf(banner: string): number {
+  const label = labelOf(banner);
+  return (label === null ? undefined : nominalRank(DEFAULT_REGISTRY, label.classification)) ?? LEVELS.length;
+}
 
 export const DISCIPLINES = ['SIGINT', 'IMINT', 'GEOINT', 'HUMINT', 'OSINT', 'MASINT', 'CYBINT'] as const;
 
@@ -58,8 +67,24 @@ export function FeedPage() {
   const [discipline, setDiscipline] = useState('');
   const [originator, setOriginator] = useState('');
   const [source, setSource] = useState<'' | 'own' | 'received'>('');
+  const [ceiling, setCeiling] = useState('');
   const { items, error, mode } = useFeed({ text, discipline, originator });
-  const shown = items.filter((item) => source === '' || item.source === source);
+  const shown = items.filter(
+    (item) =>
+      (source === '' || item.source === source) &&
+      (ceiling === '' || rankOf(item.product.banner) <= LEVELS.indexOf(ceiling as (typeof LEVELS)[number])),
+  );
+  // Announce arrivals to screen readers: the count of rows that were not there before.
+  const seen = useRef<Set<string> | null>(null);
+  const [arrivals, setArrivals] = useState('');
+  useEffect(() => {
+    const keys = new Set(items.map((i) => `${i.source}:${i.product.id}:${i.product.version}`));
+    if (seen.current !== null) {
+      const fresh = [...keys].filter((k) => !seen.current?.has(k)).length;
+      if (fresh > 0) setArrivals(`${fresh} new or updated product${fresh === 1 ? '' : 's'}.`);
+    }
+    seen.current = keys;
+  }, [items]);
   useOnScreen(
     'feed',
     shown.map((item) => item.product.banner),
@@ -69,6 +94,7 @@ export function FeedPage() {
     <section aria-labelledby="feed-title">
       <h1 id="feed-title">Products I may read</h1>
       <p className="live" aria-live="polite">
+        {arrivals}{' '}
         {mode === 'stream'
           ? 'Live: updates as they arrive.'
           : mode === 'polling'
@@ -102,6 +128,15 @@ export function FeedPage() {
               else if (value.length < 3) setOriginator('');
             }}
           />
+        </div>
+        <div>
+          <label htmlFor="f-ceiling">Classification at most</label>
+          <select id="f-ceiling" value={ceiling} onChange={(e) => setCeiling(e.target.value)}>
+            <option value="">Any</option>
+            {LEVELS.map((l) => (
+              <option key={l}>{l}</option>
+            ))}
+          </select>
         </div>
         <div>
           <label htmlFor="f-source">Source</label>

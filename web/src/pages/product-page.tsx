@@ -175,6 +175,58 @@ function Workflow({ product, reload }: { readonly product: ProductView; readonly
   );
 }
 
+interface ReleaseRecord {
+  readonly id: string;
+  readonly version: number;
+  readonly recipient: string;
+  readonly arrangementId: string | null;
+  readonly effect: 'allow' | 'deny';
+  readonly decision: { readonly deniedBy?: readonly string[] };
+  readonly by: string;
+  readonly at: string;
+}
+
+/** Release decisions taken on an own product: who received which version, or why not. */
+function Releases({ id }: { readonly id: string }) {
+  const { data, error } = useApi<ReleaseRecord[]>(`/api/v1/products/${encodeURIComponent(id)}/releases`);
+  if (error !== null)
+    return (
+      <p role="alert" className="error">
+        {error}
+      </p>
+    );
+  if (data === undefined || data.length === 0) return null;
+  return (
+    <table data-testid="releases">
+      <caption>Release decisions</caption>
+      <thead>
+        <tr>
+          <th scope="col">When</th>
+          <th scope="col">Version</th>
+          <th scope="col">To</th>
+          <th scope="col">Arrangement</th>
+          <th scope="col">Decision</th>
+          <th scope="col">By</th>
+        </tr>
+      </thead>
+      <tbody>
+        {data.map((r) => (
+          <tr key={r.id}>
+            <td>{r.at}</td>
+            <td>{r.version}</td>
+            <td>{r.recipient}</td>
+            <td>{r.arrangementId ?? '—'}</td>
+            <td className={r.effect === 'allow' ? 'ok' : 'error'}>
+              {r.effect === 'allow' ? 'released' : `denied: ${(r.decision.deniedBy ?? []).join(', ')}`}
+            </td>
+            <td>{r.by}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 export function ProductPage({ source, id }: { readonly source: 'own' | 'received'; readonly id: string }) {
   const path = `/api/v1/${source === 'own' ? 'products' : 'received'}/${encodeURIComponent(id)}`;
   const { data, error, reload } = useApi<ProductView>(path);
@@ -196,7 +248,14 @@ export function ProductPage({ source, id }: { readonly source: 'own' | 'received
         <Marking value={data.banner} />
       </p>
       <ProductBody product={data} />
-      {source === 'own' ? <Workflow product={data} reload={reload} /> : <Provenance product={data} />}
+      {source === 'own' ? (
+        <>
+          <Workflow product={data} reload={reload} />
+          <Releases id={data.id} />
+        </>
+      ) : (
+        <Provenance product={data} />
+      )}
     </article>
   );
 }
