@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeArrangement } from '../../test/fixtures/builders.js';
+import { expectOneLineFailure } from '../../test/fixtures/cli.js';
 import { type AccordNode, buildNode } from '../app/node.js';
 import { loadNodeKeys, type NodeKeys, partnerKeysOf, signerOf } from '../app/node-keys.js';
 import { createNodeIdentity, type PublicIdentity, publicIdentity } from '../crypto/index.js';
@@ -52,14 +53,6 @@ async function onNode<T>(dir: string, keys: NodeKeys, work: (node: AccordNode) =
 
 function cli(args: readonly string[], env: Record<string, string> = KEY_ENV): Promise<CapturedRun> {
   return runCaptured(args, { env, now: () => NOW });
-}
-
-function expectOneLineFailure(run: CapturedRun, pattern: RegExp): void {
-  expect(run.code).toBe(2);
-  expect(run.stdout).toBe('');
-  expect(run.stderrLines).toHaveLength(1);
-  expect(run.stderrLines[0]).toMatch(/^accord: /);
-  expect(run.stderrLines[0]).toMatch(pattern);
 }
 
 /** Hands every pending outbox message of `from` to `to`'s inbox, and marks it delivered. */

@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectOneLineFailure, ok } from '../../test/fixtures/cli.js';
 import type { IncidentView } from '../services/incident-service.js';
-import { type CapturedRun, runCaptured } from './captured-run.js';
+import { runCaptured } from './captured-run.js';
 
 // `accord incident report|list|show|review|confirm|resolve|suspend` on a USA node that holds the
 // FVEY arrangement with GBR's keys on record: a report queues a sealed notice to GBR (so it needs
@@ -15,21 +16,6 @@ const FVEY = 'examples/arrangements/fvey-multilateral.json';
 const root = mkdtempSync(join(tmpdir(), 'accord-incident-cli-'));
 const usa = join(root, 'usa');
 const gbr = join(root, 'gbr');
-
-async function ok(argv: readonly string[], env: Record<string, string> = {}): Promise<CapturedRun> {
-  const run = await runCaptured(argv, { env });
-  expect(run.stderr, argv.join(' ')).toBe('');
-  expect(run.code).toBe(0);
-  return run;
-}
-
-function expectOneLineFailure(run: CapturedRun, pattern: RegExp): void {
-  expect(run.code).toBe(2);
-  expect(run.stdout).toBe('');
-  expect(run.stderrLines).toHaveLength(1);
-  expect(run.stderrLines[0]).toMatch(/^accord: /);
-  expect(run.stderrLines[0]).toMatch(pattern);
-}
 
 beforeAll(async () => {
   for (const [dir, partner] of [

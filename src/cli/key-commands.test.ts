@@ -2,8 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectOneLineFailure } from '../../test/fixtures/cli.js';
 import { fingerprintOf, type PublicIdentity } from '../crypto/index.js';
-import { type CapturedRun, runCaptured } from './captured-run.js';
+import { runCaptured } from './captured-run.js';
 
 const KEY_ENV = { ACCORD_KEY_PASSPHRASE: 'a passphrase for the test node keys' } as const;
 const root = mkdtempSync(join(tmpdir(), 'accord-key-cli-'));
@@ -11,14 +12,6 @@ let count = 0;
 
 function tempDir(): string {
   return join(root, String(++count));
-}
-
-function expectOneLineFailure(run: CapturedRun, pattern: RegExp): void {
-  expect(run.code).toBe(2);
-  expect(run.stdout).toBe('');
-  expect(run.stderrLines).toHaveLength(1);
-  expect(run.stderrLines[0]).toMatch(/^accord: /);
-  expect(run.stderrLines[0]).toMatch(pattern);
 }
 
 async function initNode(partner: string): Promise<string> {

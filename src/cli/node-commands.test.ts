@@ -4,12 +4,13 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { expectOneLineFailure } from '../../test/fixtures/cli.js';
 import { type AccordNode, buildNode } from '../app/node.js';
 import { loadNodeKeys } from '../app/node-keys.js';
 import { createNodeIdentity, type PublicIdentity, publicIdentity } from '../crypto/index.js';
 import { type Envelope, verifyProductSignature } from '../federation/index.js';
 import type { SealedRelease } from '../services/product-service.js';
-import { type CapturedRun, REPO_ROOT, runCaptured } from './captured-run.js';
+import { REPO_ROOT, runCaptured } from './captured-run.js';
 import type { CliIo } from './cli-io.js';
 import { loadNodeConfig } from './local-node.js';
 
@@ -56,13 +57,6 @@ function sha256Of(file: string): string {
 }
 
 /** Expects a failed run: exit 2, nothing on stdout, exactly one `accord: …` line on stderr. */
-function expectOneLineFailure(run: CapturedRun, pattern: RegExp): void {
-  expect(run.code).toBe(2);
-  expect(run.stdout).toBe('');
-  expect(run.stderrLines).toHaveLength(1);
-  expect(run.stderrLines[0]).toMatch(/^accord: /);
-  expect(run.stderrLines[0]).toMatch(pattern);
-}
 
 /** `accord init` on a new directory; resolves to the administrator's one-time password. */
 async function initNode(dir: string, partner = 'USA'): Promise<string> {

@@ -2,10 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectOneLineFailure, ok } from '../../test/fixtures/cli.js';
 import { buildNode } from '../app/node.js';
 import type { RecallStatus, SealedRecall } from '../services/recall-service.js';
 import type { Store } from '../store/index.js';
-import { type CapturedRun, REPO_ROOT, runCaptured } from './captured-run.js';
+import { REPO_ROOT, runCaptured } from './captured-run.js';
 import { loadNodeConfig } from './local-node.js';
 
 // `accord product recall` and `accord product recalls` on a USA node that released a product to
@@ -18,21 +19,6 @@ const SIGINT_CT = 'examples/products/usa-sigint-ct.json';
 const root = mkdtempSync(join(tmpdir(), 'accord-recall-cli-'));
 const usa = join(root, 'usa');
 const gbr = join(root, 'gbr');
-
-function expectOneLineFailure(run: CapturedRun, pattern: RegExp): void {
-  expect(run.code).toBe(2);
-  expect(run.stdout).toBe('');
-  expect(run.stderrLines).toHaveLength(1);
-  expect(run.stderrLines[0]).toMatch(/^accord: /);
-  expect(run.stderrLines[0]).toMatch(pattern);
-}
-
-async function ok(argv: readonly string[], env: Record<string, string> = {}): Promise<CapturedRun> {
-  const run = await runCaptured(argv, { env });
-  expect(run.stderr, argv.join(' ')).toBe('');
-  expect(run.code).toBe(0);
-  return run;
-}
 
 /** Opens the USA node the way the CLI does, runs `work` on its store, closes it. */
 async function onUsa<T>(work: (store: Store) => Promise<T>): Promise<T> {

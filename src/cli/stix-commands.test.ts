@@ -2,10 +2,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectOneLineFailure, ok } from '../../test/fixtures/cli.js';
 import { buildNode } from '../app/node.js';
 import type { StixObject } from '../interop/stix/index.js';
 import type { TableCounts } from '../store/index.js';
-import { type CapturedRun, REPO_ROOT, runCaptured } from './captured-run.js';
+import { REPO_ROOT, runCaptured } from './captured-run.js';
 import { loadNodeConfig } from './local-node.js';
 import { PROGRESS_MIN_OBJECTS } from './stix-commands.js';
 
@@ -19,21 +20,6 @@ const NOFORN_TEXT = 'sensitive access that must not be disclosed';
 const root = mkdtempSync(join(tmpdir(), 'accord-stix-cli-'));
 const usa = join(root, 'usa');
 let productId = '';
-
-function expectOneLineFailure(run: CapturedRun, pattern: RegExp): void {
-  expect(run.code).toBe(2);
-  expect(run.stdout).toBe('');
-  expect(run.stderrLines).toHaveLength(1);
-  expect(run.stderrLines[0]).toMatch(/^accord: /);
-  expect(run.stderrLines[0]).toMatch(pattern);
-}
-
-async function ok(argv: readonly string[], env: Record<string, string> = {}): Promise<CapturedRun> {
-  const run = await runCaptured(argv, { env });
-  expect(run.stderr, argv.join(' ')).toBe('');
-  expect(run.code).toBe(0);
-  return run;
-}
 
 async function counts(): Promise<TableCounts> {
   const io = { stdout: { write: () => true }, stderr: { write: () => true }, env: {}, cwd: REPO_ROOT };

@@ -92,6 +92,32 @@ describe('buildComplianceReport', () => {
     expect(report.incidents).toEqual({ recorded: true, items: [] });
   });
 
+  it('lists the incidents reported in the period, and the page shows them escaped', () => {
+    const incident = (id: string, reportedAt: string) => ({
+      id,
+      origin: 'USA',
+      suspectedParty: 'NZL',
+      severity: 'high',
+      state: 'confirmed',
+      reportedAt,
+      products: 2,
+      steps: 3,
+    });
+    const report = buildComplianceReport(
+      input({
+        incidents: [
+          incident('in-period<b>', '2026-03-10T00:00:00.000Z'),
+          incident('too-late', '2026-12-01T00:00:00.000Z'),
+        ],
+      }),
+    );
+    expect(report.totals.incidents).toBe(1);
+    expect(report.incidents.items.map((i) => i.id)).toEqual(['in-period<b>']);
+    const html = renderComplianceHtml(report);
+    expect(html).toContain('in-period&lt;b&gt;');
+    expect(html).not.toContain('too-late');
+  });
+
   it('keeps only the arrangement and the half-open period [from, to)', () => {
     const report = buildComplianceReport(
       input({
