@@ -111,6 +111,9 @@ export interface ProductSnapshot {
   readonly product: Product;
 }
 
+// The id a draft previewed before it is saved goes under; it is never stored.
+const DRAFT_PREVIEW_ID = 'draft-preview';
+
 /** What a release to one recipient under one arrangement would do (previewRelease). */
 export interface ReleasePreview {
   readonly arrangement: {
@@ -639,6 +642,22 @@ export class ProductService {
         { permission: 'product:read' },
       );
     }
+    return this.#previews(store, product, id);
+  }
+
+  /**
+   * The release preview of a draft as written, before it is saved: the same answer as
+   * previewRelease, for the compose page to show while the analyst edits. Nothing is stored. The
+   * draft is checked as a save would check it (schema, markings, the author may read all of it).
+   */
+  async previewDraft(actor: Actor, input: DraftInput): Promise<readonly ReleasePreview[]> {
+    requirePermission(actor, 'product:create');
+    const product = this.#parse(actor, this.#document(actor, input, DRAFT_PREVIEW_ID, 1));
+    return this.#previews(this.#deps.store, product, null);
+  }
+
+  /** decideRelease of `product` to every other party of every arrangement this node is party to. */
+  async #previews(store: Repositories, product: Product, storedId: string | null): Promise<ReleasePreview[]> {
     const at = this.#deps.now();
     const previews: ReleasePreview[] = [];
     for (const latest of await store.arrangements.list()) {
@@ -648,7 +667,8 @@ export class ProductService {
       const compiled = compileArrangement(arrangement.document, this.#deps.registry);
       for (const recipient of parties) {
         if (recipient === this.#deps.partner) continue;
-        const consents = await store.consents.list({ productId: id, recipient });
+        const consents =
+          storedId === null ? [] : await store.consents.list({ productId: storedId, recipient });
         const decision = decideRelease(product, compiled, recipient, {
           at,
           sender: this.#deps.partner,

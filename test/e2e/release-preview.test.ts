@@ -76,4 +76,41 @@ describe('the release preview', () => {
     expect(jsonOf(gbr).code).toBe('FORBIDDEN');
     expect(gbr.body).not.toContain('NOFORN');
   });
+
+  it('previews an unsaved draft the same way, storing nothing', async () => {
+    const headers = await t.login(USERS.analyst.username);
+    const before = await t.counts();
+    const response = await t.server.inject({
+      method: 'POST',
+      url: '/api/v1/products/release-preview',
+      headers,
+      payload: makeDraft(),
+    });
+    expect(response.statusCode, response.body).toBe(200);
+    const gbr = (jsonOf(response).previews as Preview[]).find(
+      (p) => p.recipient === 'GBR' && p.arrangement.id === 'usa-gbr-sigint',
+    );
+    expect(gbr?.released).toEqual(['p1', 'p2']);
+    expect(gbr?.withheld[0]?.reasons.map((r) => r.rule)).toContain('portion.releasability');
+    expect(await t.counts()).toEqual(before);
+  });
+
+  it('refuses a draft its author could not read, and bad input, with a problem', async () => {
+    const gbr = await t.server.inject({
+      method: 'POST',
+      url: '/api/v1/products/release-preview',
+      headers: await t.login(USERS.gbrAnalyst.username),
+      payload: makeDraft(),
+    });
+    expect(gbr.statusCode).toBe(400);
+    expect(jsonOf(gbr).code).toBe('PRODUCT_INVALID');
+    const bad = await t.server.inject({
+      method: 'POST',
+      url: '/api/v1/products/release-preview',
+      headers: await t.login(USERS.analyst.username),
+      payload: { ...makeDraft(), portions: [{ id: 'p1', marking: '(S//REL TO USA/NF)', text: 'x' }] },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(['MARKING_CONTRADICTION', 'PRODUCT_INVALID']).toContain(jsonOf(bad).code);
+  });
 });

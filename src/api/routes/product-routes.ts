@@ -182,6 +182,20 @@ export function registerProductRoutes(root: FastifyInstance, products: ProductSe
     },
   );
 
+  app.post(
+    '/api/v1/products/release-preview',
+    {
+      config: { access: { permission: 'product:create' } },
+      schema: {
+        tags,
+        summary:
+          'Dry run on an unsaved draft: what a release would give each party of each arrangement, and why not the rest (nothing is stored)',
+        body: DraftInputSchema,
+      },
+    },
+    async (request) => ({ previews: await products.previewDraft(actorOf(request), request.body) }),
+  );
+
   app.get(
     '/api/v1/products/:id/release-preview',
     {
