@@ -88,6 +88,7 @@ const BODIES: Readonly<Record<string, () => unknown>> = {
     roles: ['analyst'],
   }),
   'POST /api/v1/products': () => makeDraft(),
+  'POST /api/v1/products/release-preview': () => makeDraft(),
   'PUT /api/v1/products/:id': () => makeDraft(),
   'POST /api/v1/products/:id/submit': () => NO_BODY,
   'POST /api/v1/products/:id/approve': () => ({ comment: 'matrix' }),
