@@ -267,7 +267,7 @@ describe.runIf(run)('the web console across two nodes (chromium)', () => {
     // The live banner is the join of what is on screen: SECRET, and NOFORN from p3.
     await expect(page.getByTestId('banner-top').textContent()).resolves.toBe('SECRET//NOFORN');
 
-    await page.getByRole('button', { name: 'Save and preview release' }).click();
+    // The preview follows the draft as it is written, before anything is saved.
     const row = page.locator('[data-testid="preview-row"][data-recipient="GBR"]');
     await row.waitFor();
     await expect(row.getByTestId('preview-released').textContent()).resolves.toBe('p1, p2');
@@ -275,6 +275,27 @@ describe.runIf(run)('the web console across two nodes (chromium)', () => {
     expect(withheld).toContain('p3');
     expect(withheld).toContain('portion.releasability');
     await shot(page, '03-compose-preview');
+    // Live: mark p2 NOFORN too, and GBR would get p1 alone.
+    await page
+      .getByRole('group', { name: 'Marking of portion p2', exact: true })
+      .getByRole('group', { name: 'Releasable to' })
+      .getByLabel('FVEY', { exact: true })
+      .uncheck();
+    await page
+      .getByRole('group', { name: 'Marking of portion p2', exact: true })
+      .getByRole('group', { name: 'Releasable to' })
+      .getByLabel('USA', { exact: true })
+      .uncheck();
+    await pick(page, 'Marking of portion p2', { level: 'CONFIDENTIAL', controls: ['NOFORN'] });
+    await row.getByTestId('preview-released').getByText('p1', { exact: true }).waitFor();
+    await pick(page, 'Marking of portion p2', { level: 'CONFIDENTIAL' });
+    await page
+      .getByRole('group', { name: 'Marking of portion p2', exact: true })
+      .getByRole('group', { name: 'Controls' })
+      .getByLabel('NOFORN', { exact: true })
+      .uncheck();
+    await pick(page, 'Marking of portion p2', { level: 'CONFIDENTIAL', relTo: ['USA', 'FVEY'] });
+    await row.getByTestId('preview-released').getByText('p1, p2', { exact: true }).waitFor();
 
     await page.getByRole('button', { name: 'Save and submit for approval' }).click();
     await page.waitForURL(/\/products\//);

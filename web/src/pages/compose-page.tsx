@@ -154,37 +154,72 @@ export function ComposePage({ id }: { readonly id?: string }) {
   const update = (key: number, change: Partial<PortionDraft>) =>
     setPortions((list) => list.map((p) => (p.key === key ? { ...p, ...change } : p)));
 
-  const save = async (): Promise<string | null> => {
-    if (titleMarking === null || marks.some((m) => m === null)) {
-      setMessage({ kind: 'error', text: 'Every portion needs a valid marking.' });
-      return null;
-    }
-    const longitude = Number(lon);
-    const latitude = Number(lat);
-    const hasPoint = lon.trim() !== '' && lat.trim() !== '';
-    if (
-      hasPoint &&
-      (!Number.isFinite(longitude) ||
-        !Number.isFinite(latitude) ||
-        Math.abs(longitude) > 180 ||
-        Math.abs(latitude) > 90)
-    ) {
-      setMessage({ kind: 'error', text: 'Longitude must be −180…180 and latitude −90…90.' });
-      return null;
-    }
-    const body = {
-      title,
-      titleMarking,
-      discipline,
-      categories: categories
-        .split(',')
-        .map((c) => c.trim())
-        .filter((c) => c !== ''),
-      reliability,
-      credibility,
-      portions: portions.map((p, i) => ({ id: p.id, marking: marks[i]!, text: p.text })),
-      ...(hasPoint ? { geo: { type: 'Point', coordinates: [longitude, latitude] } } : {}),
+  // The draft as the API takes it, or why it cannot be sent yet.
+  const longitude = Number(lon);
+  const latitude = Number(lat);
+  const hasPoint = lon.trim() !== '' && lat.trim() !== '';
+  const categoryList = categories
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '');
+  let problem: string | null = null;
+  if (titleMarking === null || marks.some((m) => m === null))
+    problem = 'Every portion needs a valid marking.';
+  else if (
+    hasPoint &&
+    (!Number.isFinite(longitude) ||
+      !Number.isFinite(latitude) ||
+      Math.abs(longitude) > 180 ||
+      Math.abs(latitude) > 90)
+  )
+    problem = 'Longitude must be −180…180 and latitude −90…90.';
+  const body = {
+    title,
+    titleMarking,
+    discipline,
+    categories: categoryList,
+    reliability,
+    credibility,
+    portions: portions.map((p, i) => ({ id: p.id, marking: marks[i] ?? '', text: p.text })),
+    ...(hasPoint ? { geo: { type: 'Point', coordinates: [longitude, latitude] } } : {}),
+  };
+  // Complete enough for the node to judge: the live preview waits for it rather than asking with a
+  // draft the node would refuse.
+  const complete =
+    problem === null &&
+    title.trim() !== '' &&
+    categoryList.length > 0 &&
+    categoryList.every((c) => /^[a-z][a-z0-9-]{1,63}$/.test(c)) &&
+    portions.every((p) => p.text.trim() !== '');
+  const draftKey = complete ? JSON.stringify(body) : null;
+
+  // The live release preview: asked again 400 ms after the draft last changed; nothing is saved.
+  const [previewError, setPreviewError] = useState<string | null>(null);
+  useEffect(() => {
+    if (draftKey === null) return;
+    let current = true;
+    const timer = setTimeout(() => {
+      api<{ previews: ReleasePreview[] }>('POST', '/api/v1/products/release-preview', JSON.parse(draftKey))
+        .then((answer) => {
+          if (!current) return;
+          setPreviews(answer.previews);
+          setPreviewError(null);
+        })
+        .catch((e: unknown) => {
+          if (current) setPreviewError(messageOf(e));
+        });
+    }, 400);
+    return () => {
+      current = false;
+      clearTimeout(timer);
     };
+  }, [draftKey]);
+
+  const save = async (): Promise<string | null> => {
+    if (problem !== null) {
+      setMessage({ kind: 'error', text: problem });
+      return null;
+    }
     const saved =
       savedId === null
         ? await api<ProductView>('POST', '/api/v1/products', body)
@@ -193,20 +228,15 @@ export function ComposePage({ id }: { readonly id?: string }) {
     return saved.id;
   };
 
-  const run = async (what: 'preview' | 'submit', event?: FormEvent) => {
+  const run = async (what: 'save' | 'submit', event?: FormEvent) => {
     event?.preventDefault();
     setBusy(true);
     setMessage(null);
     try {
       const productId = await save();
       if (productId === null) return;
-      if (what === 'preview') {
-        const answer = await api<{ previews: ReleasePreview[] }>(
-          'GET',
-          `/api/v1/products/${encodeURIComponent(productId)}/release-preview`,
-        );
-        setPreviews(answer.previews);
-        setMessage({ kind: 'ok', text: `Saved ${productId}; the preview below is for this version.` });
+      if (what === 'save') {
+        setMessage({ kind: 'ok', text: `Saved ${productId}.` });
       } else {
         await api('POST', `/api/v1/products/${encodeURIComponent(productId)}/submit`);
         navigate(`/products/${encodeURIComponent(productId)}`);
@@ -226,7 +256,7 @@ export function ComposePage({ id }: { readonly id?: string }) {
     );
 
   return (
-    <form aria-labelledby="compose-title" onSubmit={(e) => void run('preview', e)}>
+    <form aria-labelledby="compose-title" onSubmit={(e) => void run('save', e)}>
       <h1 id="compose-title">{id === undefined ? 'Compose a product' : `Edit ${id}`}</h1>
       <p>
         Banner of this product as written: <Marking value={banner} />
@@ -340,7 +370,7 @@ export function ComposePage({ id }: { readonly id?: string }) {
           Add portion
         </button>
         <button type="submit" disabled={busy}>
-          Save and preview release
+          Save draft
         </button>
         <button type="button" disabled={busy} onClick={() => void run('submit')}>
           Save and submit for approval
@@ -352,7 +382,20 @@ export function ComposePage({ id }: { readonly id?: string }) {
           {message.text}
         </p>
       )}
-      {previews !== null && <PreviewTable previews={previews} />}
+      <section aria-labelledby="preview-title">
+        <h2 id="preview-title">Release preview</h2>
+        <p className="visually-hidden" aria-live="polite">
+          {previews === null
+            ? ''
+            : `Release preview updated: ${previews.length} partner and arrangement pairs.`}
+        </p>
+        {previewError !== null && <p className="error">{previewError}</p>}
+        {previews === null ? (
+          <p>Shown here as soon as the draft has a title, categories and text in every portion.</p>
+        ) : (
+          <PreviewTable previews={previews} />
+        )}
+      </section>
     </form>
   );
 }
