@@ -29,9 +29,7 @@ function Decide({ product, onDone }: { readonly product: ProductView; readonly o
   const releasable = product.state === 'approved' || product.state === 'released';
   return (
     <section aria-labelledby="decide-title" className="card">
-      <h2 id="decide-title">
-        <Marking value={product.banner} /> {product.title}
-      </h2>
+      <h2 id="decide-title">Decide and release</h2>
       <p>
         State: <strong data-testid="queue-state">{product.state}</strong> · written by {product.author}
       </p>
