@@ -21,6 +21,7 @@ import { registerProductRoutes } from './routes/product-routes.js';
 import { registerRecallRoutes } from './routes/recall-routes.js';
 import { registerReceivedRoutes } from './routes/received-routes.js';
 import { registerReportRoutes } from './routes/report-routes.js';
+import { registerTaxiiRoutes } from './routes/taxii-routes.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -35,7 +36,7 @@ export interface ServerOptions {
 
 /**
  * The node's HTTP API: /api/v1 (REST, OpenAPI at /api/v1/openapi.json, docs at /api/v1/docs), the
- * federation endpoints under /federation/v1, ops routes.
+ * federation endpoints under /federation/v1, TAXII 2.1 under /taxii2/, ops routes.
  */
 export async function buildServer(services: Services, options: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -107,5 +108,10 @@ export async function buildServer(services: Services, options: ServerOptions): P
   registerReportRoutes(app, services.compliance);
   registerIdentityRoute(app, options, services.keys);
   registerGossipRoutes(app, services.audit, services.gossip);
+  await registerTaxiiRoutes(app, services.taxii, {
+    nodeName: options.nodeName,
+    partner: options.partner,
+    maxContentLength: options.bodyLimitBytes,
+  });
   return app;
 }

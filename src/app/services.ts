@@ -1,6 +1,7 @@
 import type { Config } from '../config/index.js';
 import type { PublicIdentity } from '../crypto/index.js';
 import { StixService } from '../interop/stix/index.js';
+import { TaxiiService } from '../interop/taxii/index.js';
 import { createRegistry, type MarkingRegistry } from '../markings/index.js';
 import { ArrangementService } from '../services/arrangement-service.js';
 import { AuditGossip } from '../services/audit-gossip.js';
@@ -29,6 +30,8 @@ export interface Services {
   readonly products: ProductService;
   /** STIX 2.1 import and export, filtered by policy (issue 6); TAXII serves objectsFor(). */
   readonly stix: StixService;
+  /** TAXII 2.1 collections over what `stix` lets each user see (issue 6). */
+  readonly taxii: TaxiiService;
   /** Recalls of this node's products and their status per recipient. */
   readonly recalls: RecallService;
   /** Consent requests and answers (third-party rule), and onward releases of received products. */
@@ -88,6 +91,7 @@ export function createServices(
     audit,
     ...(keys === undefined ? {} : { signer: signerOf(keys) }),
   });
+  const stix = new StixService({ store, registry, partner: config.partner, now, products });
   return {
     store,
     registry,
@@ -96,7 +100,8 @@ export function createServices(
     directory: new DirectoryService({ store, registry }),
     arrangements: new ArrangementService({ store, registry, audit }),
     products,
-    stix: new StixService({ store, registry, partner: config.partner, now, products }),
+    stix,
+    taxii: new TaxiiService({ store, stix, now }),
     recalls: new RecallService({
       store,
       audit,
