@@ -15,6 +15,7 @@ import { registerRecallCommands } from './recall-commands.js';
 import { registerReceivedCommands } from './received-commands.js';
 import { registerReportCommands } from './report-commands.js';
 import { registerStixCommands } from './stix-commands.js';
+import { registerTaxiiCommands } from './taxii-commands.js';
 
 export type { CliIo, CliStream } from './cli-io.js';
 
@@ -74,6 +75,7 @@ function buildProgram(io: CliIo): Command {
   registerGossipCommands(program, io);
   registerReportCommands(program, io);
   registerStixCommands(program, io);
+  registerTaxiiCommands(program, io);
   registerDemoCommand(program, io);
   return program;
 }

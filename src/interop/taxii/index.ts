@@ -1,3 +1,4 @@
+export { type Fetch, objectsUrl, type PulledPage, type PullOptions, pullCollection } from './taxii-client.js';
 export {
   DEFAULT_PAGE_LIMIT,
   filterEntries,
