@@ -65,6 +65,7 @@ const STATUS: Readonly<Record<ErrorCode, number>> = {
   CONSENT_INVALID: 400,
   CONSENT_MISMATCH: 403,
   CONSENT_REQUEST_DECIDED: 409,
+  INCIDENT_STATE_INVALID: 409,
 };
 
 const TITLES: Readonly<Record<number, string>> = {

@@ -15,6 +15,7 @@ import { registerDirectoryRoutes } from './routes/directory-routes.js';
 import { registerFederationRoutes } from './routes/federation-routes.js';
 import { registerGossipRoutes } from './routes/gossip-routes.js';
 import { registerInboxRoutes } from './routes/inbox-routes.js';
+import { registerIncidentRoutes } from './routes/incident-routes.js';
 import { registerOpsRoutes } from './routes/ops-routes.js';
 import { registerOutboxRoutes } from './routes/outbox-routes.js';
 import { registerProductRoutes } from './routes/product-routes.js';
@@ -107,7 +108,8 @@ export async function buildServer(services: Services, options: ServerOptions): P
   registerAuditRoutes(app, services.audit);
   registerReportRoutes(app, services.compliance);
   registerIdentityRoute(app, options, services.keys);
-  registerGossipRoutes(app, services.audit, services.gossip);
+  registerGossipRoutes(app, services.audit);
+  registerIncidentRoutes(app, services.incidents);
   await registerTaxiiRoutes(app, services.taxii, {
     nodeName: options.nodeName,
     partner: options.partner,

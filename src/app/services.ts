@@ -12,6 +12,7 @@ import { ConsentService } from '../services/consent-service.js';
 import { DirectoryService } from '../services/directory-service.js';
 import { InboxLogService } from '../services/inbox-log-service.js';
 import { InboxService } from '../services/inbox-service.js';
+import { IncidentService } from '../services/incident-service.js';
 import { OutboxService } from '../services/outbox-service.js';
 import { OutboxSignal } from '../services/outbox-signal.js';
 import { ProductService } from '../services/product-service.js';
@@ -55,6 +56,8 @@ export interface Services {
   readonly audit: AuditLog;
   /** Gossip of partners' signed tree heads and the fork incidents it opens (issue 5). */
   readonly gossip: AuditGossip;
+  /** Reported breaches and audit forks, and the breach protocol they set off (issue 5). */
+  readonly incidents: IncidentService;
   /** Compliance reports per arrangement and period (issue 5): metadata only. */
   readonly compliance: ComplianceService;
   /** The clock the services run on, epoch milliseconds. */
@@ -81,6 +84,8 @@ export function createServices(
     nodeId: config.partner,
     ...(keys === undefined ? {} : { signer: signerOf(keys) }),
   });
+  const signer = keys === undefined ? {} : { signer: signerOf(keys) };
+  const arrangements = new ArrangementService({ store, registry, audit });
   // With keys, every product version is signed and every release sealed; without, neither.
   const products = new ProductService({
     store,
@@ -89,28 +94,40 @@ export function createServices(
     now,
     outboxSignal,
     audit,
-    ...(keys === undefined ? {} : { signer: signerOf(keys) }),
+    ...signer,
+  });
+  const recalls = new RecallService({
+    store,
+    audit,
+    partner: config.partner,
+    registry,
+    now,
+    outboxSignal,
+    ...signer,
+  });
+  const incidents = new IncidentService({
+    store,
+    partner: config.partner,
+    now,
+    audit,
+    outboxSignal,
+    recalls,
+    arrangements,
+    ...signer,
   });
   const stix = new StixService({ store, registry, partner: config.partner, now, products });
   return {
     store,
     registry,
-    gossip: new AuditGossip({ store, partner: config.partner, ownSigningKey: identity?.signing, now }),
+    gossip: new AuditGossip({ store, partner: config.partner, ownSigningKey: identity?.signing, now, audit }),
     auth: new AuthService({ store, settings: config.auth, now, audit }),
     directory: new DirectoryService({ store, registry }),
-    arrangements: new ArrangementService({ store, registry, audit }),
+    arrangements,
     products,
     stix,
     taxii: new TaxiiService({ store, stix, now }),
-    recalls: new RecallService({
-      store,
-      audit,
-      partner: config.partner,
-      registry,
-      now,
-      outboxSignal,
-      ...(keys === undefined ? {} : { signer: signerOf(keys) }),
-    }),
+    recalls,
+    incidents,
     consents: new ConsentService({
       store,
       audit,
@@ -123,7 +140,7 @@ export function createServices(
     inbox:
       keys === undefined
         ? undefined
-        : new InboxService({ store, partner: config.partner, registry, keys, now, audit }),
+        : new InboxService({ store, partner: config.partner, registry, keys, now, audit, incidents }),
     keys,
     received: new ReceivedService({
       store,

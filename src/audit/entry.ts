@@ -37,6 +37,14 @@ export const AUDIT_ACTIONS = [
   'arrangement.status-changed',
   'arrangement.party-suspended',
   'arrangement.party-reinstated',
+  // Issue 5, the breach protocol: an audit fork gossip found, and each step of a reported breach,
+  // whether taken here (actor: a user) or received from the incident's origin (actor: the partner).
+  'incident.audit-fork',
+  'incident.reported',
+  'incident.review-opened',
+  'incident.confirmed',
+  'incident.resolved',
+  'incident.party-suspended',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -107,6 +115,9 @@ export const AuditEntrySchema = Type.Object(
         { maxItems: 64 },
       ),
     ),
+    /** The incident an `incident.*` entry is about, and the severity it was reported with. */
+    incident: Type.Optional(Id),
+    severity: Type.Optional(Type.Enum(['low', 'medium', 'high', 'critical'] as const)),
     /** The error code of a refusal or failure (never its message). */
     code: Type.Optional(Type.Enum(ERROR_CODE_NAMES)),
   },

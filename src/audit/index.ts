@@ -38,6 +38,7 @@ export {
   isValidConsistency,
   isValidInclusion,
   leafHash,
+  leafHashesOf,
   nodeHash,
   rootOf,
   verifyConsistency,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { errorOf } from '../../test/fixtures/errors.js';
@@ -19,6 +20,7 @@ import {
   isValidConsistency,
   isValidInclusion,
   leafHash,
+  leafHashesOf,
   nodeHash,
   rootOf,
   verifyConsistency,
@@ -54,6 +56,36 @@ describe('RFC 9162 hashing (reference vectors from transparency-dev/merkle)', ()
     expect(hex(leafHash(new TextEncoder().encode('L123456')))).toBe(HASHER.leafL123456);
     expect(hex(nodeHash(new TextEncoder().encode('N123'), new TextEncoder().encode('N456')))).toBe(
       HASHER.nodeN123N456,
+    );
+  });
+
+  it('hashes a batch of entries as leafHash hashes each of them, whatever their UTF-8 length', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'grapheme', maxLength: 40 }), { maxLength: 20 }), (texts) => {
+        const batch = leafHashesOf(texts).map(hex);
+        expect(batch).toEqual(texts.map((text) => hex(leafHash(Buffer.from(text, 'utf8')))));
+      }),
+      RUNS,
+    );
+  });
+
+  it('hashes nodes of 32-byte children as nodes of any other length, with no state kept between calls', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ maxLength: 40 }),
+        (left, right, other) => {
+          const expected = hex(
+            createHash('sha256').update(Uint8Array.of(1)).update(left).update(right).digest(),
+          );
+          const first = nodeHash(left, right);
+          nodeHash(right, other);
+          expect(hex(first)).toBe(expected);
+          expect(hex(nodeHash(left, right))).toBe(expected);
+        },
+      ),
+      RUNS,
     );
   });
 

@@ -20,9 +20,39 @@ export function leafHash(entry: Uint8Array): Uint8Array {
   return hash('sha256', Buffer.concat([LEAF_PREFIX, entry]), 'buffer');
 }
 
+/**
+ * RFC 9162 §2.1.1 leaf hashes of a batch of entries given as text (UTF-8): the same hashes as
+ * leafHash on each, but every `0x00 || entry` is written into one buffer and hashed in place, with
+ * no per-entry encoding or concatenation.
+ */
+export function leafHashesOf(entries: readonly string[]): Uint8Array[] {
+  let total = 0;
+  for (const text of entries) total += 1 + Buffer.byteLength(text, 'utf8');
+  const input = Buffer.allocUnsafe(total);
+  const out: Uint8Array[] = new Array(entries.length);
+  let at = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const start = at;
+    input[at++] = 0x00;
+    at += input.write(entries[i]!, at, 'utf8');
+    out[i] = hash('sha256', input.subarray(start, at), 'buffer');
+  }
+  return out;
+}
+
+// One scratch input for node hashes: 0x01 || left || right, overwritten on each call (hash() has
+// read it by the time it returns).
+const NODE_INPUT = Buffer.alloc(1 + 2 * HASH_SIZE);
+NODE_INPUT[0] = 0x01;
+
 /** RFC 9162 §2.1.1: the hash of an interior node, SHA-256(0x01 || left || right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return hash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer');
+  if (left.length !== HASH_SIZE || right.length !== HASH_SIZE) {
+    return hash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer');
+  }
+  NODE_INPUT.set(left, 1);
+  NODE_INPUT.set(right, 1 + HASH_SIZE);
+  return hash('sha256', NODE_INPUT, 'buffer');
 }
 
 /** RFC 9162 §2.1.1: the root of the empty tree, SHA-256 of the empty string (a fresh copy each call). */

@@ -22,6 +22,9 @@ export const PERMISSIONS = [
   'audit:read',
   'audit:sign',
   'report:read',
+  'incident:report',
+  'incident:read',
+  'incident:review',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -36,6 +39,8 @@ const GRANTS: Readonly<Record<Role, readonly Permission[]>> = {
     'product:submit',
     'arrangement:read',
     'partner:read',
+    // Anyone who works with products may report a breach they see (issue 5).
+    'incident:report',
   ],
   'release-officer': [
     'product:read',
@@ -48,6 +53,8 @@ const GRANTS: Readonly<Record<Role, readonly Permission[]>> = {
     'partner:read',
     'outbox:read',
     'inbox:read',
+    'incident:report',
+    'incident:read',
   ],
   administrator: [
     'arrangement:read',
@@ -61,10 +68,22 @@ const GRANTS: Readonly<Record<Role, readonly Permission[]>> = {
     'audit:read',
     'audit:sign',
     'report:read',
+    'incident:report',
+    'incident:read',
   ],
   // Audit metadata (actors, actions, ids, banners) but never product content.
   // Compliance reports (issue 5) are metadata too: counts, ids, usernames, banner levels, rule ids.
-  'oversight-auditor': ['arrangement:read', 'partner:read', 'audit:read', 'report:read'],
+  // Incidents are metadata too (parties, product ids, severity, the reporter's description); the
+  // oversight body reviews them and confirms or resolves them (issue 5's breach protocol).
+  'oversight-auditor': [
+    'arrangement:read',
+    'partner:read',
+    'audit:read',
+    'report:read',
+    'incident:report',
+    'incident:read',
+    'incident:review',
+  ],
 };
 
 /** The outcome of an authorisation check, with the reason a person can read. */

@@ -40,6 +40,8 @@ interface LogSource {
   readonly firstRecordedMismatch: number | undefined;
   /** The first index missing from the entries (a row removed), if any. */
   readonly gapAt: number | undefined;
+  /** Entries shown as a leaf hash only (outside a scoped auditor's arrangements). */
+  readonly withheld?: number;
   readonly heads: readonly SignedTreeHead[];
   readonly proofs: ProofSource;
   readonly signingKey: PublicKeyInfo;
@@ -68,6 +70,23 @@ class LeafCollector {
   readonly leaves = new LeafHashList();
   firstRecordedMismatch: number | undefined;
   gapAt: number | undefined;
+
+  /** Entries a scoped auditor was shown only the leaf hash of. */
+  withheld = 0;
+
+  /**
+   * An entry outside a scoped oversight auditor's arrangements, of which the node showed the leaf
+   * hash only: the signed roots authenticate the hash, and nothing can be said of its content.
+   */
+  addWithheld(index: number, recorded: Uint8Array): void {
+    if (this.gapAt !== undefined) return;
+    if (index !== this.leaves.length) {
+      this.gapAt = this.leaves.length;
+      return;
+    }
+    this.withheld++;
+    this.leaves.push(recorded);
+  }
 
   add(index: number, input: Uint8Array, recorded: Uint8Array | undefined): void {
     if (this.gapAt !== undefined) return;
@@ -260,7 +279,11 @@ async function urlSource(io: CliIo, url: string, options: VerifyOptions): Promis
         isRecord(item) && typeof item.leafHash === 'string' && HEX_HASH.test(item.leafHash)
           ? Uint8Array.from(Buffer.from(item.leafHash, 'hex'))
           : undefined;
-      collector.add(index, entryInput(isRecord(item) ? item.entry : undefined), recorded);
+      if (isRecord(item) && item.withheld === true && item.entry === null && recorded !== undefined) {
+        collector.addWithheld(index, recorded);
+      } else {
+        collector.add(index, entryInput(isRecord(item) ? item.entry : undefined), recorded);
+      }
     }
     if (collector.gapAt !== undefined) break;
     const end = Math.min(size, start + API_PAGE);
@@ -280,6 +303,7 @@ async function urlSource(io: CliIo, url: string, options: VerifyOptions): Promis
   return {
     leaves: collector.leaves,
     firstRecordedMismatch: collector.firstRecordedMismatch,
+    withheld: collector.withheld,
     gapAt: collector.gapAt,
     heads: [head],
     proofs,
@@ -387,6 +411,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
           head: verified.head,
           entryCount: verified.entryCount,
           unsignedEntries: unsigned,
+          withheldEntries: source.withheld ?? 0,
           checkedSizes: verified.checkedSizes.length,
           signingKey: source.signingKey.fingerprint,
           ...(verified.sinceSize === undefined ? {} : { sinceSize: verified.sinceSize }),
@@ -404,6 +429,12 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
         `  ${verified.entryCount} entries read, ${verified.checkedSizes.length} signed sizes checked` +
           (unsigned > 0 ? `; ${unsigned} newer entries not yet under a signed head` : ''),
       );
+      if ((source.withheld ?? 0) > 0) {
+        writeLine(
+          io.stdout,
+          `  ${source.withheld} entries outside your oversight scope: their leaf hashes are in the signed tree, their content was not shown`,
+        );
+      }
       if (verified.sinceSize !== undefined) {
         writeLine(io.stdout, `  extends the --since head of size ${verified.sinceSize}`);
       }

@@ -11,6 +11,13 @@ import {
 } from '../app/node.js';
 import { KEY_PASSPHRASE_ENV } from '../crypto/index.js';
 import {
+  confirmDemoIncident,
+  DEMO_INCIDENT_ARRANGEMENT,
+  DEMO_INCIDENT_SUSPECT,
+  demoIncidentLines,
+  reportDemoIncident,
+} from '../demo/incident.js';
+import {
   type DemoAlliance,
   prepareAlliance,
   type SeedResult,
@@ -160,7 +167,11 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
       '7401',
     )
     .option('--no-wait', 'seed, deliver and report, then stop instead of serving (for scripts)')
-    .action(async (options: { dir: string; port: string; wait: boolean }) => {
+    .option(
+      '--no-incident',
+      'skip the breach-protocol scenario (USA reports NZL; notify, recall, confirm, suspend)',
+    )
+    .action(async (options: { dir: string; port: string; wait: boolean; incident: boolean }) => {
       const basePort = parsePort(options.port);
       const root = dataDirOf(io, options.dir);
       writeLine(io.stderr, `accord demo: five nodes, data in ${root}`);
@@ -213,9 +224,27 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           );
         }
 
+        let incidentLines: string[] = [];
+        if (options.incident) {
+          // Issue 5's breach protocol, as the FVEY arrangement says: notify, recall, then suspend.
+          writeLine(
+            io.stderr,
+            `breach protocol: USA reports ${DEMO_INCIDENT_SUSPECT} under ${DEMO_INCIDENT_ARRANGEMENT}…`,
+          );
+          const reported = await reportDemoIncident(nodes);
+          await awaitDeliveries(io, nodes, stop);
+          if (stop.requested) return;
+          writeLine(io.stderr, "breach protocol: USA's oversight auditor confirms the breach…");
+          await confirmDemoIncident(nodes, reported.id);
+          await awaitDeliveries(io, nodes, stop);
+          if (stop.requested) return;
+          incidentLines = await demoIncidentLines(nodes, reported.id);
+        }
+
         writeLine(io.stdout, 'Accord demo alliance running:');
         for (const node of nodes)
           writeLine(io.stdout, await summaryLine(node, addresses.get(node.config.partner) ?? ''));
+        for (const line of incidentLines) writeLine(io.stdout, line);
         const usa = addresses.get('USA') ?? '';
         writeLine(io.stdout, `  API docs  ${usa}/api/v1/docs (each node serves its own)`);
         writeLine(

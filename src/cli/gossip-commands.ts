@@ -7,8 +7,8 @@ import { dataDirOf, loadNodeConfig } from './local-node.js';
 
 /**
  * `accord audit gossip` (one gossip round now, over the node's data directory, as the serving
- * node's timer runs it) and `accord incident list`. Registered after registerAuditCommands, whose
- * `audit` command it extends.
+ * node's timer runs it); the incidents a fork opens are listed by `accord incident list`.
+ * Registered after registerAuditCommands, whose `audit` command it extends.
  */
 export function registerGossipCommands(program: Command, io: CliIo): void {
   const audit =
@@ -46,22 +46,6 @@ export function registerGossipCommands(program: Command, io: CliIo): void {
           const incident = c.incident === undefined ? '' : ` (incident ${c.incident})`;
           writeLine(io.stdout, `${printable(c.partner)} ${c.outcome}${size}${incident}${detail}`);
         }
-      } finally {
-        await store.close();
-      }
-    });
-
-  program
-    .command('incident')
-    .description('incidents this node opened')
-    .command('list')
-    .description('list the incidents (audit forks found by gossip) as JSON')
-    .option('--dir <dir>', 'data directory')
-    .action(async (options: { dir?: string }) => {
-      const config = await loadNodeConfig(io, options.dir, { log: { level: 'warn' } });
-      const store = await openConfiguredStore(config);
-      try {
-        writeJson(io.stdout, await store.gossip.incidents());
       } finally {
         await store.close();
       }

@@ -211,6 +211,10 @@ export function registerNodeCommands(program: Command, io: CliIo): void {
     .option('--name <display name>', 'display name')
     .option('--caveats <list>', 'comma-separated caveat accesses, e.g. SI,TK', '')
     .option('--communities <list>', 'comma-separated communities of interest, e.g. FVEY', '')
+    .option(
+      '--oversight-of <arrangements>',
+      'comma-separated arrangement ids whose oversight body the user sits on (scopes audit, reports, incidents)',
+    )
     .option('--password-env <variable>', 'read the password from this environment variable')
     .option('--dir <dir>', 'data directory')
     .option('--json', 'print the result as JSON')
@@ -228,6 +232,7 @@ export function registerNodeCommands(program: Command, io: CliIo): void {
         caveats: list(String(options.caveats)),
         communities: list(String(options.communities)),
         roles: options.role,
+        ...(typeof options.oversightOf === 'string' ? { oversightOf: list(options.oversightOf) } : {}),
         password,
       });
       const created = await withLocalNode(io, options.dir as string | undefined, (node) =>

@@ -6,6 +6,8 @@ import { type CliIo, printable, writeLine } from './cli-io.js';
 import { registerConsentCommands } from './consent-commands.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerGossipCommands } from './gossip-commands.js';
+import { registerImportCommands } from './import-commands.js';
+import { registerIncidentCommands } from './incident-commands.js';
 import { registerKeyCommands } from './key-commands.js';
 import { registerMarkingCommands } from './marking-commands.js';
 import { registerNodeCommands } from './node-commands.js';
@@ -73,7 +75,9 @@ function buildProgram(io: CliIo): Command {
   registerConsentCommands(program, io);
   registerAuditCommands(program, io);
   registerGossipCommands(program, io);
+  registerIncidentCommands(program, io);
   registerReportCommands(program, io);
+  registerImportCommands(program, io);
   registerStixCommands(program, io);
   registerTaxiiCommands(program, io);
   registerDemoCommand(program, io);

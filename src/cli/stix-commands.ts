@@ -87,7 +87,10 @@ export function registerStixCommands(program: Command, io: CliIo): void {
         });
     });
 
-  const importing = program.command('import').description('import into a node from an interchange format');
+  // `import misp` (import-commands.ts) may have made the command already: add to it.
+  const importing =
+    program.commands.find((c) => c.name() === 'import') ??
+    program.command('import').description('import into a node from an interchange format');
   importing
     .command('stix')
     .description(

@@ -236,8 +236,29 @@ describe('accord demo', () => {
     expect(lines.map((l) => l[1])).toEqual(DEMO_PARTNERS.map((p) => p.code));
     const delivered = lines.reduce((n, l) => n + Number(l[4]), 0);
     const received = lines.reduce((n, l) => n + Number(l[6]), 0);
-    expect(delivered).toBe(releases);
+    // Besides the releases, each node delivered the breach protocol's notices and recalls.
+    expect(delivered).toBeGreaterThan(releases);
     expect(received).toBe(releases);
+    // The breach protocol ran as the FVEY arrangement says: every party told, USA and GBR recalled
+    // the product each originated, the oversight auditor confirmed, and NZL is suspended everywhere else.
+    expect(first.stdout).toMatch(
+      /^ {2}incident {2}[0-9a-f-]{36}: NZL suspected under fvey-multilateral \(high\), confirmed$/m,
+    );
+    expect(first.stdout).toMatch(
+      /notified by .*: GBR delivered, CAN delivered, AUS delivered, NZL delivered$/m,
+    );
+    expect(first.stdout).toMatch(
+      /^ {4}USA: confirmed; recalled USA-\S+; suspended NZL under fvey-multilateral$/m,
+    );
+    expect(first.stdout).toMatch(
+      /^ {4}GBR: confirmed; recalled GBR-\S+; suspended NZL under fvey-multilateral$/m,
+    );
+    for (const code of ['CAN', 'AUS']) {
+      expect(first.stdout).toMatch(
+        new RegExp(`^ {4}${code}: confirmed; suspended NZL under fvey-multilateral$`, 'm'),
+      );
+    }
+    expect(first.stdout).toMatch(/^ {4}NZL: confirmed$/m);
     for (const line of lines) {
       expect(Number(line[5])).toBe(0);
       expect(Number(line[6])).toBeGreaterThan(0);
@@ -253,6 +274,11 @@ describe('accord demo', () => {
     expect(second.code, second.stderr).toBe(0);
     expect(second.stderr).toContain('already seeded; reusing the existing data');
     expect(second.stdout).toMatch(/^ {2}GBR .* 12 products/m);
+    // The incident is found again, not reported twice.
+    const incidents = [...second.stdout.matchAll(/^ {2}incident {2}([0-9a-f-]{36})/gm)].map((m) => m[1]);
+    expect(incidents).toEqual(
+      [...first.stdout.matchAll(/^ {2}incident {2}([0-9a-f-]{36})/gm)].map((m) => m[1]),
+    );
   }, 60_000);
 
   it('refuses a directory made by accord init, leaving it as it was', async () => {

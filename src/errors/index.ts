@@ -95,6 +95,9 @@ export const ERROR_CODES = {
   CONSENT_MISMATCH:
     'A signed consent does not cover this onward release (another product version, holder, recipient or arrangement, or not in force); the message names each difference.',
   CONSENT_REQUEST_DECIDED: 'The consent request has been granted or denied already.',
+  // breach protocol
+  INCIDENT_STATE_INVALID:
+    "The incident's state does not allow this step, or the step belongs to the node that took the report.",
   // STIX 2.1 interop
   STIX_INVALID:
     'A STIX 2.1 bundle or object is malformed or breaks a STIX rule; the details give the JSON path of the first error.',

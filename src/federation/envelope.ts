@@ -38,7 +38,7 @@ import {
 // could seal a payload of their own under it, and delivered first, have its id recorded.
 
 /** What an envelope carries. */
-export const ENVELOPE_KINDS = ['release', 'consent-request', 'consent-grant', 'recall'] as const;
+export const ENVELOPE_KINDS = ['release', 'consent-request', 'consent-grant', 'recall', 'incident'] as const;
 export type EnvelopeKind = (typeof ENVELOPE_KINDS)[number];
 
 /** HPKE `info` for envelopes: binds the key schedule to this use and version (RFC 9180 §5.1). */

@@ -62,6 +62,20 @@ export {
   sealEnvelope,
 } from './envelope.js';
 export {
+  INCIDENT_SEVERITIES,
+  INCIDENT_STATES,
+  INCIDENT_STEP_ACTIONS,
+  type IncidentNotice,
+  type IncidentReport,
+  type IncidentStepNotice,
+  incidentNoticeDigest,
+  MAX_INCIDENT_DESCRIPTION,
+  MAX_INCIDENT_NOTE,
+  MAX_INCIDENT_PRODUCTS,
+  parseIncidentNotice,
+  STATE_AFTER,
+} from './incident-notice.js';
+export {
   type DerivedDocument,
   DerivedDocumentSchema,
   type DerivedFrom,

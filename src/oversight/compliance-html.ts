@@ -202,7 +202,20 @@ export function renderComplianceHtml(report: ComplianceReport): string {
     ),
     section(
       'Incidents',
-      '<p class="empty">No incident is recorded: incidents are reported under the breach protocol, which this node does not run yet.</p>',
+      table(
+        ['Incident', 'Reported at', 'By', 'Suspected party', 'Severity', 'State', 'Products', 'Steps'],
+        report.incidents.items.map((i) => [
+          i.id,
+          i.reportedAt,
+          i.origin,
+          i.suspectedParty,
+          i.severity,
+          i.state,
+          i.products,
+          i.steps,
+        ]),
+        'No incident in the period.',
+      ),
     ),
     section(
       'Anomalies',

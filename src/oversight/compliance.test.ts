@@ -89,7 +89,7 @@ describe('buildComplianceReport', () => {
       { rule: 'portion.releasability', count: 2 },
       { rule: 'release-approval', count: 1 },
     ]);
-    expect(report.incidents).toEqual({ recorded: false, items: [] });
+    expect(report.incidents).toEqual({ recorded: true, items: [] });
   });
 
   it('keeps only the arrangement and the half-open period [from, to)', () => {

@@ -67,6 +67,20 @@ export interface ComplianceInput {
   readonly approvals: readonly ComplianceApprovalRow[];
   readonly recalls: readonly ComplianceRecallRow[];
   readonly reads: readonly ComplianceReadRow[];
+  /** Breach incidents under the arrangement (optional for callers that have none to give). */
+  readonly incidents?: readonly ComplianceIncidentRow[];
+}
+
+/** A breach incident under the arrangement, as this node holds it (never its description). */
+export interface ComplianceIncidentRow {
+  readonly id: string;
+  readonly origin: string;
+  readonly suspectedParty: string;
+  readonly severity: string;
+  readonly state: string;
+  readonly reportedAt: string;
+  readonly products: number;
+  readonly steps: number;
 }
 
 /** When an anomaly is flagged. Every field has a default (DEFAULT_THRESHOLDS). */
@@ -133,8 +147,8 @@ export interface ComplianceReport {
     readonly pending: number;
     readonly failed: number;
   }[];
-  /** Incidents come with the breach protocol; until it exists this is always empty. */
-  readonly incidents: { readonly recorded: false; readonly items: readonly never[] };
+  /** Breach incidents under the arrangement reported in the period, oldest first. */
+  readonly incidents: { readonly recorded: true; readonly items: readonly ComplianceIncidentRow[] };
   readonly anomalies: {
     readonly heavyReaders: readonly {
       readonly username: string;
@@ -223,6 +237,7 @@ export function buildComplianceReport(
   const approvals = input.approvals.filter((a) => inPeriod(a.at, from, to));
   const recalls = input.recalls.filter((r) => inPeriod(r.at, from, to));
   const reads = input.reads.filter((r) => inPeriod(r.at, from, to));
+  const incidents = (input.incidents ?? []).filter((i) => inPeriod(i.reportedAt, from, to));
 
   const pairs = new Tally();
   const levels = new Tally();
@@ -292,7 +307,7 @@ export function buildComplianceReport(
       approvals: approvals.length,
       recalls: recalls.length,
       reads: reads.length,
-      incidents: 0,
+      incidents: incidents.length,
     },
     byPair: pairs.entries().map(([key, counts]) => {
       const [sender, recipient] = JSON.parse(key) as [string, string];
@@ -317,7 +332,7 @@ export function buildComplianceReport(
       pending: r.deliveries.filter((d) => d.status === 'pending').length,
       failed: r.deliveries.filter((d) => d.status === 'failed').length,
     })),
-    incidents: { recorded: false, items: [] },
+    incidents: { recorded: true, items: incidents },
     anomalies: { heavyReaders, offHoursReleases, repeatedDenials },
   };
 }

@@ -8,11 +8,11 @@ import {
   setPartySuspended,
   transitionArrangement,
 } from '../arrangements/index.js';
-import type { AuditAction } from '../audit/index.js';
+import type { AuditAction, AuditActor } from '../audit/index.js';
 import { AccordError } from '../errors/index.js';
 import type { MarkingRegistry } from '../markings/index.js';
 import { PartnerCode, Timestamp } from '../products/index.js';
-import type { ArrangementVersion, Store } from '../store/index.js';
+import type { ArrangementVersion, Repositories, Store } from '../store/index.js';
 import { type Actor, requirePermission } from './actor.js';
 import { arrangementEvent } from './audit-events.js';
 import type { AuditRecorder } from './audit-log.js';
@@ -153,6 +153,29 @@ export class ArrangementService {
     return this.#change(actor, id, version, event, (current) =>
       setPartySuspended(current.document, partner, suspended),
     );
+  }
+
+  /**
+   * Suspends `partner` on the latest version of arrangement `id`, inside `tx`, as a breach protocol
+   * orders it (issue 5): no user's permission, since the arrangement's protocol decided it. Returns
+   * the version changed, or undefined when there is no such arrangement, the partner is not a
+   * party, or it is suspended already.
+   */
+  async suspendForProtocol(
+    tx: Repositories,
+    id: string,
+    partner: string,
+    actor: AuditActor,
+  ): Promise<ArrangementVersion | undefined> {
+    const current = await tx.arrangements.latest(id);
+    if (current === undefined) return undefined;
+    const parties = current.document.parties.map((p) => p.partner);
+    if (!parties.includes(partner) || (current.document.suspendedParties ?? []).includes(partner)) {
+      return undefined;
+    }
+    const stored = await tx.arrangements.putVersion(setPartySuspended(current.document, partner, true));
+    await this.#audit?.recordIn(tx, arrangementEvent('arrangement.party-suspended', actor, stored, partner));
+    return stored;
   }
 
   /** Reads one version, applies a lifecycle change to its document and stores the result, in one transaction. */

@@ -17,6 +17,11 @@ export function userActor(actor: Actor): AuditActor {
   return { kind: 'user', username: actor.user.username, via: actor.via };
 }
 
+/** The audit actor of a user acting, or the actor given as the log names it (a partner, this node). */
+function auditActorOf(actor: Actor | AuditActor): AuditActor {
+  return 'user' in actor ? userActor(actor) : actor;
+}
+
 function ip(address: string): { ip?: string } {
   return IP_ADDRESS.test(address) ? { ip: address } : {};
 }
@@ -54,12 +59,12 @@ export function productEvent(
 
 /** A recall of one version (or of every version: `version` absent) of this node's product. */
 export function recallEvent(
-  actor: Actor,
+  actor: Actor | AuditActor,
   recall: { readonly productId: string; readonly version: number | null },
 ): AuditEvent {
   return {
     action: 'product.recalled',
-    actor: userActor(actor),
+    actor: auditActorOf(actor),
     product: { id: recall.productId, ...(recall.version === null ? {} : { version: recall.version }) },
   };
 }
@@ -198,14 +203,40 @@ export function deliveryEvent(
 /** A change to one arrangement version; `partner` names the party signed for or suspended. */
 export function arrangementEvent(
   action: AuditAction,
-  actor: Actor,
+  actor: Actor | AuditActor,
   arrangement: { readonly id: string; readonly version: number; readonly status: ArrangementStatus },
   partner?: string,
 ): AuditEvent {
   return {
     action,
-    actor: userActor(actor),
+    actor: auditActorOf(actor),
     arrangement: { id: arrangement.id, version: arrangement.version, status: arrangement.status },
     ...(partner === undefined ? {} : { partner }),
+  };
+}
+
+/**
+ * A step of an incident: taken here by a user (or by this node, for a fork gossip found), or
+ * received from the partner whose node owns the incident. Its description and notes are not logged.
+ */
+export function incidentEvent(
+  action: Extract<AuditAction, `incident.${string}`>,
+  actor: Actor | AuditActor,
+  incident: {
+    readonly id: string;
+    readonly partner: string;
+    readonly arrangement: { readonly id: string; readonly version: number } | null;
+    readonly severity: 'low' | 'medium' | 'high' | 'critical' | null;
+  },
+): AuditEvent {
+  return {
+    action,
+    actor: auditActorOf(actor),
+    incident: incident.id,
+    partner: incident.partner,
+    ...(incident.arrangement === null
+      ? {}
+      : { arrangement: { id: incident.arrangement.id, version: incident.arrangement.version } }),
+    ...(incident.severity === null ? {} : { severity: incident.severity }),
   };
 }

@@ -9,8 +9,9 @@ import { isValidSignature, type PublicKeyInfo } from '../crypto/index.js';
 import { AccordError, isAccordError } from '../errors/index.js';
 import { decodeBase64 } from '../federation/wire-format.js';
 import type { IncidentRecord, Partner, PeerTreeHead, Store } from '../store/index.js';
-import { type Actor, requirePermission } from './actor.js';
 import { pinsOf } from './arrangement-trust.js';
+import { incidentEvent } from './audit-events.js';
+import type { AuditRecorder } from './audit-log.js';
 
 // Issue 5's gossip: a node asks each partner it shares an active arrangement with for its latest
 // signed tree head, checks the signature under the key that arrangement pins, and checks that the
@@ -54,6 +55,8 @@ export interface AuditGossipDeps {
   readonly timeoutMs?: number;
   /** One line per partner skipped or rejected, and per fork. */
   readonly log?: (line: string) => void;
+  /** The audit log: a fork's incident is logged in the transaction that opens it. */
+  readonly audit?: AuditRecorder;
 }
 
 class Unreachable extends Error {}
@@ -68,12 +71,6 @@ export class AuditGossip {
   constructor(deps: AuditGossipDeps) {
     this.#deps = deps;
     this.#log = deps.log;
-  }
-
-  /** Every incident this node opened, oldest first (audit:read). */
-  async incidents(actor: Actor): Promise<readonly IncidentRecord[]> {
-    requirePermission(actor, 'audit:read');
-    return this.#deps.store.gossip.incidents();
   }
 
   /** One gossip round over every partner this node shares an active arrangement with. */
@@ -208,17 +205,34 @@ export class AuditGossip {
       signature: h.signature,
     });
     const id = randomUUID();
-    const opened = await this.#deps.store.gossip.openIncident(
-      {
-        id,
-        kind: 'audit-fork',
-        partner,
-        detectedAt: new Date(this.#deps.now()).toISOString(),
-        evidence: { reason, kept: signed(kept), conflicting: signed(head) },
-        state: 'reported',
-      },
-      `audit-fork|${partner}|${kept.treeSize}|${kept.rootHash}`,
-    );
+    const incident: IncidentRecord = {
+      id,
+      kind: 'audit-fork',
+      partner,
+      detectedAt: new Date(this.#deps.now()).toISOString(),
+      evidence: { reason, kept: signed(kept), conflicting: signed(head) },
+      state: 'reported',
+      origin: null,
+      arrangement: null,
+      reporter: null,
+      severity: null,
+      description: null,
+      products: [],
+      notifyBy: null,
+      updatedAt: null,
+    };
+    const opened = await this.#deps.store.transaction(async (tx) => {
+      const fresh = await tx.incidents.open(
+        incident,
+        `audit-fork|${partner}|${kept.treeSize}|${kept.rootHash}`,
+      );
+      if (fresh)
+        await this.#deps.audit?.recordIn(
+          tx,
+          incidentEvent('incident.audit-fork', { kind: 'node' }, incident),
+        );
+      return fresh;
+    });
     return {
       partner,
       outcome: 'fork',

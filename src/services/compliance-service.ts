@@ -3,6 +3,7 @@ import type { MarkingRegistry } from '../markings/index.js';
 import {
   buildComplianceReport,
   type ComplianceApprovalRow,
+  type ComplianceIncidentRow,
   type ComplianceReadRow,
   type ComplianceRecallRow,
   type ComplianceReleaseRow,
@@ -11,7 +12,7 @@ import {
 } from '../oversight/compliance.js';
 import { RULE_IDS, type RuleId } from '../policy/index.js';
 import type { Repositories, Store } from '../store/index.js';
-import { type Actor, requirePermission } from './actor.js';
+import { type Actor, requireOversightOf, requirePermission } from './actor.js';
 
 // Issue 5: the compliance report of one arrangement over a period, read from the store. Oversight
 // reads metadata, never content: the rows handed to the pure builder carry ids, partner codes,
@@ -97,6 +98,8 @@ export class ComplianceService {
     thresholds: Partial<ComplianceThresholds> = {},
   ): Promise<ComplianceReport> {
     requirePermission(actor, 'report:read');
+    // A scoped oversight auditor reads the reports of their arrangements only.
+    requireOversightOf(actor, query.arrangement, `arrangement ${query.arrangement}`);
     return this.build(query, thresholds);
   }
 
@@ -130,10 +133,30 @@ export class ComplianceService {
         approvals: await this.#approvals(store, ownProducts, released),
         recalls: await this.#recalls(store, ownProducts, releaseIds),
         reads: await this.#reads(store, new Set(released.keys()), from, to),
+        incidents: await this.#incidents(store, arrangement),
       },
       thresholds,
       registry,
     );
+  }
+
+  /** Breach incidents under the arrangement, with how many steps each has had. */
+  async #incidents(store: Repositories, arrangement: string): Promise<ComplianceIncidentRow[]> {
+    const rows: ComplianceIncidentRow[] = [];
+    for (const i of await store.incidents.list({ arrangementIds: [arrangement] })) {
+      if (i.kind !== 'breach') continue;
+      rows.push({
+        id: i.id,
+        origin: i.origin ?? '',
+        suspectedParty: i.partner,
+        severity: i.severity ?? '',
+        state: i.state,
+        reportedAt: i.detectedAt,
+        products: i.products.length,
+        steps: (await store.incidents.steps(i.id)).length,
+      });
+    }
+    return rows;
   }
 
   /** Every release decision under the arrangement (own and onward), with its version's banner and discipline. */

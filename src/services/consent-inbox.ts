@@ -23,6 +23,8 @@ export interface AcceptedMessage {
   readonly persist: (tx: Repositories, receivedAt: string) => Promise<void>;
   /** The banner a release is stored under, for the audit log; consent messages carry none. */
   readonly banner?: string;
+  /** Called once the inbox's transaction has committed (to wake the outbox for what persist queued). */
+  readonly afterCommit?: () => void;
 }
 
 /** What the consent handlers read: this node, its store and clock, and the envelope arrangement's pins. */

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import Type, { type Static } from 'typebox';
 import { AccordError, isAccordError } from '../errors/index.js';
 import {
@@ -8,14 +8,12 @@ import {
   type EnvelopeArrangement,
   type EnvelopeHeaderFields,
   MAX_CONSENT_REASON,
-  newEnvelopeHeader,
   policyConsentOf,
   productDigest,
   productOfDerived,
   requireConsent,
   type SignedConsent,
   type Signer,
-  sealEnvelope,
   signConsent,
 } from '../federation/index.js';
 import type { MarkingRegistry } from '../markings/index.js';
@@ -45,7 +43,7 @@ import { consentEvent, onwardReleaseEvent } from './audit-events.js';
 import type { AuditRecorder } from './audit-log.js';
 import type { InboxKeys } from './inbox-service.js';
 import type { OutboxSignal } from './outbox-signal.js';
-import { recipientEncryptionKeyOf } from './partner-keys.js';
+import { sealForOutbox } from './partner-keys.js';
 
 // Issue 4 and DESIGN.md §2 invariant 2 (third-party rule): a node passes on a product another
 // partner originated only with that originator's signed consent naming the new recipient. Here a
@@ -746,10 +744,6 @@ export class ConsentService {
     );
   }
 
-  /**
-   * A message sealed to `to` under the arrangement, as an outbox payload that keeps what it was
-   * sealed from (so the worker can seal it again under the same id when it has waited long).
-   */
   async #seal(
     tx: Repositories,
     signer: Signer,
@@ -759,20 +753,15 @@ export class ConsentService {
     product: { readonly productId: string; readonly productVersion: number },
     payload: object,
   ) {
-    const recipientEncryptionKey = await recipientEncryptionKeyOf(tx.partners, to);
-    const fields: EnvelopeHeaderFields = {
-      kind,
+    return sealForOutbox(tx.partners, {
+      signer,
       from: this.#deps.partner,
+      now: this.#deps.now(),
+      kind,
       to,
-      arrangement: onWire(arrangement),
+      arrangement,
       product: { id: product.productId, version: product.productVersion },
-      senderKey: signer.fingerprint,
-    };
-    const header = newEnvelopeHeader(fields, { now: this.#deps.now(), randomBytes: (n) => randomBytes(n) });
-    const envelope = sealEnvelope({ header, payload, signer, recipientEncryptionKey });
-    return {
-      id: envelope.header.envelopeId,
-      payload: { envelope, release: { header: fields, payload } },
-    };
+      payload,
+    });
   }
 }

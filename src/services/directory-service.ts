@@ -24,6 +24,15 @@ export const UserInputSchema = Type.Object(
       description: 'communities of interest for need-to-know (any identifier, e.g. FVEY or ct-fusion-cell)',
     }),
     roles: Type.Array(Type.Enum(ROLES), { minItems: 1, uniqueItems: true }),
+    oversightOf: Type.Optional(
+      Type.Array(Identifier, {
+        minItems: 1,
+        maxItems: 64,
+        uniqueItems: true,
+        description:
+          'the arrangements whose oversight body this user sits on: audit metadata, reports and incidents of these only',
+      }),
+    ),
     password: Type.Optional(Type.String({ minLength: 12, maxLength: 256 })),
   },
   { additionalProperties: false },
@@ -81,6 +90,7 @@ export class DirectoryService {
       caveats: input.caveats,
       communities: input.communities,
       roles: input.roles,
+      oversightOf: input.oversightOf ?? null,
       passwordHash: input.password === undefined ? null : await hashPassword(input.password),
     });
     return publicUser(user);

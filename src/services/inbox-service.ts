@@ -55,6 +55,14 @@ export interface InboxServiceDeps {
   readonly maxSkewMs?: number;
   /** The audit log: each authenticated envelope stored or refused is logged with its inbox row. */
   readonly audit?: AuditRecorder;
+  /** Takes `incident` envelopes (the breach protocol, IncidentService); without it they are refused. */
+  readonly incidents?: {
+    accept(
+      header: EnvelopeHeader,
+      payload: unknown,
+      arrangement: ArrangementVersion,
+    ): Promise<AcceptedMessage>;
+  };
 }
 
 /** How the inbox answered an envelope it stored: the first time, or again for a retry of it. */
@@ -333,6 +341,17 @@ export class InboxService {
           return await acceptConsentRequest(consentContext, header, payload);
         case 'consent-grant':
           return await acceptConsentAnswer(consentContext, header, payload);
+        case 'incident': {
+          const incidents = this.#deps.incidents;
+          if (incidents === undefined) {
+            throw new AccordError(
+              'ENVELOPE_KIND_UNSUPPORTED',
+              `envelope ${header.envelopeId}: this node takes no incident notices`,
+              { envelopeId: header.envelopeId, kind: header.kind },
+            );
+          }
+          return await incidents.accept(header, payload, arrangement);
+        }
         case 'recall':
           // receive() hands recalls to #receiveRecall before it gets here.
           throw new AccordError(
@@ -523,6 +542,7 @@ export class InboxService {
       }
       throw replayed(header.envelopeId);
     }
+    accepted.afterCommit?.();
     return { outcome: 'stored', receipt };
   }
 

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import Type, { type Static } from 'typebox';
 import type { AuditAction } from '../audit/index.js';
+import { canonicalJson } from '../crypto/index.js';
 import { AccordError } from '../errors/index.js';
 import {
   type DerivedDocument,
@@ -46,6 +47,7 @@ import type {
   Repositories,
   Store,
 } from '../store/index.js';
+import { createValidator } from '../validation/index.js';
 import { type Actor, readerOf, requirePermission } from './actor.js';
 import { productEvent, releaseEvent } from './audit-events.js';
 import type { AuditRecorder } from './audit-log.js';
@@ -80,6 +82,26 @@ export interface ProductView {
   readonly credibility: number;
   readonly createdAt: string;
   readonly geo: Readonly<Record<string, unknown>> | null;
+}
+
+/** What importDrafts did with one draft. */
+export interface ImportResult {
+  readonly id: string;
+  readonly outcome: 'created' | 'updated' | 'unchanged' | 'skipped';
+  /** The current version after the import. */
+  readonly version: number;
+  /** The banner written, for `created` and `updated`. */
+  readonly banner?: string;
+  /** Why a draft was `skipped`. */
+  readonly reason?: string;
+}
+
+const validateDraft = createValidator<DraftInput>(DraftInputSchema, 'PRODUCT_INVALID', 'product draft');
+const DRAFT_FIELDS = Object.keys(DraftInputSchema.properties);
+
+/** The fields an author writes, to tell whether a re-import changes anything. */
+function draftFieldsOf(document: ProductDocument): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(document).filter(([key]) => DRAFT_FIELDS.includes(key)));
 }
 
 /** The outcome of a release request that the policy allowed. */
@@ -292,6 +314,62 @@ export class ProductService {
     const product = this.#parse(actor, document);
     await tx.products.createDraft(this.#versionInput(product, this.#signed(document)));
     return this.#logged(tx, 'product.created', actor, await this.#view(tx, actor, id));
+  }
+
+  /**
+   * Writes drafts brought in from another format (MISP events) under ids the importer chose, all
+   * in one transaction: any invalid draft (schema, markings, a portion the actor could not read)
+   * fails the whole batch and nothing is stored. Each goes through the normal path: validated,
+   * parsed, signed, audit-logged. An id already held is `unchanged` when its current version has
+   * the same draft fields, `updated` (a new version) when it differs and is still editable, and
+   * `skipped` otherwise (the reason says why); `onEach` is told after each draft.
+   */
+  async importDrafts(
+    actor: Actor,
+    items: readonly { readonly id: string; readonly draft: DraftInput }[],
+    onEach?: (done: number) => void,
+  ): Promise<ImportResult[]> {
+    requirePermission(actor, 'product:create');
+    return this.#deps.store.transaction(async (tx) => {
+      const results: ImportResult[] = [];
+      for (const [i, { id, draft }] of items.entries()) {
+        results.push(await this.#importOne(tx, actor, id, validateDraft(draft)));
+        onEach?.(i + 1);
+      }
+      return results;
+    });
+  }
+
+  async #importOne(tx: Repositories, actor: Actor, id: string, input: DraftInput): Promise<ImportResult> {
+    const record = await tx.products.get(id);
+    if (record === undefined) {
+      const document = this.#document(actor, input, id, 1);
+      const product = this.#parse(actor, document);
+      await tx.products.createDraft(this.#versionInput(product, this.#signed(document)));
+      const view = await this.#logged(tx, 'product.created', actor, await this.#view(tx, actor, id));
+      return { id, outcome: 'created', version: 1, banner: view.banner };
+    }
+    if (record.author !== actor.user.username || record.originator !== this.#deps.partner) {
+      return { id, outcome: 'skipped', version: record.currentVersion, reason: 'imported by another user' };
+    }
+    const next = this.#document(actor, input, id, record.currentVersion + 1);
+    const current = (await this.#loadVersion(tx, record)).document;
+    if (canonicalJson(draftFieldsOf(current)) === canonicalJson(draftFieldsOf(next))) {
+      return { id, outcome: 'unchanged', version: record.currentVersion };
+    }
+    if (!EDITABLE.includes(record.state)) {
+      return {
+        id,
+        outcome: 'skipped',
+        version: record.currentVersion,
+        reason: `changed, but the product is ${record.state}; only a draft or rejected product is updated`,
+      };
+    }
+    const product = this.#parse(actor, next);
+    await tx.products.addVersion(this.#versionInput(product, this.#signed(next)));
+    await tx.products.setState(id, 'draft');
+    const view = await this.#logged(tx, 'product.edited', actor, await this.#view(tx, actor, id));
+    return { id, outcome: 'updated', version: next.version, banner: view.banner };
   }
 
   /** Logs `action` on the version as the actor sees it, in `tx` (the change's transaction), and returns the view. */

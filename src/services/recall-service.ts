@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { AuditActor } from '../audit/index.js';
 import { AccordError } from '../errors/index.js';
 import {
   type Envelope,
@@ -229,40 +230,88 @@ export class RecallService {
           path: '/version',
         });
       }
-      const releases = (await tx.releases.list({ productId: id })).filter(
-        (r) => version === undefined || r.version === version,
-      );
-      const recall: RecallRecord = {
-        id: randomUUID(),
-        productId: id,
-        version: version ?? null,
-        reason,
-        by: actor.user.username,
-        at: new Date(this.#deps.now()).toISOString(),
-      };
-      // Every envelope is made before anything is written: one that cannot be sealed
-      // (PARTNER_KEY_MISSING) throws here and the recall leaves no trace.
-      const queued = [];
-      for (const group of groupsOf(releases)) {
-        queued.push({ group, message: await this.#outboxMessage(tx, recall, group) });
-      }
-      await tx.recalls.add(recall);
-      for (const { group, message } of queued) {
-        await tx.outbox.enqueue({
-          id: message.id,
-          releaseId: group.releaseId,
-          recipient: group.recipient,
-          payload: message.payload,
-          recallId: recall.id,
-        });
-      }
-      await this.#withdrawPending(tx, releases, recall);
-      await tx.products.setState(id, 'recalled', { from: record.state });
-      await this.#deps.audit?.recordIn(tx, recallEvent(actor, recall));
-      return { recall, queued: queued.length };
+      return this.#recallIn(tx, record, { version, reason, by: actor.user.username, actor });
     });
     if (outcome.queued > 0) this.#deps.outboxSignal?.notify();
     return this.#statusOf(store, outcome.recall);
+  }
+
+  /**
+   * Recalls, inside `tx`, every version of this node's product `id` as a breach protocol orders it
+   * (issue 5): no user's permission or read check, since the arrangement's protocol decided it, but
+   * only a product this node originated and that may have left it. Returns the recall, or undefined
+   * for a product not held, not this node's, never submitted, or already recalled or rejected. The
+   * caller tells the outbox signal once `tx` commits.
+   */
+  async recallForProtocol(
+    tx: Repositories,
+    id: string,
+    order: { readonly reason: string; readonly by: string; readonly actor: AuditActor },
+  ): Promise<RecallRecord | undefined> {
+    const record = await tx.products.get(id);
+    if (
+      record === undefined ||
+      record.originator !== this.#deps.partner ||
+      !RECALLABLE.includes(record.state)
+    ) {
+      return undefined;
+    }
+    const { recall } = await this.#recallIn(tx, record, {
+      version: undefined,
+      reason: checkedReason(order.reason),
+      by: order.by,
+      actor: order.actor,
+    });
+    return recall;
+  }
+
+  /**
+   * The recall's writes, in `tx`: the recall row, one recall envelope per recipient and arrangement
+   * an allowed release of it went under, releases still pending given up, the product `recalled`.
+   */
+  async #recallIn(
+    tx: Repositories,
+    record: ProductRecord,
+    order: {
+      readonly version: number | undefined;
+      readonly reason: string;
+      readonly by: string;
+      readonly actor: Actor | AuditActor;
+    },
+  ): Promise<{ readonly recall: RecallRecord; readonly queued: number }> {
+    const { version } = order;
+    const id = record.id;
+    const releases = (await tx.releases.list({ productId: id })).filter(
+      (r) => version === undefined || r.version === version,
+    );
+    const recall: RecallRecord = {
+      id: randomUUID(),
+      productId: id,
+      version: version ?? null,
+      reason: order.reason,
+      by: order.by,
+      at: new Date(this.#deps.now()).toISOString(),
+    };
+    // Every envelope is made before anything is written: one that cannot be sealed
+    // (PARTNER_KEY_MISSING) throws here and the recall leaves no trace.
+    const queued = [];
+    for (const group of groupsOf(releases)) {
+      queued.push({ group, message: await this.#outboxMessage(tx, recall, group) });
+    }
+    await tx.recalls.add(recall);
+    for (const { group, message } of queued) {
+      await tx.outbox.enqueue({
+        id: message.id,
+        releaseId: group.releaseId,
+        recipient: group.recipient,
+        payload: message.payload,
+        recallId: recall.id,
+      });
+    }
+    await this.#withdrawPending(tx, releases, recall);
+    await tx.products.setState(id, 'recalled', { from: record.state });
+    await this.#deps.audit?.recordIn(tx, recallEvent(order.actor, recall));
+    return { recall, queued: queued.length };
   }
 
   /** Every recall of a product the actor may read, oldest first, with its deliveries. */

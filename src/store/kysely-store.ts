@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { AccordError } from '../errors/index.js';
 import { translateDbError } from './db-errors.js';
 import { migrateToLatest } from './migrations/index.js';
-import { createRepositories } from './repositories/index.js';
+import { createRepositories, type RepositoryContext } from './repositories/index.js';
 import type { Database } from './schema.js';
 import type { Repositories, Store, StoreDialect } from './store.js';
 
@@ -13,6 +13,8 @@ export interface KyselyStoreOptions {
   readonly maxAttachmentBytes: number;
   /** PostgreSQL schema holding the tables (and the migration bookkeeping), when not `public`. */
   readonly schema?: string;
+  /** SQLite: a synchronous write on its one connection (directWriterOf), offered to repositories inside transactions. */
+  readonly directWrite?: (sql: string, parameters: readonly unknown[]) => void;
 }
 
 /** Marks the async work running inside one transaction callback; `open` turns false when it ends. */
@@ -43,6 +45,21 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
   };
 
   const root = createRepositories({ db, ...settings }, refuseInsideTransaction);
+  const { directWrite } = options;
+  // On SQLite the transaction holds the one connection while its callback runs, so a write run
+  // on that connection at once lands in this transaction, and nowhere else, until the callback ends.
+  const transactionContext = (trx: Kysely<Database>, live: { open: boolean }): RepositoryContext =>
+    directWrite === undefined
+      ? { db: trx, ...settings }
+      : {
+          db: trx,
+          ...settings,
+          runNow: (sql, parameters) => {
+            if (!live.open) return false;
+            directWrite(sql, parameters);
+            return true;
+          },
+        };
   let closed = false;
 
   return {
@@ -52,15 +69,19 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
     async transaction<T>(work: (tx: Repositories) => Promise<T>): Promise<T> {
       refuseInsideTransaction('store.transaction');
       const scope: TransactionScope = { open: true };
+      const live = { open: true };
       let failure: { readonly error: unknown } | undefined;
       try {
         return await db.transaction().execute((trx) =>
           scopes.run(scope, async () => {
             try {
-              return await work(createRepositories({ db: trx, ...settings }, () => undefined));
+              return await work(createRepositories(transactionContext(trx, live), () => undefined));
             } catch (error) {
               failure = { error };
               throw error;
+            } finally {
+              // Before commit or rollback: a handle kept past the callback can no longer write directly.
+              live.open = false;
             }
           }),
         );

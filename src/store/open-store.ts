@@ -1,7 +1,7 @@
 import { AccordError } from '../errors/index.js';
 import { createKyselyStore } from './kysely-store.js';
 import { openPostgres } from './postgres/index.js';
-import { openSqlite } from './sqlite/index.js';
+import { directWriterOf, openSqlite } from './sqlite/index.js';
 import type { Store } from './store.js';
 
 /** Attachments larger than this are refused unless the config says otherwise. */
@@ -39,9 +39,17 @@ export async function openStore(config: StoreConfig, options: StoreOptions = {})
   const now = options.now ?? (() => new Date());
   let store: Store;
   switch (config.kind) {
-    case 'sqlite':
-      store = createKyselyStore(openSqlite(config.file), { dialect: 'sqlite', now, maxAttachmentBytes });
+    case 'sqlite': {
+      const db = openSqlite(config.file);
+      const directWrite = directWriterOf(db);
+      store = createKyselyStore(db, {
+        dialect: 'sqlite',
+        now,
+        maxAttachmentBytes,
+        ...(directWrite === undefined ? {} : { directWrite }),
+      });
       break;
+    }
     case 'postgres': {
       const db = await openPostgres(config.url, {
         ...(config.schema === undefined ? {} : { schema: config.schema }),

@@ -44,6 +44,7 @@ export interface UsersTable {
   caveats_json: string;
   communities_json: string;
   roles_json: string;
+  oversight_json: string | null;
   password_hash: string | null;
   disabled: number;
   created_at: string;
@@ -172,6 +173,7 @@ export interface OutboxTable {
   release_id: string | null;
   consent_request_id: string | null;
   onward_release_id: string | null;
+  incident_id: string | null;
   recipient: string;
   payload_json: string;
   status: string;
@@ -315,6 +317,27 @@ export interface IncidentsTable {
   evidence_json: string;
   state: string;
   dedupe_key: string;
+  origin: string | null;
+  arrangement_id: string | null;
+  arrangement_version: number | null;
+  reporter: string | null;
+  severity: string | null;
+  description: string | null;
+  products_json: string | null;
+  notify_by: string | null;
+  updated_at: string | null;
+}
+
+export interface IncidentStepsTable {
+  incident_id: string;
+  seq: number;
+  state: string;
+  action: string;
+  at: string;
+  by_partner: string;
+  by_user: string | null;
+  note: string | null;
+  effects_json: string;
 }
 
 export interface StixObjectsTable {
@@ -358,6 +381,7 @@ export interface Database {
   audit_tree_heads: AuditTreeHeadsTable;
   audit_peer_heads: AuditPeerHeadsTable;
   incidents: IncidentsTable;
+  incident_steps: IncidentStepsTable;
   stix_objects: StixObjectsTable;
 }
 

@@ -1,4 +1,9 @@
 import type { ArrangementDocument, ArrangementStatus } from '../arrangements/index.js';
+import type {
+  INCIDENT_SEVERITIES,
+  INCIDENT_STATES,
+  INCIDENT_STEP_ACTIONS,
+} from '../federation/incident-notice.js';
 import type { DerivedDocument, RecalledDocument, SignedConsent, SignedReceipt } from '../federation/index.js';
 import type { Discipline, ProductDocument } from '../products/index.js';
 
@@ -36,6 +41,7 @@ export const STORE_TABLES = [
   'audit_tree_heads',
   'audit_peer_heads',
   'incidents',
+  'incident_steps',
   'stix_objects',
 ] as const;
 export type StoreTable = (typeof STORE_TABLES)[number];
@@ -148,6 +154,11 @@ export interface UserInput {
   readonly caveats: readonly string[];
   readonly communities: readonly string[];
   readonly roles: readonly string[];
+  /**
+   * The arrangements whose oversight body the user sits on (issue 5): what they read of audit
+   * metadata, reports and incidents is scoped to these. Null: not scoped (node-wide).
+   */
+  readonly oversightOf?: readonly string[] | null;
   /** Password hash (argon2id PHC string), or null for token-only users. */
   readonly passwordHash: string | null;
   readonly disabled?: boolean;
@@ -485,10 +496,11 @@ export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
 
 export interface OutboxMessage {
   readonly id: string;
-  /** What the message belongs to: exactly one of a release, a consent request or an onward release. */
+  /** What the message belongs to: exactly one of a release, a consent request, an onward release or an incident. */
   readonly releaseId: string | null;
   readonly consentRequestId: string | null;
   readonly onwardReleaseId: string | null;
+  readonly incidentId: string | null;
   readonly recipient: string;
   /** The envelope to deliver, stored as JSON and returned parsed. */
   readonly payload: unknown;
@@ -507,14 +519,15 @@ export interface OutboxMessage {
 export interface OutboxRepository {
   /**
    * Queues a message as pending, due at `nextAttemptAt` (now when omitted). Write it in the
-   * transaction of what it belongs to: exactly one of releaseId, consentRequestId or onwardReleaseId
-   * (INPUT_INVALID otherwise; STORE_NOT_FOUND when that row does not exist).
+   * transaction of what it belongs to: exactly one of releaseId, consentRequestId, onwardReleaseId
+   * or incidentId (INPUT_INVALID otherwise; STORE_NOT_FOUND when that row does not exist).
    */
   enqueue(message: {
     readonly id: string;
     readonly releaseId?: string;
     readonly consentRequestId?: string;
     readonly onwardReleaseId?: string;
+    readonly incidentId?: string;
     readonly recipient: string;
     readonly payload: unknown;
     readonly nextAttemptAt?: IsoInstant;
@@ -524,12 +537,13 @@ export interface OutboxRepository {
   get(id: string): Promise<OutboxMessage | undefined>;
   /** Pending messages due now, earliest first. */
   listPending(options?: { readonly limit?: number }): Promise<readonly OutboxMessage[]>;
-  /** Every message, newest first, optionally of one status, one release and/or one recall. */
+  /** Every message, newest first, optionally of one status, one release, one recall and/or one incident. */
   list(
     options?: {
       readonly status?: OutboxStatus;
       readonly releaseId?: string;
       readonly recallId?: string;
+      readonly incidentId?: string;
     } & Page,
   ): Promise<readonly OutboxMessage[]>;
   /** Marks it delivered, keeping the recipient's signed receipt when given; a second call changes nothing. */
@@ -840,6 +854,11 @@ export interface AuditRepository {
   pending(limit: number): Promise<readonly AuditQueued[]>;
   /** Removes queued events; returns how many it removed (fewer when another sequencer took some). */
   dequeue(seqs: readonly number[]): Promise<number>;
+  /**
+   * Removes the oldest queued events (at most `limit`) and returns them in queue order: the
+   * sequencer's claim, in its transaction, so a rollback puts them back.
+   */
+  claim(limit: number): Promise<readonly AuditQueued[]>;
   /** The number of entries in the log (one more than the highest index). */
   size(): Promise<number>;
   /** Appends entries (their indices follow the log's end) and the subtree hashes they complete. */
@@ -863,27 +882,81 @@ export interface PeerTreeHead extends StoredTreeHead {
   readonly fetchedAt: IsoInstant;
 }
 
-/** An incident this node opened; gossip opens 'audit-fork' ones with both signed heads as evidence. */
+export const INCIDENT_KINDS = ['audit-fork', 'breach'] as const;
+export type IncidentKind = (typeof INCIDENT_KINDS)[number];
+/** reported → under-review → confirmed or resolved (issue 5); the last two are final. */
+export type IncidentState = (typeof INCIDENT_STATES)[number];
+export type IncidentSeverity = (typeof INCIDENT_SEVERITIES)[number];
+
+/**
+ * An incident: an audit fork gossip found ('audit-fork', with both signed heads as evidence), or a
+ * breach a user reported under an arrangement ('breach'). `origin` is the partner whose node took
+ * the report and owns its steps (null for a fork, which stays on the node that saw it).
+ */
 export interface IncidentRecord {
   readonly id: string;
-  readonly kind: 'audit-fork';
+  readonly kind: IncidentKind;
+  /** The suspected party of a breach; the partner that showed two histories for a fork. */
   readonly partner: string;
   readonly detectedAt: IsoInstant;
   readonly evidence: unknown;
-  readonly state: 'reported';
+  readonly state: IncidentState;
+  readonly origin: string | null;
+  readonly arrangement: { readonly id: string; readonly version: number } | null;
+  readonly reporter: string | null;
+  readonly severity: IncidentSeverity | null;
+  readonly description: string | null;
+  readonly products: readonly string[];
+  /** When every party must have been told: the report's time plus the protocol's notifyWithinHours. */
+  readonly notifyBy: IsoInstant | null;
+  readonly updatedAt: IsoInstant | null;
 }
 
-/** Gossip's rows: partners' verified heads and the incidents opened on a fork. */
+export type IncidentStepAction = (typeof INCIDENT_STEP_ACTIONS)[number];
+
+/** What this node did when it recorded a step: the products it recalled, the suspension it made. */
+export interface IncidentEffects {
+  readonly recalled?: readonly string[];
+  readonly suspended?: { readonly arrangementId: string; readonly version: number; readonly partner: string };
+  /** Parties the step could not be sent to, and why (no key on record, for one). */
+  readonly notSent?: readonly { readonly partner: string; readonly reason: string }[];
+}
+
+/** One step of an incident, numbered from 1 at its origin, as the origin's node took it. */
+export interface IncidentStep {
+  readonly incidentId: string;
+  readonly seq: number;
+  readonly action: IncidentStepAction;
+  /** The incident's state once this step was taken. */
+  readonly state: IncidentState;
+  readonly at: IsoInstant;
+  readonly byPartner: string;
+  readonly byUser: string | null;
+  readonly note: string | null;
+  readonly effects: IncidentEffects;
+}
+
+/** Incidents and their steps. */
+export interface IncidentRepository {
+  /** Opens the incident unless one with the same dedupe key exists; returns whether it opened it. */
+  open(incident: IncidentRecord, dedupeKey: string): Promise<boolean>;
+  get(id: string): Promise<IncidentRecord | undefined>;
+  /** Every incident, oldest first; only those under the named arrangements when given. */
+  list(options?: { readonly arrangementIds?: readonly string[] }): Promise<readonly IncidentRecord[]>;
+  setState(id: string, state: IncidentState, updatedAt: IsoInstant): Promise<void>;
+  /** Adds a step unless one with its number exists; returns whether it added it. */
+  addStep(step: IncidentStep): Promise<boolean>;
+  /** The incident's steps, in order. */
+  steps(id: string): Promise<readonly IncidentStep[]>;
+}
+
+/** Gossip's rows: partners' verified heads. */
 export interface GossipRepository {
   addPeerHead(head: PeerTreeHead): Promise<void>;
   /** The partner's head of the largest tree, newest first among equal sizes. */
   latestPeerHead(partner: string): Promise<PeerTreeHead | undefined>;
   /** The partner's stored heads of one size. */
   peerHeadsOfSize(partner: string, treeSize: number): Promise<readonly PeerTreeHead[]>;
-  /** Opens the incident unless one with the same dedupe key exists; returns whether it opened it. */
-  openIncident(incident: IncidentRecord, dedupeKey: string): Promise<boolean>;
-  /** Every incident, oldest first. */
-  incidents(): Promise<readonly IncidentRecord[]>;
 }
 
 // ---------------------------------------------------------------- STIX interop
@@ -940,6 +1013,7 @@ export interface Repositories {
   readonly onwardReleases: OnwardReleaseRepository;
   readonly audit: AuditRepository;
   readonly gossip: GossipRepository;
+  readonly incidents: IncidentRepository;
   readonly stix: StixObjectRepository;
   counts(): Promise<TableCounts>;
 }

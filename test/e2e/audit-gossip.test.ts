@@ -16,10 +16,8 @@ import { runCaptured } from '../../src/cli/captured-run.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createNodeIdentity, publicIdentity, signDigest } from '../../src/crypto/index.js';
 import { signArrangementAs, withPinnedKeys } from '../../src/federation/arrangement-signing.js';
-import type { Actor } from '../../src/services/actor.js';
 import { AuditGossip, type GossipCheck } from '../../src/services/audit-gossip.js';
 import { makeArrangement } from '../fixtures/builders.js';
-import { addUsaWorkflowActors } from './harness.js';
 
 // Issue 5's gossip between real nodes on loopback: USA shares an active arrangement with GBR, CAN
 // and AUS, each pinning the partner's signing key. GBR grows its log honestly, then rewrites its
@@ -85,7 +83,6 @@ async function activity(node: AccordNode, count: number, tag = 'a'): Promise<voi
 let usa: Running;
 let gbr: Running;
 let can: Running;
-let officer: Actor;
 const byPartner = (checks: readonly GossipCheck[], partner: string) =>
   checks.find((c) => c.partner === partner);
 
@@ -93,7 +90,6 @@ beforeAll(async () => {
   usa = await startNode('USA', keys.USA);
   gbr = await startNode('GBR', keys.GBR);
   can = await startNode('CAN', canRunningKeys);
-  ({ officer } = await addUsaWorkflowActors(usa.node));
   const store = usa.node.store;
   const endpoints = { GBR: gbr.address, CAN: can.address, AUS: 'http://127.0.0.1:1' } as const;
   for (const partner of ['GBR', 'CAN', 'AUS'] as const) {
@@ -146,7 +142,7 @@ describe('audit gossip between nodes on loopback', () => {
     expect((await usa.node.store.gossip.latestPeerHead('GBR'))?.treeSize).toBe(grown?.treeSize);
     expect(await usa.node.store.gossip.latestPeerHead('CAN')).toBeUndefined();
     expect(await usa.node.store.gossip.latestPeerHead('AUS')).toBeUndefined();
-    expect(await usa.node.store.gossip.incidents()).toEqual([]);
+    expect(await usa.node.store.incidents.list()).toEqual([]);
   });
 
   it('opens exactly one incident when the peer rewrites and re-signs its history, with both heads as evidence', async () => {
@@ -174,7 +170,7 @@ describe('audit gossip between nodes on loopback', () => {
     const fork = byPartner(round, 'GBR');
     expect(fork).toMatchObject({ outcome: 'fork' });
     expect(fork?.incident).toBeDefined();
-    const incidents = await usa.node.store.gossip.incidents();
+    const incidents = await usa.node.store.incidents.list();
     expect(incidents).toHaveLength(1);
     const [incident] = incidents;
     expect(incident).toMatchObject({
@@ -199,24 +195,33 @@ describe('audit gossip between nodes on loopback', () => {
     const again = await usa.node.services.gossip.round();
     expect(byPartner(again, 'GBR')).toMatchObject({ outcome: 'fork' });
     expect(byPartner(again, 'GBR')?.incident).toBeUndefined();
-    expect(await usa.node.store.gossip.incidents()).toHaveLength(1);
+    expect(await usa.node.store.incidents.list()).toHaveLength(1);
   });
 
-  it('lists the incident over the API to an oversight auditor, not to a release officer, and over the CLI', async () => {
-    const auditor = await usa.node.services.directory.createUser(null, {
-      username: 'auditor.usa',
-      displayName: 'auditor',
-      nationality: 'USA',
-      clearance: 'SECRET',
-      caveats: [],
-      communities: [],
-      roles: ['oversight-auditor'],
-      password: 'a long enough auditor password',
-    });
-    for (const [user, status] of [
-      [auditor, 200],
-      [officer.user, 403],
+  it('lists the incident over the API to an oversight auditor, not to an analyst, and over the CLI', async () => {
+    const made = [];
+    for (const [username, role] of [
+      ['auditor.usa', 'oversight-auditor'],
+      ['reader.usa', 'analyst'],
     ] as const) {
+      made.push(
+        await usa.node.services.directory.createUser(null, {
+          username,
+          displayName: username,
+          nationality: 'USA',
+          clearance: 'SECRET',
+          caveats: [],
+          communities: [],
+          roles: [role],
+          password: 'a long enough test password',
+        }),
+      );
+    }
+    for (const [user, status] of [
+      [made[0], 200],
+      [made[1], 403],
+    ] as const) {
+      if (user === undefined) throw new Error('no user');
       const { token } = await usa.node.services.auth.issueToken(user.id, 'gossip test');
       const response = await usa.node.server.inject({
         method: 'GET',
@@ -226,9 +231,14 @@ describe('audit gossip between nodes on loopback', () => {
       expect(response.statusCode, response.body).toBe(status);
       if (status === 200) expect(JSON.parse(response.body)).toHaveLength(1);
     }
+    // The fork is in the audit log, logged by the node in the transaction that opened it.
+    const logged = (await usa.node.store.audit.pending(100_000)).map((q) => JSON.parse(q.entryJson));
+    expect(logged.filter((e) => e.action === 'incident.audit-fork')).toEqual([
+      expect.objectContaining({ actor: { kind: 'node' }, partner: 'GBR' }),
+    ]);
     // The node's config file, as `accord init` would have written it (the node was built in-process).
     writeFileSync(join(usa.dir, 'accord.json'), JSON.stringify({ partner: 'USA' }));
-    const listed = await runCaptured(['incident', 'list', '--dir', usa.dir]);
+    const listed = await runCaptured(['incident', 'list', '--dir', usa.dir, '--as', 'auditor.usa', '--json']);
     expect(listed.code, listed.stderr).toBe(0);
     expect(JSON.parse(listed.stdout)).toHaveLength(1);
     // Without the node's keys file the CLI pins no key of USA's own, so no arrangement pins anything.
@@ -304,7 +314,7 @@ describe('audit gossip against heads a peer signed (same-size fork, rollback)', 
     const round = await gossip.round();
     expect(byPartner(round, 'GBR')?.detail).toContain('two roots for tree size 5');
     expect(byPartner(round, 'CAN')?.detail).toContain('rolled back from size 8 to 3');
-    const incidents = await node.node.store.gossip.incidents();
+    const incidents = await node.node.store.incidents.list();
     expect(incidents.map((i) => i.partner).sort()).toEqual(['CAN', 'GBR']);
     expect(incidents.map((i) => i.id).sort()).toEqual(round.map((c) => c.incident).sort());
   });

@@ -106,6 +106,17 @@ const BODIES: Readonly<Record<string, () => unknown>> = {
   'POST /api/v1/consent-requests/:id/grant': () => ({}),
   'POST /api/v1/consent-requests/:id/deny': () => ({ reason: 'matrix' }),
   'POST /api/v1/audit/tree-head': () => NO_BODY,
+  'POST /api/v1/incidents': () => ({
+    arrangement: 'fvey-multilateral',
+    suspectedParty: 'GBR',
+    products: [],
+    severity: 'low',
+    description: 'matrix',
+  }),
+  'POST /api/v1/incidents/:id/review': () => ({}),
+  'POST /api/v1/incidents/:id/confirm': () => ({}),
+  'POST /api/v1/incidents/:id/resolve': () => ({}),
+  'POST /api/v1/incidents/:id/suspend': () => ({}),
   // A well-formed envelope for another node: the inbox itself answers (ENVELOPE_MISADDRESSED).
   'POST /federation/v1/inbox': () => {
     const sender = createNodeIdentity();

@@ -22,6 +22,7 @@ import {
   type InboxEntry,
   openStore,
   type ProductVersionInput,
+  type Repositories,
   STORE_TABLES,
   type Store,
   type StoreConfig,
@@ -1391,6 +1392,40 @@ describe.each(TARGETS)('store on $dialect', (target) => {
       expect(await store.audit.dequeue(pending.map((q) => q.seq))).toBe(0);
       expect((await store.audit.pending(10)).map((q) => q.entryJson)).toEqual([entry(3), entry(4)]);
       expect((await store.counts()).audit_queue).toBe(2);
+    });
+
+    it('queues nothing through a transaction handle kept past its callback', async () => {
+      let kept: Repositories | undefined;
+      await store.transaction(async (tx) => {
+        kept = tx;
+        await tx.audit.enqueue(entry(0), T0);
+      });
+      await expect(kept?.audit.enqueue(entry(1), T0)).rejects.toBeInstanceOf(Error);
+      await store.transaction(async (tx) => {
+        await tx.audit.enqueue(entry(2), T0);
+        // The handle of an ended transaction writes neither on its own nor into this one.
+        await expect(kept?.audit.enqueue(entry(3), T0)).rejects.toBeInstanceOf(Error);
+      });
+      expect((await store.audit.pending(10)).map((q) => q.entryJson)).toEqual([entry(0), entry(2)]);
+    });
+
+    it('claims the oldest queued events in queue order, once, and gives them back on rollback', async () => {
+      for (let i = 0; i < 5; i++) await store.audit.enqueue(entry(i), T0);
+      const failure = new Error('the batch failed');
+      await expect(
+        store.transaction(async (tx) => {
+          expect((await tx.audit.claim(3)).map((q) => q.entryJson)).toEqual([entry(0), entry(1), entry(2)]);
+          throw failure;
+        }),
+      ).rejects.toBe(failure);
+      expect((await store.counts()).audit_queue).toBe(5);
+      const first = await store.transaction((tx) => tx.audit.claim(3));
+      expect(first.map((q) => [q.entryJson, q.queuedAt])).toEqual([0, 1, 2].map((i) => [entry(i), T0]));
+      expect(first.every((q, i) => i === 0 || q.seq > first[i - 1]!.seq)).toBe(true);
+      const rest = await store.transaction((tx) => tx.audit.claim(10));
+      expect(rest.map((q) => q.entryJson)).toEqual([entry(3), entry(4)]);
+      expect(await store.transaction((tx) => tx.audit.claim(10))).toEqual([]);
+      expect((await store.counts()).audit_queue).toBe(0);
     });
 
     it('stores entries and subtree hashes, serves them by range and by node, beyond 2^31', async () => {

@@ -1,9 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
-import type { AuditGossip } from '../../services/audit-gossip.js';
 import type { AuditLog } from '../../services/audit-log.js';
-import { actorOf } from '../authenticate.js';
 
 const size = (description: string) =>
   Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description });
@@ -16,9 +14,9 @@ const ConsistencyQuery = Type.Object(
 /**
  * Issue 5's gossip: the public head and consistency proofs partners fetch (no user auth: the head
  * is signed and reveals only a size, a root and a time; a proof only hashes a signed root commits
- * to), and the incidents gossip opened, for those who read audit metadata.
+ * to). The incidents a fork opens are read under /api/v1/incidents (incident-routes.ts).
  */
-export function registerGossipRoutes(root: FastifyInstance, audit: AuditLog, gossip: AuditGossip): void {
+export function registerGossipRoutes(root: FastifyInstance, audit: AuditLog): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const open = { access: { public: true } } as const;
 
@@ -43,14 +41,5 @@ export function registerGossipRoutes(root: FastifyInstance, audit: AuditLog, gos
       },
     },
     async (request) => audit.publishedConsistencyProof(request.query.first, request.query.second),
-  );
-
-  app.get(
-    '/api/v1/incidents',
-    {
-      config: { access: { permission: 'audit:read' } },
-      schema: { tags: ['audit'], summary: 'Incidents this node opened (audit forks found by gossip)' },
-    },
-    async (request) => gossip.incidents(actorOf(request)),
   );
 }

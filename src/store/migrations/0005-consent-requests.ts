@@ -1,5 +1,6 @@
 import { type Kysely, type Migration, sql } from 'kysely';
 import type { StoreDialect } from '../store.js';
+import { atomically, CONSENT_SUBJECTS, outboxSubjectCheck, rebuildSqliteOutbox } from './sqlite-outbox.js';
 
 // Issue 4, the third-party rule by federation. A holder asks the originator for consent to pass a
 // received product on (consent_requests, outgoing there and incoming at the originator); the
@@ -9,92 +10,9 @@ import type { StoreDialect } from '../store.js';
 // belongs to exactly one of a release, a consent request or an onward release.
 
 /** Exactly one of the three things an outbox row may belong to (portable: no boolean arithmetic). */
-const OUTBOX_SUBJECT_CHECK = sql`(case when release_id is null then 0 else 1 end)
-  + (case when consent_request_id is null then 0 else 1 end)
-  + (case when onward_release_id is null then 0 else 1 end) = 1`;
+const OUTBOX_SUBJECT_CHECK = sql.raw(outboxSubjectCheck(['consent_request_id', 'onward_release_id']));
 
 const CONSENT_COLUMNS = ['holder', 'product_version', 'request_id', 'consent_json'] as const;
-
-/** Runs `work` in one transaction: PostgreSQL's migrations already run in one, SQLite's do not. */
-function atomically(db: Kysely<unknown>, work: (db: Kysely<unknown>) => Promise<void>): Promise<void> {
-  return db.isTransaction ? work(db) : db.transaction().execute(work);
-}
-
-interface SqliteColumn {
-  readonly name: string;
-  readonly type: string;
-  readonly notnull: number;
-  readonly dflt_value: string | null;
-  readonly pk: number;
-}
-
-interface SqliteForeignKey {
-  readonly id: number;
-  readonly table: string;
-  readonly from: string;
-  readonly to: string | null;
-}
-
-function quoted(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
-/**
- * SQLite cannot drop a NOT NULL or add a CHECK to a table (https://sqlite.org/lang_altertable.html
- * §7): the outbox is made again under a new name, its rows copied over, the old table dropped and
- * the new one renamed. Columns, foreign keys and indexes are read from the table itself, so those
- * an earlier migration added come along; `subjects` says whether the row may belong to a consent
- * request or an onward release instead of a release (up) or to a release only (down).
- */
-async function rebuildSqliteOutbox(db: Kysely<unknown>, subjects: boolean): Promise<void> {
-  const columns = (await sql<SqliteColumn>`pragma table_info(outbox)`.execute(db)).rows;
-  const foreignKeys = (await sql<SqliteForeignKey>`pragma foreign_key_list(outbox)`.execute(db)).rows;
-  const indexes = (
-    await sql<{ sql: string }>`select sql from sqlite_master
-      where type = 'index' and tbl_name = 'outbox' and sql is not null`.execute(db)
-  ).rows;
-  const added = ['consent_request_id', 'onward_release_id'];
-  const kept = columns.filter((c) => !added.includes(c.name));
-  // release_id may be null when a row belongs to something else (up), and must not be (down).
-  const notNull = (c: SqliteColumn): boolean =>
-    c.name === 'release_id' ? !subjects : c.notnull === 1 && c.pk === 0;
-  const definitions = kept.map((c) =>
-    [
-      quoted(c.name),
-      c.type,
-      c.pk > 0 ? 'primary key' : '',
-      notNull(c) ? 'not null' : '',
-      c.dflt_value === null ? '' : `default ${c.dflt_value}`,
-    ]
-      .filter((part) => part !== '')
-      .join(' '),
-  );
-  if (subjects) {
-    definitions.push('"consent_request_id" text', '"onward_release_id" text');
-  }
-  const constraints = foreignKeys
-    .filter((fk) => !added.includes(fk.from))
-    .map(
-      (fk) => `foreign key (${quoted(fk.from)}) references ${quoted(fk.table)} (${quoted(fk.to ?? 'id')})`,
-    );
-  if (subjects) {
-    constraints.push(
-      'constraint "outbox_consent_request_fk" foreign key ("consent_request_id") references "consent_requests" ("id")',
-      'constraint "outbox_onward_release_fk" foreign key ("onward_release_id") references "onward_releases" ("id")',
-      `constraint "outbox_subject_check" check (${OUTBOX_SUBJECT_CHECK.compile(db).sql})`,
-    );
-  }
-  constraints.push(`constraint "outbox_status_check" check (status in ('pending', 'delivered', 'failed'))`);
-
-  const names = kept.map((c) => quoted(c.name)).join(', ');
-  await sql.raw(`create table "outbox_next" (${[...definitions, ...constraints].join(', ')})`).execute(db);
-  // Going down, rows that belong to no release cannot stay: the old table cannot hold them.
-  const where = subjects ? '' : ' where "release_id" is not null';
-  await sql.raw(`insert into "outbox_next" (${names}) select ${names} from "outbox"${where}`).execute(db);
-  await sql.raw('drop table "outbox"').execute(db);
-  await sql.raw('alter table "outbox_next" rename to "outbox"').execute(db);
-  for (const index of indexes) await sql.raw(index.sql).execute(db);
-}
 
 /** Migration 0005: consent requests, onward releases, signed consents, and outbox rows for both. */
 export function consentRequestsMigration(dialect: StoreDialect): Migration {
@@ -209,7 +127,7 @@ export function consentRequestsMigration(dialect: StoreDialect): Migration {
             .addCheckConstraint('outbox_subject_check', OUTBOX_SUBJECT_CHECK)
             .execute();
         } else {
-          await rebuildSqliteOutbox(db, true);
+          await rebuildSqliteOutbox(db, CONSENT_SUBJECTS);
         }
       });
     },
@@ -227,7 +145,7 @@ export function consentRequestsMigration(dialect: StoreDialect): Migration {
             .alterColumn('release_id', (c) => c.setNotNull())
             .execute();
         } else {
-          await rebuildSqliteOutbox(db, false);
+          await rebuildSqliteOutbox(db, []);
         }
         for (const column of CONSENT_COLUMNS)
           await schema.alterTable('consents').dropColumn(column).execute();

@@ -9,6 +9,7 @@ import { recallsMigration } from './0004-recalls.js';
 import { consentRequestsMigration } from './0005-consent-requests.js';
 import { auditLogMigration } from './0007-audit-log.js';
 import { auditGossipMigration } from './0008-audit-gossip.js';
+import { breachProtocolMigration } from './0009-breach-protocol.js';
 import { stixObjectsMigration } from './0010-stix-objects.js';
 
 /** Names of the tables where Kysely records applied migrations and holds its migration lock. */
@@ -25,6 +26,7 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
     '0005_consent_requests': consentRequestsMigration(dialect),
     '0007_audit_log': auditLogMigration(dialect),
     '0008_audit_gossip': auditGossipMigration(dialect),
+    '0009_breach_protocol': breachProtocolMigration(dialect),
     '0010_stix_objects': stixObjectsMigration(),
   };
 }

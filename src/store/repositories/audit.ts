@@ -1,6 +1,8 @@
+import { CompiledQuery } from 'kysely';
 import type { AuditTreeHeadsTable } from '../schema.js';
 import type { AuditEntryRecord, AuditNodeRecord, AuditRepository, StoredTreeHead } from '../store.js';
 import { affectedRows, isoInstant, type RepositoryContext } from './context.js';
+import { reusableRuns, reusedSql, runReused } from './reused-query.js';
 
 // Rows per INSERT: well under SQLite's 32766 bound parameters and PostgreSQL's 65535.
 const CHUNK = 500;
@@ -9,6 +11,11 @@ function chunks<T>(items: readonly T[]): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
   return out;
+}
+
+/** A Buffer over the same bytes (no copy when it is one already), as both drivers bind blobs. */
+function toBuffer(value: Uint8Array): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
 function bytesOf(value: Uint8Array): Uint8Array {
@@ -30,10 +37,13 @@ export function createAuditRepository(ctx: RepositoryContext): AuditRepository {
   const { db } = ctx;
   return {
     async enqueue(entryJson, queuedAt) {
-      await db
-        .insertInto('audit_queue')
-        .values({ entry_json: entryJson, queued_at: isoInstant(queuedAt, 'queuedAt') })
-        .execute();
+      // In every audited transaction: compiled once, not built anew per event, and on SQLite run
+      // at once on the transaction's connection rather than through Kysely's promise chain.
+      const row = { entry_json: entryJson, queued_at: isoInstant(queuedAt, 'queuedAt') };
+      const parameters = [row.entry_json, row.queued_at];
+      const text = reusedSql(db, 'audit.enqueue', parameters, () => db.insertInto('audit_queue').values(row));
+      if (ctx.runNow?.(text, parameters) === true) return;
+      await db.executeQuery(CompiledQuery.raw(text, parameters));
     },
 
     async pending(limit) {
@@ -55,6 +65,19 @@ export function createAuditRepository(ctx: RepositoryContext): AuditRepository {
       return removed;
     },
 
+    async claim(limit) {
+      // One statement reads and removes the batch, so no other sequencer can take the same rows.
+      // RETURNING gives no order: the batch is sorted back into queue order.
+      const rows = await db
+        .deleteFrom('audit_queue')
+        .where('seq', 'in', (eb) => eb.selectFrom('audit_queue').select('seq').orderBy('seq').limit(limit))
+        .returning(['seq', 'entry_json', 'queued_at'])
+        .execute();
+      return rows
+        .map((r) => ({ seq: Number(r.seq), entryJson: r.entry_json, queuedAt: r.queued_at }))
+        .sort((a, b) => a.seq - b.seq);
+    },
+
     async size() {
       const row = await db
         .selectFrom('audit_entries')
@@ -65,24 +88,34 @@ export function createAuditRepository(ctx: RepositoryContext): AuditRepository {
     },
 
     async append(entries, nodes) {
-      for (const part of chunks(entries)) {
-        await db
-          .insertInto('audit_entries')
-          .values(
-            part.map((e) => ({
-              idx: e.index,
-              leaf_hash: Buffer.from(e.leafHash),
-              entry_json: e.entryJson,
-              recorded_at: e.recordedAt,
+      // A batch of a thousand entries and as many subtree hashes: multi-row inserts of reused
+      // texts (runs of 512, 256, …), each row's values in column order.
+      for (const run of reusableRuns(entries)) {
+        const values: unknown[] = [];
+        for (const e of run) values.push(e.index, toBuffer(e.leafHash), e.entryJson, e.recordedAt);
+        await runReused(db, `audit.append.entries/${run.length}`, values, () =>
+          db.insertInto('audit_entries').values(
+            run.map((_, i) => ({
+              idx: values[4 * i] as number,
+              leaf_hash: values[4 * i + 1] as Buffer,
+              entry_json: values[4 * i + 2] as string,
+              recorded_at: values[4 * i + 3] as string,
             })),
-          )
-          .execute();
+          ),
+        );
       }
-      for (const part of chunks(nodes)) {
-        await db
-          .insertInto('audit_nodes')
-          .values(part.map((n) => ({ level: n.level, idx: n.index, hash: Buffer.from(n.hash) })))
-          .execute();
+      for (const run of reusableRuns(nodes)) {
+        const values: unknown[] = [];
+        for (const n of run) values.push(n.level, n.index, toBuffer(n.hash));
+        await runReused(db, `audit.append.nodes/${run.length}`, values, () =>
+          db.insertInto('audit_nodes').values(
+            run.map((_, i) => ({
+              level: values[3 * i] as number,
+              idx: values[3 * i + 1] as number,
+              hash: values[3 * i + 2] as Buffer,
+            })),
+          ),
+        );
       }
     },
 

@@ -9,7 +9,16 @@ export interface RepositoryContext {
   readonly db: Kysely<Database>;
   readonly now: () => Date;
   readonly maxAttachmentBytes: number;
+  /**
+   * SQLite, inside a transaction only: runs a write at once on the connection the transaction
+   * holds, without Kysely's per-query promise chain. Returns false (nothing run) once the
+   * transaction's callback has ended; the caller then goes through `db`, which refuses.
+   */
+  readonly runNow?: DirectRun;
 }
+
+/** Runs one write statement synchronously; false when it may no longer run (see RepositoryContext). */
+export type DirectRun = (sql: string, parameters: readonly unknown[]) => boolean;
 
 export function nowIso(ctx: RepositoryContext): string {
   return ctx.now().toISOString();
@@ -37,13 +46,20 @@ export function affectedRows(count: bigint | undefined): number {
   return Number(count ?? 0n);
 }
 
+// The last instant isoInstant normalised (a valid one): the same text gives the same answer.
+let lastInstant: { readonly value: string; readonly iso: string } | undefined;
+
 /** Normalises an instant to `toISOString()` form so that stored instants compare as strings. */
 export function isoInstant(value: string, field: string): string {
+  // Writes at a high rate (audit events) carry the same instant many times a millisecond.
+  if (value === lastInstant?.value) return lastInstant.iso;
   const time = Date.parse(value);
   if (Number.isNaN(time)) {
     throw new AccordError('INPUT_INVALID', `${field} is not an ISO 8601 instant`, { path: field });
   }
-  return new Date(time).toISOString();
+  const iso = new Date(time).toISOString();
+  lastInstant = { value, iso };
+  return iso;
 }
 
 const ISO_DAY = /^\d{4}-\d{2}-\d{2}$/;

@@ -1,5 +1,5 @@
-import type { AuditPeerHeadsTable, IncidentsTable } from '../schema.js';
-import type { GossipRepository, IncidentRecord, PeerTreeHead } from '../store.js';
+import type { AuditPeerHeadsTable } from '../schema.js';
+import type { GossipRepository, PeerTreeHead } from '../store.js';
 import type { RepositoryContext } from './context.js';
 
 function toPeerHead(row: AuditPeerHeadsTable): PeerTreeHead {
@@ -11,17 +11,6 @@ function toPeerHead(row: AuditPeerHeadsTable): PeerTreeHead {
     nodeId: row.node_id,
     signature: row.signature,
     fetchedAt: row.fetched_at,
-  };
-}
-
-function toIncident(row: IncidentsTable): IncidentRecord {
-  return {
-    id: row.id,
-    kind: 'audit-fork',
-    partner: row.partner,
-    detectedAt: row.detected_at,
-    evidence: JSON.parse(row.evidence_json) as unknown,
-    state: 'reported',
   };
 }
 
@@ -66,33 +55,6 @@ export function createGossipRepository(ctx: RepositoryContext): GossipRepository
         .orderBy('signed_at')
         .execute();
       return rows.map(toPeerHead);
-    },
-
-    async openIncident(incident, dedupeKey) {
-      const result = await db
-        .insertInto('incidents')
-        .values({
-          id: incident.id,
-          kind: incident.kind,
-          partner: incident.partner,
-          detected_at: incident.detectedAt,
-          evidence_json: JSON.stringify(incident.evidence),
-          state: incident.state,
-          dedupe_key: dedupeKey,
-        })
-        .onConflict((oc) => oc.column('dedupe_key').doNothing())
-        .executeTakeFirst();
-      return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
-    },
-
-    async incidents() {
-      const rows = await db
-        .selectFrom('incidents')
-        .selectAll()
-        .orderBy('detected_at')
-        .orderBy('id')
-        .execute();
-      return rows.map(toIncident);
     },
   };
 }

@@ -10,6 +10,7 @@ import { createConsentRepository } from './consents.js';
 import type { RepositoryContext } from './context.js';
 import { createGossipRepository } from './gossip.js';
 import { createInboxRepository } from './inbox.js';
+import { createIncidentRepository } from './incidents.js';
 import { createLoginAttemptRepository } from './login-attempts.js';
 import { createOnwardReleaseRepository } from './onward-releases.js';
 import { createOutboxRepository } from './outbox.js';
@@ -88,6 +89,7 @@ export function createRepositories(ctx: RepositoryContext, guard: CallGuard): Re
     onwardReleases: guarded('onwardReleases', createOnwardReleaseRepository(ctx), guard),
     audit: guarded('audit', createAuditRepository(ctx), guard),
     gossip: guarded('gossip', createGossipRepository(ctx), guard),
+    incidents: guarded('incidents', createIncidentRepository(ctx), guard),
     stix: guarded('stix', createStixObjectRepository(ctx), guard),
     counts: guarded('store', { counts }, guard).counts,
   };

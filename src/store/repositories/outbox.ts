@@ -17,6 +17,7 @@ function toMessage(row: OutboxTable): OutboxMessage {
     releaseId: row.release_id,
     consentRequestId: row.consent_request_id,
     onwardReleaseId: row.onward_release_id,
+    incidentId: row.incident_id,
     recipient: row.recipient,
     payload: parseStoredJson<unknown>(row.payload_json),
     status: row.status as OutboxStatus,
@@ -41,11 +42,16 @@ export function createOutboxRepository(ctx: RepositoryContext): OutboxRepository
 
   return {
     async enqueue(message) {
-      const subjects = [message.releaseId, message.consentRequestId, message.onwardReleaseId];
+      const subjects = [
+        message.releaseId,
+        message.consentRequestId,
+        message.onwardReleaseId,
+        message.incidentId,
+      ];
       if (subjects.filter((s) => s !== undefined).length !== 1) {
         throw new AccordError(
           'INPUT_INVALID',
-          'an outbox message belongs to exactly one of a release, a consent request or an onward release',
+          'an outbox message belongs to exactly one of a release, a consent request, an onward release or an incident',
           { path: 'releaseId', id: message.id },
         );
       }
@@ -55,6 +61,7 @@ export function createOutboxRepository(ctx: RepositoryContext): OutboxRepository
         release_id: message.releaseId ?? null,
         consent_request_id: message.consentRequestId ?? null,
         onward_release_id: message.onwardReleaseId ?? null,
+        incident_id: message.incidentId ?? null,
         recipient: message.recipient,
         payload_json: JSON.stringify(message.payload) ?? 'null',
         status: 'pending',
@@ -97,6 +104,7 @@ export function createOutboxRepository(ctx: RepositoryContext): OutboxRepository
       if (options.status !== undefined) query = query.where('status', '=', options.status);
       if (options.releaseId !== undefined) query = query.where('release_id', '=', options.releaseId);
       if (options.recallId !== undefined) query = query.where('recall_id', '=', options.recallId);
+      if (options.incidentId !== undefined) query = query.where('incident_id', '=', options.incidentId);
       const rows = await query
         .orderBy('created_at', 'desc')
         .orderBy('id')

@@ -12,6 +12,7 @@ function toUser(row: UsersTable): User {
     caveats: parseStoredJson<string[]>(row.caveats_json),
     communities: parseStoredJson<string[]>(row.communities_json),
     roles: parseStoredJson<string[]>(row.roles_json),
+    ...(row.oversight_json === null ? {} : { oversightOf: parseStoredJson<string[]>(row.oversight_json) }),
     passwordHash: row.password_hash,
     disabled: row.disabled !== 0,
     createdAt: row.created_at,
@@ -37,6 +38,10 @@ export function createUserRepository(ctx: RepositoryContext): UserRepository {
         caveats_json: JSON.stringify(user.caveats),
         communities_json: JSON.stringify(user.communities),
         roles_json: JSON.stringify(user.roles),
+        oversight_json:
+          user.oversightOf === undefined || user.oversightOf === null
+            ? null
+            : JSON.stringify(user.oversightOf),
         password_hash: user.passwordHash,
         disabled: user.disabled === true ? 1 : 0,
         created_at: nowIso(ctx),

@@ -1,1 +1,7 @@
-export { openSqlite, SQLITE_FILE_NAME, type SqliteOptions, sqliteFileIn } from './open-sqlite.js';
+export {
+  directWriterOf,
+  openSqlite,
+  SQLITE_FILE_NAME,
+  type SqliteOptions,
+  sqliteFileIn,
+} from './open-sqlite.js';

@@ -51,5 +51,23 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Kysely<Da
     );
   }
   // Kysely's driver prepares every query anew; the cache hands it the statement prepared before.
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: new StatementCache(sqlite) }) });
+  const statements = new StatementCache(sqlite);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
+  caches.set(db, statements);
+  return db;
+}
+
+const caches = new WeakMap<Kysely<Database>, StatementCache>();
+
+/**
+ * Runs a write synchronously on the one connection of a database openSqlite opened, through the
+ * same statement cache Kysely uses. Only safe while a transaction holds that connection (the
+ * store gives it to repositories inside store.transaction() alone); undefined for other databases.
+ */
+export function directWriterOf(
+  db: Kysely<Database>,
+): ((sql: string, parameters: readonly unknown[]) => void) | undefined {
+  const statements = caches.get(db);
+  if (statements === undefined) return undefined;
+  return (sql, parameters) => void statements.prepare(sql).run(parameters);
 }
