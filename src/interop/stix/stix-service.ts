@@ -190,9 +190,13 @@ export class StixService {
     if (viewer.kind === 'user') requirePermission(viewer.actor, 'product:read');
     const store = this.#deps.store;
     const out = new Map<string, StixEntry>();
+    // An object several products share (a marking definition) was added when the first of them
+    // was: keeping the earliest date keeps its TAXII date_added still as later products arrive, so
+    // a client resuming with added_after is not sent it again.
     const add = (object: StixObject, version: string, dateAdded: string): void => {
       const key = `${object.id}@${version}`;
-      if (!out.has(key)) out.set(key, { object, version, dateAdded });
+      const held = out.get(key);
+      if (held === undefined || dateAdded < held.dateAdded) out.set(key, { object, version, dateAdded });
     };
     const arrangements = viewer.kind === 'partner' ? await this.#arrangementsWith(viewer) : [];
     const records =
