@@ -228,7 +228,13 @@ function medallionServer(collection: MedallionCollection): Server {
     const limit = Number(url.searchParams.get('limit') ?? '100');
     const after = url.searchParams.get('added_after');
     const start = Number(url.searchParams.get('next') ?? '0');
-    const list = after === null ? entries : entries.filter((e) => Date.parse(e.added) > Date.parse(after));
+    const spec = url.searchParams.get('match[spec_version]');
+    const list = entries.filter(
+      (e) =>
+        (after === null || Date.parse(e.added) > Date.parse(after)) &&
+        // STIX 2.0 objects carry no spec_version.
+        (spec === null || spec.split(',').includes(String(e.object.spec_version ?? '2.0'))),
+    );
     const page = list.slice(start, start + limit);
     const more = start + limit < list.length;
     response.writeHead(200, {
@@ -251,7 +257,7 @@ function medallionServer(collection: MedallionCollection): Server {
 }
 
 describe('accord taxii pull from a medallion collection', () => {
-  it('imports what the STIX import accepts of the fixture and resumes after it', async () => {
+  it('imports the STIX 2.1 objects of the fixture collection and resumes after them', async () => {
     const data = JSON.parse(readFileSync(MEDALLION, 'utf8')) as {
       trustgroup1: { collections: MedallionCollection[] };
     };
@@ -274,15 +280,11 @@ describe('accord taxii pull from a medallion collection', () => {
         '--dir',
         local,
       ];
-      const run = await runCaptured(args, { env });
-      // The fixture is the medallion test data: if our import refuses an object, it says which.
-      if (run.code !== 0) {
-        expect(run.stderrLines).toHaveLength(1);
-        expect(run.stderrLines[0]).toMatch(/STIX_INVALID/);
-        return;
-      }
-      const first = JSON.parse(run.stdout) as Summary;
-      expect(first.objects).toBeGreaterThan(0);
+      const first = JSON.parse((await ok(args)).stdout) as Summary;
+      // Every STIX 2.1 object of the collection (one malware there is STIX 2.0, which is not asked for).
+      const v21 = collection.objects.filter((o) => o.spec_version === '2.1');
+      expect(first.objects).toBe(v21.length);
+      expect(first.added).toBe(v21.length);
       const again = JSON.parse((await ok(args)).stdout) as Summary;
       expect(again.objects).toBe(0);
     } finally {

@@ -72,6 +72,8 @@ export async function pullCollection(options: PullOptions): Promise<{ pages: num
     url.searchParams.set('limit', String(options.limit ?? 1000));
     // Every version: a pull copies the collection, older versions included.
     url.searchParams.set('match[version]', 'all');
+    // STIX 2.1 only: the import reads no other (a server may hold 2.0 objects beside them).
+    url.searchParams.set('match[spec_version]', '2.1');
     if (next !== undefined) url.searchParams.set('next', next);
     else if (options.addedAfter !== undefined) url.searchParams.set('added_after', options.addedAfter);
     let response: Response;
