@@ -23,8 +23,9 @@ import { federationSuite } from './suites/federation.js';
 import { httpSuite } from './suites/http.js';
 import { policySuite } from './suites/policy.js';
 import { stixSuite } from './suites/stix.js';
+import { taxiiSuite } from './suites/taxii.js';
 
-const SUITES: readonly Suite[] = [policySuite, httpSuite, federationSuite, auditSuite, stixSuite];
+const SUITES: readonly Suite[] = [policySuite, httpSuite, federationSuite, auditSuite, stixSuite, taxiiSuite];
 
 function selected(args: BenchArgs): { suite: Suite; c: AnyBenchCase }[] {
   return SUITES.flatMap((suite) =>

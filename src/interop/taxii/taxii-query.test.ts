@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AccordError } from '../../errors/index.js';
-import type { StixEntry } from '../stix/index.js';
+import type { StixEntry, StixObject } from '../stix/index.js';
 import {
   filterEntries,
   normaliseTimestamp,
@@ -12,6 +12,10 @@ import {
   type TaxiiEntry,
   type TaxiiFilter,
 } from './taxii-query.js';
+
+function entryOf(object: StixObject, version: string, dateAdded: string): StixEntry {
+  return { object, id: object.id, type: object.type, version, dateAdded };
+}
 
 const BASE = Date.parse('2026-11-26T12:00:00.000Z');
 const IDS = ['indicator', 'malware', 'report', 'note'].flatMap((t) =>
@@ -29,16 +33,18 @@ const arbEntry: fc.Arbitrary<StixEntry> = fc
       fc.integer({ min: 0, max: 4 }).map((m) => new Date(BASE - m * 60_000).toISOString()),
     ),
   })
-  .map(({ added, id, version }) => ({
-    object: {
-      type: id.split('--')[0] as string,
-      id,
-      spec_version: '2.1',
-      ...(version === '' ? {} : { modified: version }),
-    },
-    version,
-    dateAdded: new Date(BASE + added).toISOString(),
-  }));
+  .map(({ added, id, version }) =>
+    entryOf(
+      {
+        type: id.split('--')[0] as string,
+        id,
+        spec_version: '2.1',
+        ...(version === '' ? {} : { modified: version }),
+      },
+      version,
+      new Date(BASE + added).toISOString(),
+    ),
+  );
 
 /** Distinct (id, version) pairs, as the store keeps them. */
 const arbEntries = fc.uniqueArray(arbEntry, {
@@ -142,11 +148,9 @@ describe('paging', () => {
 
   it('starts after the cursor even when the entry it names is gone', () => {
     const entries = orderEntries(
-      [0, 1, 2, 3].map((n) => ({
-        object: { type: 'indicator', id: IDS[n] as string },
-        version: '',
-        dateAdded: new Date(BASE + n).toISOString(),
-      })),
+      [0, 1, 2, 3].map((n) =>
+        entryOf({ type: 'indicator', id: IDS[n] as string }, '', new Date(BASE + n).toISOString()),
+      ),
     );
     const first = pageEntries(entries, { limit: 2 });
     expect(first.more).toBe(true);
@@ -179,11 +183,13 @@ function pageAll(entries: readonly TaxiiEntry[], after: string | undefined, limi
 describe('filterEntries', () => {
   const v = (m: number) => new Date(BASE - m * 60_000).toISOString();
   const entries = orderEntries(
-    [v(3), v(2), v(1)].map((version, n) => ({
-      object: { type: 'indicator', id: IDS[0] as string, modified: version },
-      version,
-      dateAdded: new Date(BASE + n).toISOString(),
-    })),
+    [v(3), v(2), v(1)].map((version, n) =>
+      entryOf(
+        { type: 'indicator', id: IDS[0] as string, modified: version },
+        version,
+        new Date(BASE + n).toISOString(),
+      ),
+    ),
   );
 
   it('keeps the latest, the earliest, all, or the named versions (§3.4.4)', () => {

@@ -9,8 +9,8 @@ export const MAX_PAGE_LIMIT = 1000;
 export interface TaxiiEntry {
   readonly object: StixObject;
   readonly id: string;
+  readonly type: string;
   readonly version: string;
-  readonly specVersion: string;
   /**
    * TAXII `date_added`, unique within what one viewer sees: the instant the node added the version
    * (9 fraction digits, milliseconds first), its last six digits the version's rank among those the
@@ -83,9 +83,15 @@ function compareKeys(a: readonly string[], b: readonly string[]): number {
  * each with its unique `date_added`. Pure: the same entries give the same stamps.
  */
 export function orderEntries(entries: readonly StixEntry[]): TaxiiEntry[] {
+  // Versions added together share their stamp: normalise each distinct one once.
+  const stamps = new Map<string, string>();
   const keyed = entries.map((e) => {
-    const added = normaliseTimestamp(e.dateAdded, 'date_added');
-    return { entry: e, key: [added, e.object.id, e.version] as const };
+    let added = stamps.get(e.dateAdded);
+    if (added === undefined) {
+      added = normaliseTimestamp(e.dateAdded, 'date_added');
+      stamps.set(e.dateAdded, added);
+    }
+    return { entry: e, key: [added, e.id, e.version] as const };
   });
   keyed.sort((a, b) => compareKeys(a.key, b.key));
   const out: TaxiiEntry[] = [];
@@ -98,12 +104,14 @@ export function orderEntries(entries: readonly StixEntry[]): TaxiiEntry[] {
     // More than a million versions added in one millisecond would overflow the rank; an import
     // stores far fewer per transaction (MAX_IMPORT_OBJECTS).
     const dateAdded = `${ms}${String(Math.min(rank, 999_999)).padStart(6, '0')}Z`;
-    const spec = entry.object.spec_version;
     out.push({
-      object: entry.object,
-      id: entry.object.id,
+      // Read when the page is written: an imported object is parsed only if it is served.
+      get object() {
+        return entry.object;
+      },
+      id: entry.id,
+      type: entry.type,
       version: entry.version,
-      specVersion: typeof spec === 'string' ? spec : '2.1',
       dateAdded,
       key,
     });
@@ -120,8 +128,8 @@ export function filterEntries(entries: readonly TaxiiEntry[], filter: TaxiiFilte
   const matching = entries.filter(
     (e) =>
       (filter.ids === undefined || filter.ids.has(e.id)) &&
-      (filter.types === undefined || filter.types.has(e.object.type)) &&
-      (filter.specVersions === undefined || filter.specVersions.has(e.specVersion)),
+      (filter.types === undefined || filter.types.has(e.type)) &&
+      (filter.specVersions === undefined || filter.specVersions.has(specVersionOf(e.object))),
   );
   let kept: TaxiiEntry[];
   const versions = filter.versions;
@@ -148,6 +156,11 @@ export function filterEntries(entries: readonly TaxiiEntry[], filter: TaxiiFilte
   }
   const after = filter.addedAfter;
   return after === undefined ? kept : kept.filter((e) => e.dateAdded > after);
+}
+
+/** STIX 2.1 objects say so; one without `spec_version` is read as 2.1, the only version this node holds. */
+function specVersionOf(object: StixObject): string {
+  return typeof object.spec_version === 'string' ? object.spec_version : '2.1';
 }
 
 /** A STIX version (an instant, or '' for unversioned objects) as a comparable stamp. */

@@ -128,7 +128,7 @@ export class TaxiiService {
     const seen = new Map<string, StixEntry>();
     for (const productId of released) {
       for (const e of await this.#deps.stix.objectsFor(viewer, { productId })) {
-        const key = `${e.object.id}@${e.version}`;
+        const key = `${e.id}@${e.version}`;
         if (!seen.has(key)) seen.set(key, e);
       }
     }

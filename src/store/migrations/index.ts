@@ -11,6 +11,7 @@ import { auditLogMigration } from './0007-audit-log.js';
 import { auditGossipMigration } from './0008-audit-gossip.js';
 import { breachProtocolMigration } from './0009-breach-protocol.js';
 import { stixObjectsMigration } from './0010-stix-objects.js';
+import { stixDateAddedMigration } from './0013-stix-date-added.js';
 
 /** Names of the tables where Kysely records applied migrations and holds its migration lock. */
 export const MIGRATION_TABLE = 'accord_migration';
@@ -28,6 +29,7 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
     '0008_audit_gossip': auditGossipMigration(dialect),
     '0009_breach_protocol': breachProtocolMigration(dialect),
     '0010_stix_objects': stixObjectsMigration(),
+    '0013_stix_date_added': stixDateAddedMigration(),
   };
 }
 
