@@ -15,6 +15,8 @@ export type RouteAccess =
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: RouteAccess;
+    /** The route also takes HTTP Basic credentials (TAXII clients); others take bearer tokens only. */
+    basicAuth?: boolean;
   }
   interface FastifyRequest {
     actor: Actor | null;
@@ -43,7 +45,7 @@ async function fromBasic(auth: AuthService, credentials: string, ip: string): Pr
 /**
  * The one place authorisation is decided for every route: each route declares its access in
  * `config.access` (registration fails without it), and this hook authenticates the caller
- * (bearer token, HTTP Basic, or session cookie with CSRF on writes) and checks the permission before the
+ * (bearer token, HTTP Basic where the route takes it, or session cookie with CSRF on writes) and checks the permission before the
  * handler runs — before any lookup, so forbidden and absent answer alike.
  */
 export function installAuthentication(app: FastifyInstance, auth: AuthService): void {
@@ -63,7 +65,8 @@ export function installAuthentication(app: FastifyInstance, auth: AuthService): 
     if ('public' in access) return;
     const header = request.headers.authorization;
     if (header !== undefined) {
-      const basic = /^Basic ([A-Za-z0-9+/]+=*)$/i.exec(header);
+      const basicAllowed = request.routeOptions.config.basicAuth === true;
+      const basic = basicAllowed ? /^Basic ([A-Za-z0-9+/]+=*)$/i.exec(header) : null;
       if (basic !== null) {
         request.actor = await fromBasic(auth, basic[1]!, request.ip);
       } else {
@@ -71,7 +74,9 @@ export function installAuthentication(app: FastifyInstance, auth: AuthService): 
         if (match === null)
           throw new AccordError(
             'AUTH_INVALID',
-            'Authorization must be "Bearer <token>" or "Basic <credentials>"',
+            basicAllowed
+              ? 'Authorization must be "Bearer <token>" or "Basic <credentials>"'
+              : 'Authorization must be "Bearer <token>"',
             {},
           );
         request.actor = await auth.fromToken(match[1]!);

@@ -181,8 +181,10 @@ export async function registerTaxiiRoutes(
         access: RouteAccess,
         handler: (r: FastifyRequest, p: FastifyReply) => unknown,
       ) =>
-        app.get(url, { config: { access }, schema: { hide: true } }, async (request, reply) =>
-          handler(request, reply),
+        app.get(
+          url,
+          { config: { access, basicAuth: true }, schema: { hide: true } },
+          async (request, reply) => handler(request, reply),
         );
       const read: RouteAccess = { permission: 'product:read' };
       const params = (request: FastifyRequest) => request.params as Readonly<Record<string, string>>;
@@ -269,7 +271,7 @@ export async function registerTaxiiRoutes(
       );
       app.post(
         `/${API_ROOT}/collections/:collectionId/objects/`,
-        { config: { access: { permission: 'product:create' } }, schema: { hide: true } },
+        { config: { access: { permission: 'product:create' }, basicAuth: true }, schema: { hide: true } },
         async (request, reply) => {
           const objects = objectsOfEnvelope(request.body);
           const status = await taxii.addObjects(actorOf(request), params(request).collectionId!, objects);
