@@ -23,6 +23,7 @@ import { registerRecallRoutes } from './routes/recall-routes.js';
 import { registerReceivedRoutes } from './routes/received-routes.js';
 import { registerReportRoutes } from './routes/report-routes.js';
 import { registerStreamRoutes } from './routes/stream-routes.js';
+import { registerTaxiiRoutes } from './routes/taxii-routes.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -39,7 +40,7 @@ export interface ServerOptions {
 
 /**
  * The node's HTTP API: /api/v1 (REST, OpenAPI at /api/v1/openapi.json, docs at /api/v1/docs), the
- * federation endpoints under /federation/v1, ops routes.
+ * federation endpoints under /federation/v1, TAXII 2.1 under /taxii2/, ops routes.
  */
 export async function buildServer(services: Services, options: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -114,6 +115,11 @@ export async function buildServer(services: Services, options: ServerOptions): P
   registerIncidentRoutes(app, services.incidents);
   registerStreamRoutes(app, services.events, services.stream, {
     heartbeatMs: options.streamHeartbeatMs ?? 15_000,
+  });
+  await registerTaxiiRoutes(app, services.taxii, {
+    nodeName: options.nodeName,
+    partner: options.partner,
+    maxContentLength: options.bodyLimitBytes,
   });
   return app;
 }
