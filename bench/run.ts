@@ -25,6 +25,7 @@ import { httpSuite } from './suites/http.js';
 import { policySuite } from './suites/policy.js';
 import { stixSuite } from './suites/stix.js';
 import { streamSuite } from './suites/stream.js';
+import { taxiiSuite } from './suites/taxii.js';
 
 const SUITES: readonly Suite[] = [
   policySuite,
@@ -32,6 +33,7 @@ const SUITES: readonly Suite[] = [
   federationSuite,
   auditSuite,
   stixSuite,
+  taxiiSuite,
   streamSuite,
   analyticsSuite,
 ];

@@ -15,6 +15,8 @@ export type RouteAccess =
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: RouteAccess;
+    /** The route also takes HTTP Basic credentials (TAXII clients); others take bearer tokens only. */
+    basicAuth?: boolean;
   }
   interface FastifyRequest {
     actor: Actor | null;
@@ -29,10 +31,21 @@ export function actorOf(request: FastifyRequest): Actor {
   return request.actor;
 }
 
+/** RFC 7617: base64 of "user-id:password", split at the first colon. */
+async function fromBasic(auth: AuthService, credentials: string, ip: string): Promise<Actor> {
+  // attacker-controlled
+  const decoded = Buffer.from(credentials, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0 || decoded.length > 1024) {
+    throw new AccordError('AUTH_INVALID', 'Basic credentials must be "username:password"', {});
+  }
+  return auth.fromBasic(decoded.slice(0, colon), decoded.slice(colon + 1), ip);
+}
+
 /**
  * The one place authorisation is decided for every route: each route declares its access in
  * `config.access` (registration fails without it), and this hook authenticates the caller
- * (bearer token, or session cookie with CSRF on writes) and checks the permission before the
+ * (bearer token, HTTP Basic where the route takes it, or session cookie with CSRF on writes) and checks the permission before the
  * handler runs — before any lookup, so forbidden and absent answer alike.
  */
 export function installAuthentication(app: FastifyInstance, auth: AuthService): void {
@@ -52,9 +65,22 @@ export function installAuthentication(app: FastifyInstance, auth: AuthService): 
     if ('public' in access) return;
     const header = request.headers.authorization;
     if (header !== undefined) {
-      const match = /^Bearer ([A-Za-z0-9_\-.~+/]+=*)$/.exec(header);
-      if (match === null) throw new AccordError('AUTH_INVALID', 'Authorization must be "Bearer <token>"', {});
-      request.actor = await auth.fromToken(match[1]!);
+      const basicAllowed = request.routeOptions.config.basicAuth === true;
+      const basic = basicAllowed ? /^Basic ([A-Za-z0-9+/]+=*)$/i.exec(header) : null;
+      if (basic !== null) {
+        request.actor = await fromBasic(auth, basic[1]!, request.ip);
+      } else {
+        const match = /^Bearer ([A-Za-z0-9_\-.~+/]+=*)$/.exec(header);
+        if (match === null)
+          throw new AccordError(
+            'AUTH_INVALID',
+            basicAllowed
+              ? 'Authorization must be "Bearer <token>" or "Basic <credentials>"'
+              : 'Authorization must be "Bearer <token>"',
+            {},
+          );
+        request.actor = await auth.fromToken(match[1]!);
+      }
     } else {
       const session = request.cookies[SESSION_COOKIE];
       if (session === undefined) throw new AccordError('AUTH_REQUIRED', 'sign in or send a bearer token', {});

@@ -23,7 +23,13 @@ import { registerRecallRoutes } from './routes/recall-routes.js';
 import { registerReceivedRoutes } from './routes/received-routes.js';
 import { registerReportRoutes } from './routes/report-routes.js';
 import { registerStreamRoutes } from './routes/stream-routes.js';
-import { DEFAULT_WEB_ROOT, registerWebConsole } from './web-console.js';
+import { registerTaxiiRoutes } from './routes/taxii-routes.js';
+import {
+  type ConsolePageSender,
+  DEFAULT_WEB_ROOT,
+  isConsolePath,
+  registerWebConsole,
+} from './web-console.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -42,7 +48,8 @@ export interface ServerOptions {
 
 /**
  * The node's HTTP API: /api/v1 (REST, OpenAPI at /api/v1/openapi.json, docs at /api/v1/docs), the
- * federation endpoints under /federation/v1, ops routes, and the web console at `/`.
+ * federation endpoints under /federation/v1, TAXII 2.1 under /taxii2/, ops routes, and the web
+ * console at `/`.
  */
 export async function buildServer(services: Services, options: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -62,8 +69,14 @@ export async function buildServer(services: Services, options: ServerOptions): P
   // JSON only: a text/plain body is refused with 415 rather than parsed.
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error, request, reply) => sendProblem(error, request, reply));
-  app.setNotFoundHandler((request, reply) =>
-    reply
+  // A GET for a console path that is no route is a deep link into the web console: its page
+  // answers, and the app routes in the browser. Everything else is a 404 problem.
+  let sendConsolePage: ConsolePageSender | undefined;
+  app.setNotFoundHandler((request, reply) => {
+    if (sendConsolePage !== undefined && isConsolePath(request.method, request.url)) {
+      return sendConsolePage(reply);
+    }
+    return reply
       .code(404)
       .type('application/problem+json')
       .send({
@@ -72,8 +85,8 @@ export async function buildServer(services: Services, options: ServerOptions): P
         status: 404,
         detail: `no route ${request.method} ${request.url.split('?')[0]}`,
         code: 'NOT_FOUND',
-      }),
-  );
+      });
+  });
   await app.register(cookie);
   await app.register(swagger, {
     openapi: {
@@ -118,6 +131,11 @@ export async function buildServer(services: Services, options: ServerOptions): P
   registerStreamRoutes(app, services.events, services.stream, {
     heartbeatMs: options.streamHeartbeatMs ?? 15_000,
   });
-  await registerWebConsole(app, options.webRoot ?? DEFAULT_WEB_ROOT);
+  await registerTaxiiRoutes(app, services.taxii, {
+    nodeName: options.nodeName,
+    partner: options.partner,
+    maxContentLength: options.bodyLimitBytes,
+  });
+  sendConsolePage = await registerWebConsole(app, options.webRoot ?? DEFAULT_WEB_ROOT);
   return app;
 }

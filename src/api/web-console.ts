@@ -24,8 +24,17 @@ const CONTENT_SECURITY_POLICY = [
   "form-action 'self'",
 ].join('; ');
 
-function isReserved(path: string): boolean {
-  return RESERVED.some((prefix) => path === prefix.replace(/\/$/, '') || path.startsWith(prefix));
+/**
+ * Whether a request that matched no route is a deep link into the console (served index.html): a
+ * GET or HEAD outside the API, federation, TAXII, ops and asset paths. Everything else keeps its
+ * 404 (a problem, or a TAXII error body under /taxii2/).
+ */
+export function isConsolePath(method: string, url: string): boolean {
+  if (method !== 'GET' && method !== 'HEAD') return false;
+  const path = url.split('?')[0] ?? '/';
+  return (
+    !path.startsWith('/assets/') && !RESERVED.some((p) => path === p.replace(/\/$/, '') || path.startsWith(p))
+  );
 }
 
 function withConsoleHeaders(reply: FastifyReply): FastifyReply {
@@ -35,28 +44,30 @@ function withConsoleHeaders(reply: FastifyReply): FastifyReply {
     .header('referrer-policy', 'no-referrer');
 }
 
+/** Sends the console's page (index.html), or throws SERVICE_UNAVAILABLE when it is not built. */
+export type ConsolePageSender = (reply: FastifyReply) => Promise<FastifyReply>;
+
 /**
- * Serves the built single-page console at `/`: files under `root` as they are, every other
- * non-API path as index.html (the app routes in the browser). Without a build the node still
- * starts, and `/` answers 503 naming the command that builds it.
+ * Serves the built single-page console: `/` and the hashed files under `/assets/`; returns the
+ * sender of index.html for the node's not-found handler to answer deep links with (the app routes
+ * in the browser). Without a build the node still starts, and `/` answers 503 naming the command
+ * that builds it.
  */
-export async function registerWebConsole(app: FastifyInstance, root: string): Promise<void> {
+export async function registerWebConsole(app: FastifyInstance, root: string): Promise<ConsolePageSender> {
   const built = existsSync(join(root, 'index.html'));
   if (built) {
-    // serve: false: the plugin only decorates reply.sendFile; the one route below declares its
+    // serve: false: the plugin only decorates reply.sendFile; the routes below declare their
     // access, as every route must (authenticate.ts).
     await app.register(fastifyStatic, {
       root,
       serve: false,
       index: false,
       dotfiles: 'deny',
-      // The route sets cache-control itself: immutable for hashed assets, no-cache for the page.
+      // The routes set cache-control themselves: immutable for hashed assets, no-cache for the page.
       cacheControl: false,
     });
   }
-  app.get('/*', { config: { access: { public: true } }, schema: { hide: true } }, async (request, reply) => {
-    const path = decodeURIComponent(request.url.split('?')[0] ?? '/');
-    if (isReserved(path)) return reply.callNotFound();
+  const sendPage: ConsolePageSender = async (reply) => {
     if (!built) {
       throw new AccordError(
         'SERVICE_UNAVAILABLE',
@@ -64,19 +75,32 @@ export async function registerWebConsole(app: FastifyInstance, root: string): Pr
         { service: 'web console' },
       );
     }
-    const file = path.replace(/^\/+/, '');
-    // Hashed assets never change under one name; index.html must be fetched afresh.
-    if (file.startsWith('assets/') && existsSync(join(root, file)) && !file.includes('..')) {
-      return withConsoleHeaders(reply)
-        .header('cache-control', 'public, max-age=31536000, immutable')
-        .sendFile(file);
-    }
-    if (file !== '' && file !== 'index.html' && !file.includes('..') && existsSync(join(root, file))) {
-      return withConsoleHeaders(reply).header('cache-control', 'no-cache').sendFile(file);
-    }
     return withConsoleHeaders(reply)
       .header('cache-control', 'no-cache')
       .type('text/html')
       .sendFile('index.html');
-  });
+  };
+  const config = { access: { public: true } } as const;
+  app.get('/', { config, schema: { hide: true } }, async (_request, reply) => sendPage(reply));
+  app.get<{ Params: { '*': string } }>(
+    '/assets/*',
+    { config, schema: { hide: true } },
+    async (request, reply) => {
+      const file = request.params['*'];
+      // Only the build's own flat asset names: no traversal, no dot files, nothing else on disk.
+      if (
+        !built ||
+        !/^[A-Za-z0-9_.-]+$/.test(file) ||
+        file.startsWith('.') ||
+        !existsSync(join(root, 'assets', file))
+      ) {
+        throw new AccordError('NOT_FOUND', `no console asset ${file.slice(0, 100)}`, {});
+      }
+      // Hashed names never change content; the page itself is fetched afresh each time.
+      return withConsoleHeaders(reply)
+        .header('cache-control', 'public, max-age=31536000, immutable')
+        .sendFile(`assets/${file}`);
+    },
+  );
+  return sendPage;
 }

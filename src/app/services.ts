@@ -2,6 +2,7 @@ import { type EventBus, InProcessBus } from '../bus/index.js';
 import { type Config, STREAM_DEFAULTS } from '../config/index.js';
 import type { PublicIdentity } from '../crypto/index.js';
 import { StixService } from '../interop/stix/index.js';
+import { TaxiiService } from '../interop/taxii/index.js';
 import { createRegistry, type MarkingRegistry } from '../markings/index.js';
 import { ArrangementService } from '../services/arrangement-service.js';
 import { AuditGossip } from '../services/audit-gossip.js';
@@ -32,6 +33,8 @@ export interface Services {
   readonly products: ProductService;
   /** STIX 2.1 import and export, filtered by policy (issue 6); TAXII serves objectsFor(). */
   readonly stix: StixService;
+  /** TAXII 2.1 collections over what `stix` lets each user see (issue 6). */
+  readonly taxii: TaxiiService;
   /** Recalls of this node's products and their status per recipient. */
   readonly recalls: RecallService;
   /** Consent requests and answers (third-party rule), and onward releases of received products. */
@@ -111,6 +114,7 @@ export function createServices(
     now,
     ...(identity === undefined ? {} : { ownSigningKey: identity.signing }),
   });
+  const stix = new StixService({ store, registry, partner: config.partner, now, products, audit });
   return {
     store,
     registry,
@@ -119,7 +123,8 @@ export function createServices(
     directory: new DirectoryService({ store, registry }),
     arrangements,
     products,
-    stix: new StixService({ store, registry, partner: config.partner, now, products, audit }),
+    stix,
+    taxii: new TaxiiService({ store, stix, now }),
     recalls,
     incidents,
     consents: new ConsentService({ ...writing, ...(keys === undefined ? {} : { keys }) }),

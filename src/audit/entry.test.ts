@@ -125,7 +125,7 @@ describe('canonical entry bytes', () => {
           fc.record({
             kind: fc.constant('user' as const),
             username,
-            via: fc.constantFrom('session', 'token', 'local'),
+            via: fc.constantFrom('session', 'token', 'basic', 'local'),
           }),
           fc.record({ kind: fc.constant('partner' as const), partner: fc.stringMatching(/^[A-Z]{3}$/) }),
           fc.constant({ kind: 'node' as const }),

@@ -71,7 +71,7 @@ export const AuditActorSchema = Type.Union([
     {
       kind: Type.Literal('user'),
       username: Username,
-      via: Type.Enum(['session', 'token', 'local'] as const),
+      via: Type.Enum(['session', 'token', 'basic', 'local'] as const),
     },
     closed,
   ),

@@ -18,6 +18,7 @@ import { registerReceivedCommands } from './received-commands.js';
 import { registerReportCommands } from './report-commands.js';
 import { registerStixCommands } from './stix-commands.js';
 import { registerStreamCommand } from './stream-command.js';
+import { registerTaxiiCommands } from './taxii-commands.js';
 
 export type { CliIo, CliStream } from './cli-io.js';
 
@@ -80,6 +81,7 @@ function buildProgram(io: CliIo): Command {
   registerImportCommands(program, io);
   registerStixCommands(program, io);
   registerStreamCommand(program, io);
+  registerTaxiiCommands(program, io);
   registerDemoCommand(program, io);
   return program;
 }

@@ -6,7 +6,7 @@ import type { User } from '../store/index.js';
 /** Who is acting: the signed-in user, however they authenticated. */
 export interface Actor {
   readonly user: User;
-  readonly via: 'session' | 'token' | 'local';
+  readonly via: 'session' | 'token' | 'basic' | 'local';
 }
 
 /** Throws FORBIDDEN, naming the permission, unless one of the actor's roles grants it. */

@@ -58,6 +58,29 @@ export class AuthService {
    * has too many recent failures; unknown users and wrong passwords give the same AUTH_INVALID.
    */
   async login(username: string, password: string, ip: string): Promise<NewSession> {
+    const user = await this.#checkPassword(username, password, ip, 'session');
+    const sessionId = secret();
+    const csrfToken = secret();
+    const expiresAt = new Date(this.#now() + this.#settings.sessionTtlMinutes * 60_000).toISOString();
+    await this.#store.sessions.create({ sessionId, userId: user.id, csrfToken, expiresAt });
+    return { sessionId, csrfToken, expiresAt, user };
+  }
+
+  /**
+   * HTTP Basic (RFC 7617) for clients that cannot hold a session, such as TAXII clients: the same
+   * password check and throttling as `login`, but no session is opened and only failures are
+   * recorded (each request carries the password again).
+   */
+  async fromBasic(username: string, password: string, ip: string): Promise<Actor> {
+    return { user: await this.#checkPassword(username, password, ip, 'basic'), via: 'basic' };
+  }
+
+  async #checkPassword(
+    username: string,
+    password: string,
+    ip: string,
+    via: 'session' | 'basic',
+  ): Promise<User> {
     const since = new Date(this.#now() - this.#settings.failedLoginWindowMinutes * 60_000).toISOString();
     const max = this.#settings.maxFailedLogins;
     const [byUser, byIp] = await Promise.all([
@@ -76,21 +99,19 @@ export class AuthService {
       user !== undefined && user.passwordHash !== null && !user.disabled
         ? await verifyPassword(user.passwordHash, password)
         : (await verifyPassword(await decoyHash(), password)) && false;
-    await this.#store.transaction(async (tx) => {
-      await tx.loginAttempts.record({ username, ip, ok });
-      await this.#audit?.recordIn(
-        tx,
-        ok && user !== undefined
-          ? loginEvent({ user, via: 'session' }, ip)
-          : loginFailedEvent(username, ip, 'AUTH_INVALID'),
-      );
-    });
+    if (via === 'session' || !ok) {
+      await this.#store.transaction(async (tx) => {
+        await tx.loginAttempts.record({ username, ip, ok });
+        await this.#audit?.recordIn(
+          tx,
+          ok && user !== undefined
+            ? loginEvent({ user, via: 'session' }, ip)
+            : loginFailedEvent(username, ip, 'AUTH_INVALID'),
+        );
+      });
+    }
     if (!ok || user === undefined) throw new AccordError('AUTH_INVALID', 'wrong username or password', {});
-    const sessionId = secret();
-    const csrfToken = secret();
-    const expiresAt = new Date(this.#now() + this.#settings.sessionTtlMinutes * 60_000).toISOString();
-    await this.#store.sessions.create({ sessionId, userId: user.id, csrfToken, expiresAt });
-    return { sessionId, csrfToken, expiresAt, user };
+    return user;
   }
 
   async logout(sessionId: string): Promise<void> {

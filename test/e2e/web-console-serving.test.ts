@@ -64,13 +64,27 @@ describe('the web console route', () => {
     }
   });
 
-  it('leaves API, federation and TAXII paths to their own 404 problems', async () => {
-    for (const url of ['/api/v1/no-such-route', '/federation/v1/nothing', '/taxii2/nothing', '/api']) {
+  it('leaves API, federation, TAXII and asset paths to their own 404s, and writes to them', async () => {
+    for (const url of [
+      '/api/v1/no-such-route',
+      '/federation/v1/nothing',
+      '/api',
+      '/assets/missing.js',
+      '/metrics/x',
+    ]) {
       const response = await built.node.server.inject({ method: 'GET', url });
       expect(response.statusCode, url).toBe(404);
       expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(JSON.parse(response.body).code).toBe('NOT_FOUND');
     }
+    // Under /taxii2/ the TAXII error body, as before the console.
+    const taxii = await built.node.server.inject({ method: 'GET', url: '/taxii2/nothing/here/at/all' });
+    expect(taxii.statusCode).toBe(404);
+    expect(taxii.headers['content-type']).not.toMatch(/^text\/html/);
+    // Only GET and HEAD reach the console; other methods on an unknown path stay 404 problems.
+    const post = await built.node.server.inject({ method: 'POST', url: '/products/x', payload: {} });
+    expect(post.statusCode).toBe(404);
+    expect(post.headers['content-type']).toMatch(/^application\/problem\+json/);
   });
 
   it('answers 503 naming `npm run build` when the console is not built, and the API still works', async () => {
