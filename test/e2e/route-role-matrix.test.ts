@@ -5,39 +5,13 @@ import type { RouteAccess } from '../../src/api/authenticate.js';
 import { grantsOf, PERMISSIONS, ROLES, type Role } from '../../src/auth/roles.js';
 import { createNodeIdentity, fingerprintOf, publicIdentity } from '../../src/crypto/index.js';
 import { newEnvelopeHeader, sealEnvelope } from '../../src/federation/index.js';
+import { keyOf, listRoutes, type Route } from '../fixtures/routes.js';
 import { type AuthHeaders, makeDraft, readExample, startTestNode, type TestUser, USERS } from './harness.js';
 
 // The route × role matrix: every route the running server registers, called by every role (with a
 // bearer token and with a session cookie) and by an anonymous caller, must answer as the
 // permission table in src/auth/roles.ts says. Routes are read from the router itself, so a route
 // added later is in the matrix without anyone listing it here.
-
-interface Route {
-  readonly method: string;
-  readonly url: string;
-}
-
-const keyOf = (route: Route) => `${route.method} ${route.url}`;
-
-/**
- * Every method and path in Fastify's radix tree (`printRoutes`), flattened. The default, shared-prefix
- * form is the tree itself; the `commonPrefix: false` form misplaces wildcard routes.
- */
-function listRoutes(server: FastifyInstance): readonly Route[] {
-  const routes: Route[] = [];
-  const path: string[] = [];
-  for (const line of server.printRoutes().split('\n')) {
-    if (line.trim() === '') continue;
-    // Each level of the tree indents by four characters: "│   " or "    ", then "├── " or "└── ".
-    const match = /^((?:[│ ] {3})*)[├└]── (.*?)(?: \(([A-Z, ]+)\))?$/.exec(line);
-    if (match === null) throw new Error(`cannot read route tree line: ${line}`);
-    const depth = match[1]!.length / 4;
-    path.length = depth;
-    path.push(match[2]!);
-    for (const method of match[3]?.split(', ') ?? []) routes.push({ method, url: path.join('') });
-  }
-  return routes.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
-}
 
 // ---------------------------------------------------------------- requests that pass validation
 
