@@ -56,6 +56,11 @@ export async function buildServer(services: Services, options: ServerOptions): P
     bodyLimit: options.bodyLimitBytes,
     logger: { level: options.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
     return503OnClosing: true,
+    // A path Fastify cannot decode (`%ED%A0%80`, a lone surrogate) is answered before any route or
+    // error handler runs: answer it as every other bad request is, a problem body.
+    frameworkErrors: (error, request, reply) => {
+      void sendProblem(error, request, reply);
+    },
   });
   // Unknown fields are rejected, not silently dropped. Query strings and path parameters arrive
   // as text and are coerced to the declared types; JSON bodies must have the right types already.

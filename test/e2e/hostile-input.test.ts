@@ -130,10 +130,17 @@ async function headersFor(route: Route): Promise<AuthHeaders> {
   return headers;
 }
 
+/** The parameter percent-encoded; a lone surrogate as the invalid UTF-8 it would be on the wire. */
+function encoded(param: string): string {
+  try {
+    return encodeURIComponent(param);
+  } catch {
+    return '%ED%A0%80';
+  }
+}
+
 function concrete(route: Route, param: string): string {
-  return route.url
-    .replace(/:([A-Za-z]+)/g, () => encodeURIComponent(param))
-    .replace('*', encodeURIComponent(param));
+  return route.url.replace(/:([A-Za-z]+)/g, () => encoded(param)).replace('*', encoded(param));
 }
 
 describe('hostile input on every write route', () => {
