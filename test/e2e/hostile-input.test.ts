@@ -20,7 +20,10 @@ afterAll(() => t.close());
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 // TAXII answers with its own error bodies; it is exercised in test/e2e/taxii.test.ts.
-const ROUTES = listRoutes(t.server).filter((r) => WRITES.has(r.method) && !r.url.startsWith('/taxii2'));
+const ALL = listRoutes(t.server).filter((r) => !r.url.startsWith('/taxii2'));
+const ROUTES = ALL.filter((r) => WRITES.has(r.method));
+// Reads, but not the live stream, which answers a permitted caller with a stream that never ends.
+const READS = ALL.filter((r) => r.method === 'GET' && r.url !== '/api/v1/stream');
 
 // Tables a refusal is meant to write to: the failed-login record and the audit log of refusals.
 const RECORDING = new Set(['login_attempts', 'audit_queue', 'audit_entries', 'audit_nodes', 'sessions']);
@@ -168,6 +171,51 @@ describe('hostile input on every write route', () => {
           const problem = JSON.parse(response.body) as { code?: unknown; detail?: unknown };
           expect(typeof problem.code).toBe('string');
           expect(changed(before, await t.counts()), keyOf(route)).toEqual([]);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  }, 300_000);
+
+  it('answers hostile query strings on every read route without 5xx, refusing with problem+json', async () => {
+    const key = fc.oneof(
+      fc.constantFrom(
+        'limit',
+        'offset',
+        'start',
+        'end',
+        'index',
+        'first',
+        'second',
+        'treeSize',
+        'state',
+        'classification',
+        'discipline',
+        'arrangement',
+        'from',
+        'to',
+        'format',
+        'kinds',
+        'bbox',
+        'keywords',
+        'lastEventId',
+        '__proto__',
+      ),
+      fc.string({ minLength: 1, maxLength: 10 }),
+    );
+    const query = fc.array(fc.tuple(key, hostileParam), { maxLength: 4 });
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...READS), query, hostileParam, async (route, pairs, param) => {
+        const headers = await headersFor(route);
+        const search = pairs.map(([k, v]) => `${encoded(k)}=${encoded(v)}`).join('&');
+        const response = await t.server.inject({
+          method: 'GET',
+          url: `${concrete(route, param)}${search === '' ? '' : `?${search}`}`,
+          headers,
+        });
+        expect(response.statusCode, `${keyOf(route)}: ${response.body.slice(0, 300)}`).toBeLessThan(500);
+        if (response.statusCode >= 400 && !route.url.startsWith('/api/v1/docs')) {
+          expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
         }
       }),
       { numRuns: 150 },
