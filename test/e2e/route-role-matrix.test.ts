@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RouteAccess } from '../../src/api/authenticate.js';
 import { grantsOf, PERMISSIONS, ROLES, type Role } from '../../src/auth/roles.js';

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { sharedData } from '../../../test/fixtures/shared-data.js';
 import { isAccordError } from '../../errors/index.js';
 import { BUNDLED_TAXONOMY_DIR, loadTaxonomies, parseMispEvents, readTag, splitMachineTag } from './index.js';
 
@@ -106,7 +107,7 @@ describe('readTag', () => {
 });
 
 // The bundled taxonomies are a byte-for-byte copy of the team's reference data, when it is here.
-const SHARED = resolve(import.meta.dirname, '../../../../shared/data/misp-taxonomies');
+const SHARED = sharedData('misp-taxonomies');
 describe.skipIf(!existsSync(SHARED))('bundled taxonomies', () => {
   it('match ../shared/data/misp-taxonomies', () => {
     for (const namespace of ['tlp', 'PAP', 'admiralty-scale', 'nato', 'euci']) {

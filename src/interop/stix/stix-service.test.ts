@@ -10,6 +10,7 @@ import {
   pgAvailable,
   requireOrSkip,
 } from '../../../test/fixtures/services.js';
+import { sharedData } from '../../../test/fixtures/shared-data.js';
 import { createServices, type Services } from '../../app/services.js';
 import { loadConfig } from '../../config/index.js';
 import { AccordError } from '../../errors/index.js';
@@ -26,7 +27,7 @@ import { loadOasisValidator } from './oasis-schemas.js';
 
 const NOW = Date.parse('2026-11-26T12:00:00.000Z');
 const ROOT = resolve(import.meta.dirname, '../../..');
-const DATA = resolve(ROOT, '../shared/data');
+const DATA = sharedData();
 const EXAMPLES = join(DATA, 'stix2.1-examples');
 const oasis = loadOasisValidator(join(DATA, 'stix2.1-schemas'));
 const haveData = oasis !== undefined;

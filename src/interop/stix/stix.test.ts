@@ -1,7 +1,8 @@
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { arbProduct, arbReleaseCase } from '../../../test/fixtures/policy-arbitraries.js';
+import { sharedData } from '../../../test/fixtures/shared-data.js';
 import { DEMO_PARTNERS, demoProducts } from '../../demo/seed-data.js';
 import { AccordError } from '../../errors/index.js';
 import { DEFAULT_REGISTRY, parseMarking } from '../../markings/index.js';
@@ -20,7 +21,7 @@ import {
 } from './index.js';
 import { loadOasisValidator } from './oasis-schemas.js';
 
-const DATA = resolve(import.meta.dirname, '../../../../shared/data');
+const DATA = sharedData();
 const oasis = loadOasisValidator(join(DATA, 'stix2.1-schemas'));
 if (oasis === undefined)
   console.warn(`[skip] OASIS STIX schemas not found under ${DATA}; schema tests skipped`);
