@@ -356,6 +356,17 @@ export interface StreamEventsTable {
   published_at: string;
 }
 
+export interface EntityOccurrencesTable {
+  source: string;
+  product_id: string;
+  version: number;
+  portion_id: string;
+  entity_type: string;
+  value: string;
+  originator: string;
+  reported_at: string;
+}
+
 /** The Kysely database type: one entry per table the migrations create. */
 export interface Database {
   partners: PartnersTable;
@@ -390,6 +401,7 @@ export interface Database {
   incident_steps: IncidentStepsTable;
   stix_objects: StixObjectsTable;
   stream_events: StreamEventsTable;
+  entity_occurrences: EntityOccurrencesTable;
 }
 
 // Compile-time check that the port's STORE_TABLES and Database name the same tables, so counts() sees all.

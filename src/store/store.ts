@@ -44,6 +44,7 @@ export const STORE_TABLES = [
   'incident_steps',
   'stix_objects',
   'stream_events',
+  'entity_occurrences',
 ] as const;
 export type StoreTable = (typeof STORE_TABLES)[number];
 
@@ -1024,6 +1025,36 @@ export interface StreamEventRepository {
   prune(keep: number): Promise<number>;
 }
 
+/** Whether an indexed product is this node's own or one received from a partner. */
+export type EntitySource = 'own' | 'received';
+
+/** One entity found in one portion of the current version of a product (issue 9). */
+export interface EntityOccurrence {
+  readonly source: EntitySource;
+  readonly productId: string;
+  readonly version: number;
+  readonly portionId: string;
+  readonly type: string;
+  readonly value: string;
+  readonly originator: string;
+  readonly reportedAt: IsoInstant;
+}
+
+/**
+ * The entity index. Products and received products write it themselves, in the transaction that
+ * stores a version (replacing the entities of the version it supersedes) or erases one.
+ */
+export interface EntityIndexRepository {
+  /** The occurrences in one product's indexed version. */
+  of(source: EntitySource, productId: string): Promise<readonly EntityOccurrence[]>;
+  /** Every occurrence of any of `entities`, in any product. */
+  sharing(
+    entities: readonly { readonly type: string; readonly value: string }[],
+  ): Promise<readonly EntityOccurrence[]>;
+  /** How many occurrences are held (for benchmarks and tests). */
+  count(): Promise<number>;
+}
+
 export interface Repositories {
   readonly partners: PartnerRepository;
   readonly communities: CommunityRepository;
@@ -1049,6 +1080,7 @@ export interface Repositories {
   readonly incidents: IncidentRepository;
   readonly stix: StixObjectRepository;
   readonly streamEvents: StreamEventRepository;
+  readonly entities: EntityIndexRepository;
   counts(): Promise<TableCounts>;
 }
 

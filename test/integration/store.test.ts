@@ -461,6 +461,55 @@ describe.each(TARGETS)('store on $dialect', (target) => {
     });
   });
 
+  describe('entity index (issue 9)', () => {
+    it('indexes the current version of an own product in its transaction, replaces it, drops it on recall', async () => {
+      const v1 = makeProduct({
+        portions: [
+          { id: 'p1', marking: 'S//REL TO USA, GBR', text: 'Beacon to 203.0.113.7 and evil[.]example.com.' },
+          { id: 'p2', marking: 'U', text: 'Also 203.0.113.7 again, twice: 203.0.113.7.' },
+        ],
+      });
+      await store.products.createDraft(versionInput(v1));
+      const first = await store.entities.of('own', 'prod-1');
+      expect(first.map((e) => [e.portionId, e.type, e.value])).toEqual([
+        ['p1', 'domain', 'evil.example.com'],
+        ['p1', 'ipv4', '203.0.113.7'],
+        ['p2', 'ipv4', '203.0.113.7'],
+      ]);
+      expect(first[0]).toMatchObject({
+        source: 'own',
+        version: 1,
+        originator: 'GBR',
+        reportedAt: '2025-03-01T10:00:00.000Z',
+      });
+
+      // A version that fails to store leaves the index as it was.
+      await rejection(store.products.addVersion(versionInput(makeProduct({ version: 1 }))), 'STORE_CONFLICT');
+      expect(await store.entities.count()).toBe(3);
+
+      const v2 = makeProduct({
+        version: 2,
+        portions: [{ id: 'p1', marking: 'U', text: 'Now 198.51.100.9.' }],
+      });
+      await store.products.addVersion(versionInput(v2));
+      expect((await store.entities.of('own', 'prod-1')).map((e) => [e.version, e.value])).toEqual([
+        [2, '198.51.100.9'],
+      ]);
+      expect(
+        (
+          await store.entities.sharing([
+            { type: 'ipv4', value: '198.51.100.9' },
+            { type: 'ipv4', value: '203.0.113.7' },
+          ])
+        ).map((e) => e.productId),
+      ).toEqual(['prod-1']);
+
+      await store.products.setState('prod-1', 'submitted');
+      await store.products.setState('prod-1', 'recalled', { from: 'submitted' });
+      expect(await store.entities.count()).toBe(0);
+    });
+  });
+
   describe('products', () => {
     it('creates a draft, adds versions and keeps each one', async () => {
       const v1 = makeProduct();

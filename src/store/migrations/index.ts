@@ -12,6 +12,7 @@ import { auditGossipMigration } from './0008-audit-gossip.js';
 import { breachProtocolMigration } from './0009-breach-protocol.js';
 import { stixObjectsMigration } from './0010-stix-objects.js';
 import { streamEventsMigration } from './0012-stream-events.js';
+import { entityIndexMigration } from './0014-entity-index.js';
 
 /** Names of the tables where Kysely records applied migrations and holds its migration lock. */
 export const MIGRATION_TABLE = 'accord_migration';
@@ -30,6 +31,7 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
     '0009_breach_protocol': breachProtocolMigration(dialect),
     '0010_stix_objects': stixObjectsMigration(),
     '0012_stream_events': streamEventsMigration(dialect),
+    '0014_entity_index': entityIndexMigration(),
   };
 }
 

@@ -8,6 +8,7 @@ import { createCommunityRepository } from './communities.js';
 import { createConsentRequestRepository } from './consent-requests.js';
 import { createConsentRepository } from './consents.js';
 import type { RepositoryContext } from './context.js';
+import { createEntityIndexRepository } from './entities.js';
 import { createGossipRepository } from './gossip.js';
 import { createInboxRepository } from './inbox.js';
 import { createIncidentRepository } from './incidents.js';
@@ -93,6 +94,7 @@ export function createRepositories(ctx: RepositoryContext, guard: CallGuard): Re
     incidents: guarded('incidents', createIncidentRepository(ctx), guard),
     stix: guarded('stix', createStixObjectRepository(ctx), guard),
     streamEvents: guarded('streamEvents', createStreamEventRepository(ctx), guard),
+    entities: guarded('entities', createEntityIndexRepository(ctx), guard),
     counts: guarded('store', { counts }, guard).counts,
   };
 }
