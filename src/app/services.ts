@@ -9,6 +9,7 @@ import { AuditLog } from '../services/audit-log.js';
 import { AuthService } from '../services/auth-service.js';
 import { ComplianceService } from '../services/compliance-service.js';
 import { ConsentService } from '../services/consent-service.js';
+import { CorrelationService } from '../services/correlation-service.js';
 import { DirectoryService } from '../services/directory-service.js';
 import { InboxLogService } from '../services/inbox-log-service.js';
 import { InboxService } from '../services/inbox-service.js';
@@ -63,6 +64,8 @@ export interface Services {
   readonly events: EventBus;
   /** The live stream: which events each subscriber may be sent, and what of them (issue 7). */
   readonly stream: StreamService;
+  /** Label-aware correlation of products by the entities they share (issue 9). */
+  readonly correlation: CorrelationService;
   /** The clock the services run on, epoch milliseconds. */
   readonly now: () => number;
 }
@@ -136,6 +139,7 @@ export function createServices(
     compliance: new ComplianceService({ store, partner: config.partner, registry }),
     events,
     stream: new StreamService({ store, products, received }),
+    correlation: new CorrelationService({ store, products, received }),
     now,
   };
 }
