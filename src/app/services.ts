@@ -3,6 +3,7 @@ import { type Config, STREAM_DEFAULTS } from '../config/index.js';
 import type { PublicIdentity } from '../crypto/index.js';
 import { StixService } from '../interop/stix/index.js';
 import { createRegistry, type MarkingRegistry } from '../markings/index.js';
+import { AlertService } from '../services/alert-service.js';
 import { ArrangementService } from '../services/arrangement-service.js';
 import { AuditGossip } from '../services/audit-gossip.js';
 import { AuditLog } from '../services/audit-log.js';
@@ -66,6 +67,8 @@ export interface Services {
   readonly stream: StreamService;
   /** Label-aware correlation of products by the entities they share (issue 9). */
   readonly correlation: CorrelationService;
+  /** Early-warning rules per user and the alerts they raise (issue 9); buildNode starts its watch. */
+  readonly alerts: AlertService;
   /** The clock the services run on, epoch milliseconds. */
   readonly now: () => number;
 }
@@ -114,6 +117,8 @@ export function createServices(
     now,
     ...(identity === undefined ? {} : { ownSigningKey: identity.signing }),
   });
+  const correlation = new CorrelationService({ store, products, received });
+  const alerts = new AlertService({ store, correlation, events, now });
   return {
     store,
     registry,
@@ -138,8 +143,9 @@ export function createServices(
     audit,
     compliance: new ComplianceService({ store, partner: config.partner, registry }),
     events,
-    stream: new StreamService({ store, products, received }),
-    correlation: new CorrelationService({ store, products, received }),
+    stream: new StreamService({ store, products, received, alerts }),
+    correlation,
+    alerts,
     now,
   };
 }

@@ -19,6 +19,10 @@ export interface ReadableProduct {
   /** Empty when the title is withheld from this reader. */
   readonly title: string;
   readonly banner: string;
+  readonly categories: readonly string[];
+  readonly reliability: string;
+  /** The readable geo footprint. */
+  readonly geo: Readonly<Record<string, unknown>> | null;
   /** The ids of the portions this reader may read. */
   readonly portionIds: ReadonlySet<string>;
 }
@@ -31,6 +35,8 @@ export interface RelatedProduct {
   readonly originator: string;
   readonly title: string;
   readonly banner: string;
+  /** When the linked version was written (own) or received (from a partner). */
+  readonly reportedAt: string;
   readonly shared: readonly { readonly type: string; readonly value: string }[];
 }
 
@@ -67,6 +73,9 @@ export class CorrelationService {
         originator: view.originator,
         title: view.titleWithheld ? '' : view.title,
         banner: view.banner,
+        categories: view.categories,
+        reliability: view.reliability,
+        geo: view.geo,
         portionIds: new Set(view.portions.map((p) => p.id)),
       };
     }
@@ -79,6 +88,9 @@ export class CorrelationService {
       originator: view.originator,
       title: view.titleWithheld ? '' : view.title,
       banner: view.banner,
+      categories: view.categories,
+      reliability: view.reliability,
+      geo: view.geo,
       portionIds: new Set(view.portions.map((p) => p.id)),
     };
   }
@@ -139,6 +151,7 @@ export class CorrelationService {
         originator: other.originator,
         title: other.title,
         banner: other.banner,
+        reportedAt: first.reportedAt,
         shared: [...shared.values()].sort(
           (a, b) => a.type.localeCompare(b.type) || a.value.localeCompare(b.value),
         ),

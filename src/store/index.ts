@@ -6,6 +6,9 @@ export {
 } from './open-store.js';
 export { SQLITE_FILE_NAME, sqliteFileIn } from './sqlite/index.js';
 export {
+  type AlertRecord,
+  type AlertRepository,
+  type AlertRuleRecord,
   type ApiToken,
   type ApprovalRecord,
   type ApprovalRepository,

@@ -367,6 +367,26 @@ export interface EntityOccurrencesTable {
   reported_at: string;
 }
 
+export interface AlertRulesTable {
+  id: string;
+  owner_id: string;
+  kind: string;
+  params_json: string;
+  created_at: string;
+}
+
+export interface AlertsTable {
+  id: string;
+  rule_id: string;
+  owner_id: string;
+  dedupe_key: string;
+  product_source: string;
+  product_id: string;
+  product_version: number;
+  detail_json: string;
+  fired_at: string;
+}
+
 /** The Kysely database type: one entry per table the migrations create. */
 export interface Database {
   partners: PartnersTable;
@@ -402,6 +422,8 @@ export interface Database {
   stix_objects: StixObjectsTable;
   stream_events: StreamEventsTable;
   entity_occurrences: EntityOccurrencesTable;
+  alert_rules: AlertRulesTable;
+  alerts: AlertsTable;
 }
 
 // Compile-time check that the port's STORE_TABLES and Database name the same tables, so counts() sees all.

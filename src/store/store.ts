@@ -45,6 +45,8 @@ export const STORE_TABLES = [
   'stix_objects',
   'stream_events',
   'entity_occurrences',
+  'alert_rules',
+  'alerts',
 ] as const;
 export type StoreTable = (typeof STORE_TABLES)[number];
 
@@ -1055,6 +1057,40 @@ export interface EntityIndexRepository {
   count(): Promise<number>;
 }
 
+/** An early-warning rule of one user (issue 9); `params` are checked by the alert service. */
+export interface AlertRuleRecord {
+  readonly id: string;
+  readonly ownerId: string;
+  readonly kind: string;
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly createdAt: IsoInstant;
+}
+
+/** An alert a rule raised, about the product whose arrival raised it. */
+export interface AlertRecord {
+  readonly id: string;
+  readonly ruleId: string;
+  readonly ownerId: string;
+  /** One condition, one alert: a second alert with the same key is not stored. */
+  readonly dedupeKey: string;
+  readonly product: { readonly source: EntitySource; readonly id: string; readonly version: number };
+  readonly detail: Readonly<Record<string, unknown>>;
+  readonly firedAt: IsoInstant;
+}
+
+export interface AlertRepository {
+  addRule(rule: AlertRuleRecord): Promise<AlertRuleRecord>;
+  /** Every rule, or one user's, oldest first. */
+  rules(ownerId?: string): Promise<readonly AlertRuleRecord[]>;
+  /** Deletes a rule of `ownerId`; false when they have none with that id. */
+  deleteRule(id: string, ownerId: string): Promise<boolean>;
+  /** Stores an alert; undefined when one with its dedupe key is already held. */
+  add(alert: AlertRecord): Promise<AlertRecord | undefined>;
+  get(id: string): Promise<AlertRecord | undefined>;
+  /** One user's alerts, newest first. */
+  list(ownerId: string, page?: Page): Promise<readonly AlertRecord[]>;
+}
+
 export interface Repositories {
   readonly partners: PartnerRepository;
   readonly communities: CommunityRepository;
@@ -1081,6 +1117,7 @@ export interface Repositories {
   readonly stix: StixObjectRepository;
   readonly streamEvents: StreamEventRepository;
   readonly entities: EntityIndexRepository;
+  readonly alerts: AlertRepository;
   counts(): Promise<TableCounts>;
 }
 

@@ -88,6 +88,8 @@ const BODIES: Readonly<Record<string, () => unknown>> = {
     roles: ['analyst'],
   }),
   'POST /api/v1/products': () => makeDraft(),
+  'POST /api/v1/alert-rules': () => ({ kind: 'entity-by-partners', minPartners: 2, windowHours: 24 }),
+  'DELETE /api/v1/alert-rules/:id': () => NO_BODY,
   'PUT /api/v1/products/:id': () => makeDraft(),
   'POST /api/v1/products/:id/submit': () => NO_BODY,
   'POST /api/v1/products/:id/approve': () => ({ comment: 'matrix' }),

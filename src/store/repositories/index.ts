@@ -1,5 +1,6 @@
 import { translateDbError } from '../db-errors.js';
 import { type Repositories, STORE_TABLES, type TableCounts } from '../store.js';
+import { createAlertRepository } from './alerts.js';
 import { createApprovalRepository } from './approvals.js';
 import { createArrangementRepository } from './arrangements.js';
 import { createAttachmentRepository } from './attachments.js';
@@ -95,6 +96,7 @@ export function createRepositories(ctx: RepositoryContext, guard: CallGuard): Re
     stix: guarded('stix', createStixObjectRepository(ctx), guard),
     streamEvents: guarded('streamEvents', createStreamEventRepository(ctx), guard),
     entities: guarded('entities', createEntityIndexRepository(ctx), guard),
+    alerts: guarded('alerts', createAlertRepository(ctx), guard),
     counts: guarded('store', { counts }, guard).counts,
   };
 }
