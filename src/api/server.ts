@@ -107,7 +107,7 @@ export async function buildServer(services: Services, options: ServerOptions): P
   registerOutboxRoutes(app, services.outbox);
   registerInboxRoutes(app, services.inboxLog);
   registerReceivedRoutes(app, services.received);
-  registerAnalyticsRoutes(app, services.correlation, services.alerts);
+  registerAnalyticsRoutes(app, services.correlation, services.alerts, services.search);
   registerConsentRoutes(app, services.consents);
   registerAuditRoutes(app, services.audit);
   registerReportRoutes(app, services.compliance);

@@ -20,6 +20,7 @@ import { OutboxSignal } from '../services/outbox-signal.js';
 import { ProductService } from '../services/product-service.js';
 import { RecallService } from '../services/recall-service.js';
 import { ReceivedService } from '../services/received-service.js';
+import { SearchService } from '../services/search-service.js';
 import { StreamService } from '../services/stream-service.js';
 import type { Store } from '../store/index.js';
 import { type NodeKeys, signerOf } from './node-keys.js';
@@ -69,6 +70,8 @@ export interface Services {
   readonly correlation: CorrelationService;
   /** Early-warning rules per user and the alerts they raise (issue 9); buildNode starts its watch. */
   readonly alerts: AlertService;
+  /** Full-text and geo search, filtered by the read policy before ranking (issue 9). */
+  readonly search: SearchService;
   /** The clock the services run on, epoch milliseconds. */
   readonly now: () => number;
 }
@@ -146,6 +149,7 @@ export function createServices(
     stream: new StreamService({ store, products, received, alerts }),
     correlation,
     alerts,
+    search: new SearchService({ store, correlation }),
     now,
   };
 }

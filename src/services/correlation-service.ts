@@ -19,8 +19,10 @@ export interface ReadableProduct {
   /** Empty when the title is withheld from this reader. */
   readonly title: string;
   readonly banner: string;
+  readonly discipline: string;
   readonly categories: readonly string[];
   readonly reliability: string;
+  readonly titleWithheld: boolean;
   /** The readable geo footprint. */
   readonly geo: Readonly<Record<string, unknown>> | null;
   /** The ids of the portions this reader may read. */
@@ -73,8 +75,10 @@ export class CorrelationService {
         originator: view.originator,
         title: view.titleWithheld ? '' : view.title,
         banner: view.banner,
+        discipline: view.discipline,
         categories: view.categories,
         reliability: view.reliability,
+        titleWithheld: view.titleWithheld,
         geo: view.geo,
         portionIds: new Set(view.portions.map((p) => p.id)),
       };
@@ -88,8 +92,10 @@ export class CorrelationService {
       originator: view.originator,
       title: view.titleWithheld ? '' : view.title,
       banner: view.banner,
+      discipline: view.discipline,
       categories: view.categories,
       reliability: view.reliability,
+      titleWithheld: view.titleWithheld,
       geo: view.geo,
       portionIds: new Set(view.portions.map((p) => p.id)),
     };

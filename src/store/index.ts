@@ -90,6 +90,8 @@ export {
   type ReleaseRecord,
   type ReleaseRepository,
   type Repositories,
+  type SearchHit,
+  type SearchIndexRepository,
   type Session,
   type SessionRepository,
   STORE_TABLES,

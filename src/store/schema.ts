@@ -387,6 +387,14 @@ export interface AlertsTable {
   fired_at: string;
 }
 
+export interface SearchTextTable {
+  id: Generated<number>;
+  source: string;
+  product_id: string;
+  portion_id: string;
+  body: string;
+}
+
 /** The Kysely database type: one entry per table the migrations create. */
 export interface Database {
   partners: PartnersTable;
@@ -424,6 +432,7 @@ export interface Database {
   entity_occurrences: EntityOccurrencesTable;
   alert_rules: AlertRulesTable;
   alerts: AlertsTable;
+  search_text: SearchTextTable;
 }
 
 // Compile-time check that the port's STORE_TABLES and Database name the same tables, so counts() sees all.

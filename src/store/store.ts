@@ -47,6 +47,7 @@ export const STORE_TABLES = [
   'entity_occurrences',
   'alert_rules',
   'alerts',
+  'search_text',
 ] as const;
 export type StoreTable = (typeof STORE_TABLES)[number];
 
@@ -1091,6 +1092,21 @@ export interface AlertRepository {
   list(ownerId: string, page?: Page): Promise<readonly AlertRecord[]>;
 }
 
+/** One portion (or the title: portion id '') of a product's current version matching a query. */
+export interface SearchHit {
+  readonly source: EntitySource;
+  readonly productId: string;
+  readonly portionId: string;
+  /** Lower is better (SQLite bm25; PostgreSQL minus ts_rank). */
+  readonly score: number;
+}
+
+/** Full-text search over the current versions' titles and portions (issue 9), written with the entity index. */
+export interface SearchIndexRepository {
+  /** Every title or portion matching all the words of `query`; empty for a query with no words. */
+  match(query: string): Promise<readonly SearchHit[]>;
+}
+
 export interface Repositories {
   readonly partners: PartnerRepository;
   readonly communities: CommunityRepository;
@@ -1118,6 +1134,7 @@ export interface Repositories {
   readonly streamEvents: StreamEventRepository;
   readonly entities: EntityIndexRepository;
   readonly alerts: AlertRepository;
+  readonly search: SearchIndexRepository;
   counts(): Promise<TableCounts>;
 }
 

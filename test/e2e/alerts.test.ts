@@ -212,5 +212,24 @@ describe('early warning', () => {
       }),
     );
     expect(hidden).toEqual({ items: [] });
+
+    // Search, filtered by the read policy before counting: GBR's SECRET portion counts for USA only.
+    const search = async (headers: Record<string, string>, query: string) =>
+      t.server.inject({ method: 'GET', url: `/api/v1/search?${query}`, headers });
+    expect(jsonOf(await search(usaHeaders, `q=${IP}`)).total).toBe(2);
+    expect(jsonOf(await search(gbrHeaders, `q=${IP}`))).toMatchObject({
+      total: 1,
+      items: [{ id: draft.id }],
+    });
+    expect(jsonOf(await search(usaHeaders, `q=${IP}&source=received`)).total).toBe(1);
+    // makeDraft's footprint is a point near Karachi (67.0099 E, 24.8615 N).
+    expect(jsonOf(await search(usaHeaders, `q=${IP}&near=24.9,67.0&radiusKm=50`)).total).toBe(1);
+    expect(jsonOf(await search(usaHeaders, `q=${IP}&near=51.5,-0.1&radiusKm=50`)).total).toBe(0);
+    expect(jsonOf(await search(usaHeaders, `q=${IP}&bbox=60,20,75,30`)).total).toBe(1);
+    for (const bad of ['q=', `q=${IP}&near=91,0&radiusKm=5`, `q=${IP}&near=1,2`, `q=${IP}&colour=red`]) {
+      const response = await search(usaHeaders, bad);
+      expect(response.statusCode, bad).toBe(400);
+      expect(response.headers['content-type']).toMatch(/problem\+json/);
+    }
   });
 });

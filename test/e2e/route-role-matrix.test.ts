@@ -54,6 +54,7 @@ const QUERIES: Readonly<Record<string, string>> = {
   'GET /api/v1/audit/proofs/consistency': 'first=0',
   'GET /federation/v1/audit/consistency': 'first=0&second=0',
   'GET /api/v1/reports/compliance': 'arrangement=no-such-id&from=2026-01-01&to=2026-02-01',
+  'GET /api/v1/search': 'q=hawala',
 };
 
 /** Marks a write route that takes no body. */

@@ -483,6 +483,14 @@ describe.each(TARGETS)('store on $dialect', (target) => {
         reportedAt: '2025-03-01T10:00:00.000Z',
       });
 
+      const hits = async (q: string) =>
+        (await store.search.match(q)).map((h) => `${h.productId}/${h.portionId}`).sort();
+      expect(await hits('beacon')).toEqual(['prod-1/p1']);
+      expect(await hits('203.0.113.7')).toEqual(['prod-1/p1', 'prod-1/p2']);
+      expect(await hits('SEVASTOPOL port')).toEqual(['prod-1/']);
+      expect(await hits('beacon weather')).toEqual([]);
+      expect(await hits(' "*" ')).toEqual([]);
+
       // A version that fails to store leaves the index as it was.
       await rejection(store.products.addVersion(versionInput(makeProduct({ version: 1 }))), 'STORE_CONFLICT');
       expect(await store.entities.count()).toBe(3);
@@ -505,8 +513,11 @@ describe.each(TARGETS)('store on $dialect', (target) => {
       ).toEqual(['prod-1']);
 
       await store.products.setState('prod-1', 'submitted');
+      expect(await hits('beacon')).toEqual([]);
+      expect(await hits('198.51.100.9')).toEqual(['prod-1/p1']);
       await store.products.setState('prod-1', 'recalled', { from: 'submitted' });
       expect(await store.entities.count()).toBe(0);
+      expect(await hits('Sevastopol')).toEqual([]);
     });
   });
 

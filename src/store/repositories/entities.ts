@@ -1,7 +1,13 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { findEntities } from '../../analytics/index.js';
 import type { Database, EntityOccurrencesTable } from '../schema.js';
-import type { EntityIndexRepository, EntityOccurrence, EntitySource } from '../store.js';
+import type {
+  EntityIndexRepository,
+  EntityOccurrence,
+  EntitySource,
+  SearchHit,
+  SearchIndexRepository,
+} from '../store.js';
 import type { RepositoryContext } from './context.js';
 
 // Issue 9: the entity index is written by the repositories that store versions, in their own
@@ -26,6 +32,7 @@ export interface IndexedVersion {
   readonly version: number;
   readonly originator: string;
   readonly reportedAt: string;
+  readonly title: string;
   readonly portions: readonly { readonly id: string; readonly text: string }[];
 }
 
@@ -62,6 +69,22 @@ export async function indexVersion(
       .values(rows.slice(i, i + LOOKUP_CHUNK))
       .execute();
   }
+  // Full-text rows: the title under portion id '', then each portion, so a match is judged later
+  // against exactly what a reader may read.
+  const texts = [{ id: '', text: version.title }, ...version.portions];
+  for (let i = 0; i < texts.length; i += LOOKUP_CHUNK) {
+    await db
+      .insertInto('search_text')
+      .values(
+        texts.slice(i, i + LOOKUP_CHUNK).map((t) => ({
+          source,
+          product_id: version.id,
+          portion_id: t.id,
+          body: t.text,
+        })),
+      )
+      .execute();
+  }
 }
 
 /** Removes every entity indexed for a product (a recall erases what it said). */
@@ -70,6 +93,11 @@ export async function dropIndexed(
   source: EntitySource,
   productId: string,
 ): Promise<void> {
+  await db
+    .deleteFrom('search_text')
+    .where('source', '=', source)
+    .where('product_id', '=', productId)
+    .execute();
   await db
     .deleteFrom('entity_occurrences')
     .where('source', '=', source)
@@ -131,6 +159,60 @@ export function createEntityIndexRepository(ctx: RepositoryContext): EntityIndex
         .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
         .executeTakeFirstOrThrow();
       return Number(row.n);
+    },
+  };
+}
+
+/** The words of a query, each chunk between spaces kept together (`203.0.113.7` is one phrase). */
+function phrasesOf(query: string): string[][] {
+  return query
+    .split(/\s+/)
+    .map((chunk) => chunk.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [])
+    .filter((words) => words.length > 0)
+    .slice(0, 16);
+}
+
+type HitRow = { source: string; product_id: string; portion_id: string; score: number | string };
+
+function toHit(r: HitRow): SearchHit {
+  return {
+    source: r.source as EntitySource,
+    productId: r.product_id,
+    portionId: r.portion_id,
+    score: Number(r.score),
+  };
+}
+
+export function createSearchIndexRepository(ctx: RepositoryContext): SearchIndexRepository {
+  const { db } = ctx;
+  return {
+    async match(query) {
+      const phrases = phrasesOf(query);
+      if (phrases.length === 0) return [];
+      if (ctx.dialect === 'postgres') {
+        // Each chunk through PostgreSQL's own parser (it keeps `203.0.113.7` one lexeme), its
+        // words in order, all chunks required; the 'simple' configuration: no stemming.
+        const chunks = query
+          .split(/\s+/)
+          .filter((c) => /[\p{L}\p{N}]/u.test(c))
+          .slice(0, 16);
+        const tsquery = sql.join(
+          chunks.map((c) => sql`phraseto_tsquery('simple', ${c})`),
+          sql` && `,
+        );
+        const result = await sql<HitRow>`
+          select source, product_id, portion_id, -ts_rank(to_tsvector('simple', body), q) as score
+          from search_text, (select ${tsquery} as q) as query
+          where to_tsvector('simple', body) @@ q`.execute(db);
+        return result.rows.map(toHit);
+      }
+      // FTS5 query syntax: each phrase double-quoted (its words are letters and digits only), all required.
+      const match = phrases.map((words) => `"${words.join(' ')}"`).join(' ');
+      const result = await sql<HitRow>`
+        select t.source, t.product_id, t.portion_id, bm25(search_fts) as score
+        from search_fts join search_text t on t.id = search_fts.rowid
+        where search_fts match ${match}`.execute(db);
+      return result.rows.map(toHit);
     },
   };
 }

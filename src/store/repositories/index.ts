@@ -9,7 +9,7 @@ import { createCommunityRepository } from './communities.js';
 import { createConsentRequestRepository } from './consent-requests.js';
 import { createConsentRepository } from './consents.js';
 import type { RepositoryContext } from './context.js';
-import { createEntityIndexRepository } from './entities.js';
+import { createEntityIndexRepository, createSearchIndexRepository } from './entities.js';
 import { createGossipRepository } from './gossip.js';
 import { createInboxRepository } from './inbox.js';
 import { createIncidentRepository } from './incidents.js';
@@ -97,6 +97,7 @@ export function createRepositories(ctx: RepositoryContext, guard: CallGuard): Re
     streamEvents: guarded('streamEvents', createStreamEventRepository(ctx), guard),
     entities: guarded('entities', createEntityIndexRepository(ctx), guard),
     alerts: guarded('alerts', createAlertRepository(ctx), guard),
+    search: guarded('search', createSearchIndexRepository(ctx), guard),
     counts: guarded('store', { counts }, guard).counts,
   };
 }

@@ -113,6 +113,7 @@ async function insertVersion(db: Kysely<Database>, input: ProductVersionInput): 
     version: doc.version,
     originator: doc.originator,
     reportedAt: isoInstant(doc.createdAt, 'document.createdAt'),
+    title: doc.title,
     portions: doc.portions,
   });
 }

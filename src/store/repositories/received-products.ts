@@ -60,6 +60,7 @@ export function createReceivedProductRepository(ctx: RepositoryContext): Receive
             version: product.productVersion,
             originator: product.originator,
             reportedAt: row.received_at,
+            title: product.document.title,
             portions: product.document.portions,
           });
         }

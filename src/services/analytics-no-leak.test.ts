@@ -12,8 +12,9 @@ import type { Actor } from './actor.js';
 import { CorrelationService } from './correlation-service.js';
 import { ProductService } from './product-service.js';
 import { ReceivedService } from './received-service.js';
+import { SearchService } from './search-service.js';
 
-// Issue 9, the no-leak properties of correlation. Over generated products (portions with
+// Issue 9, the no-leak properties of correlation and search. Over generated products (portions with
 // generated labels, each mentioning some indicators from a small pool so that links are common),
 // generated readers and a generated subject: the related list equals a reference computed from
 // decideRead alone (a link only where the reader may read the portion holding the entity in both
@@ -129,14 +130,15 @@ function actorOf(reader: Reader): Actor {
 }
 
 async function withServices<T>(
-  work: (store: Store, correlation: CorrelationService) => Promise<T>,
+  work: (store: Store, correlation: CorrelationService, search: SearchService) => Promise<T>,
 ): Promise<T> {
   const store = await openStore({ kind: 'sqlite', file: ':memory:' });
   try {
     const deps = { store, partner: 'USA', registry: DEFAULT_REGISTRY, now: () => NOW };
     const products = new ProductService(deps);
     const received = new ReceivedService(deps);
-    return await work(store, new CorrelationService({ store, products, received }));
+    const correlation = new CorrelationService({ store, products, received });
+    return await work(store, correlation, new SearchService({ store, correlation }));
   } finally {
     await store.close();
   }
@@ -211,6 +213,79 @@ describe('CorrelationService.related', () => {
               });
             }
             expect(await relatedOf(correlation, actor, subject)).toEqual(before);
+          }),
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
+
+/** search() as plain data. */
+async function searchOf(
+  search: SearchService,
+  actor: Actor,
+  q: string,
+  page: { limit?: number; offset?: number } = {},
+) {
+  const { items, total } = await search.search(actor, { q, ...page });
+  return { total, items: items.map((r) => ({ id: r.id, matched: r.matched })) };
+}
+
+describe('SearchService.search', () => {
+  it('finds a word only in what the reader may read, and counts, ranks and pages only that', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(arbProductSpec, { minLength: 1, maxLength: 6 }),
+        arbReader(),
+        fc.constantFrom(...POOL),
+        fc.integer({ min: 1, max: 3 }),
+        async (specs, reader, q, limit) =>
+          withServices(async (store, _correlation, search) => {
+            const expected: { id: string; matched: string[] }[] = [];
+            for (const [i, spec] of specs.entries()) {
+              const document = await put(store, `prod-${i}`, spec);
+              const visible = readablePortions(document, spec.submitted, reader);
+              const matched = spec.portions
+                .map((p, j) => ({ id: `p${j + 1}`, p }))
+                .filter(({ id, p }) => visible.has(id) && p.mentions.includes(q))
+                .map(({ id }) => id);
+              if (matched.length > 0) expected.push({ id: document.id, matched });
+            }
+            expected.sort((a, b) => b.matched.length - a.matched.length || a.id.localeCompare(b.id));
+            const actor = actorOf(reader);
+            expect(await searchOf(search, actor, q)).toEqual({ total: expected.length, items: expected });
+            expect(await searchOf(search, actor, q, { limit, offset: 1 })).toEqual({
+              total: expected.length,
+              items: expected.slice(1, 1 + limit),
+            });
+          }),
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('answers the same whether or not products the reader cannot read hold the words', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(arbProductSpec, { minLength: 1, maxLength: 4 }),
+        fc.array(arbProductSpec, { minLength: 1, maxLength: 4 }),
+        arbReader(),
+        fc.constantFrom(...POOL),
+        async (specs, hiddenSpecs, reader, q) =>
+          withServices(async (store, _correlation, search) => {
+            for (const [i, spec] of specs.entries()) await put(store, `prod-${i}`, spec);
+            const actor = actorOf(reader);
+            const before = await searchOf(search, actor, q, { limit: 2 });
+            for (const [i, spec] of hiddenSpecs.entries()) {
+              const visible = readablePortions(documentOf(`hidden-${i}`, spec), spec.submitted, reader);
+              await put(store, `hidden-${i}`, {
+                ...spec,
+                portions: spec.portions.map((p, j) =>
+                  visible.has(`p${j + 1}`) ? { ...p, mentions: ['unrelated.example.org'] } : p,
+                ),
+              });
+            }
+            expect(await searchOf(search, actor, q, { limit: 2 })).toEqual(before);
           }),
       ),
       { numRuns: 60 },
