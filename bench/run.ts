@@ -20,6 +20,7 @@ import {
 } from './harness.js';
 import { analyticsSuite } from './suites/analytics.js';
 import { auditSuite } from './suites/audit.js';
+import { correlationSuite } from './suites/correlation.js';
 import { federationSuite } from './suites/federation.js';
 import { httpSuite } from './suites/http.js';
 import { policySuite } from './suites/policy.js';
@@ -34,6 +35,7 @@ const SUITES: readonly Suite[] = [
   stixSuite,
   streamSuite,
   analyticsSuite,
+  correlationSuite,
 ];
 
 function selected(args: BenchArgs): { suite: Suite; c: AnyBenchCase }[] {
