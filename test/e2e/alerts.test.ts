@@ -148,6 +148,30 @@ describe('early warning', () => {
       });
       expect(added.statusCode).toBe(201);
     }
+    // Two more rules of the USA analyst: a box around Karachi for counter-terrorism reports (makeDraft's
+    // footprint and category), and anything from GBR at reliability B or better; and two that must not fire.
+    for (const payload of [
+      {
+        kind: 'watched-area',
+        bbox: { minLon: 66, minLat: 24, maxLon: 68, maxLat: 26 },
+        categories: ['counterterrorism'],
+      },
+      { kind: 'reliable-source', partner: 'GBR', minReliability: 'B' },
+      {
+        kind: 'watched-area',
+        bbox: { minLon: 66, minLat: 24, maxLon: 68, maxLat: 26 },
+        categories: ['cyber'],
+      },
+      { kind: 'reliable-source', partner: 'GBR', minReliability: 'A' },
+    ]) {
+      const added = await t.server.inject({
+        method: 'POST',
+        url: '/api/v1/alert-rules',
+        headers: usaHeaders,
+        payload,
+      });
+      expect(added.statusCode).toBe(201);
+    }
     const usa = await SseClient.open(`${base}/api/v1/stream?kinds=alert`, usaHeaders);
     const gbr = await SseClient.open(`${base}/api/v1/stream?kinds=alert`, gbrHeaders);
     clients.push(usa, gbr);
@@ -165,7 +189,9 @@ describe('early warning', () => {
     );
     await t.node.services.products.submit(analyst, draft.id);
 
-    const frame = await usa.waitFor((f) => f.event === 'alert');
+    const frame = await usa.waitFor(
+      (f) => f.event === 'alert' && (dataOf(f).alert as { kind?: string }).kind === 'entity-by-partners',
+    );
     const alert = dataOf(frame).alert as Record<string, unknown>;
     expect(alert).toMatchObject({ kind: 'entity-by-partners', entity: { type: 'ipv4', value: IP } });
     expect((alert.products as { id: string }[]).map((p) => p.id).sort()).toEqual(
@@ -173,13 +199,22 @@ describe('early warning', () => {
     );
     expect(alert.summary).toBe(`ipv4 ${IP} reported by GBR, USA`);
 
+    await t.node.services.alerts.settled();
     const listed = jsonOf(
       await t.server.inject({ method: 'GET', url: '/api/v1/alerts', headers: usaHeaders }),
     );
-    expect(listed.items).toHaveLength(1);
-    await t.node.services.alerts.settled();
+    const kinds = (listed.items as { kind: string; products: { id: string }[] }[]).map(
+      (a) => `${a.kind} ${a.products.map((p) => p.id).join(',')}`,
+    );
+    expect(kinds.sort()).toEqual(
+      [
+        `entity-by-partners ${(alert.products as { id: string }[]).map((p) => p.id).join(',')}`,
+        'reliable-source gbr-2026-ip',
+        `watched-area ${draft.id}`,
+      ].sort(),
+    );
     // One condition, one alert: the draft's creation and its submission do not raise two.
-    expect((await t.counts()).alerts).toBe(1);
+    expect((await t.counts()).alerts).toBe(3);
     const none = jsonOf(await t.server.inject({ method: 'GET', url: '/api/v1/alerts', headers: gbrHeaders }));
     expect(none.items).toEqual([]);
     expect(gbr.frames.filter((f) => f.event === 'alert')).toEqual([]);
