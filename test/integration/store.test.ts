@@ -521,6 +521,44 @@ describe.each(TARGETS)('store on $dialect', (target) => {
     });
   });
 
+  describe('alert rules and alerts (issue 9)', () => {
+    it("keeps rules per owner, stores an alert once per dedupe key, and lists an owner's newest first", async () => {
+      const rule = {
+        id: 'r-1',
+        ownerId: 'u-1',
+        kind: 'entity-by-partners',
+        params: { minPartners: 2 },
+        createdAt: T0,
+      };
+      expect(await store.alerts.addRule(rule)).toEqual({ ...rule, createdAt: T0 });
+      await store.alerts.addRule({ ...rule, id: 'r-2', ownerId: 'u-2' });
+      expect((await store.alerts.rules('u-1')).map((r) => r.id)).toEqual(['r-1']);
+      expect((await store.alerts.rules()).map((r) => r.id)).toEqual(['r-1', 'r-2']);
+      const alert = {
+        id: 'a-1',
+        ruleId: 'r-1',
+        ownerId: 'u-1',
+        dedupeKey: 'r-1|ipv4:203.0.113.7|GBR,USA',
+        product: { source: 'own' as const, id: 'prod-1', version: 1 },
+        detail: { kind: 'entity-by-partners' },
+        firedAt: T0,
+      };
+      expect(await store.alerts.add(alert)).toEqual(alert);
+      expect(await store.alerts.add({ ...alert, id: 'a-2' })).toBeUndefined();
+      await store.alerts.add({
+        ...alert,
+        id: 'a-3',
+        dedupeKey: 'other',
+        firedAt: '2025-06-01T00:01:00.000Z',
+      });
+      expect((await store.alerts.list('u-1')).map((a) => a.id)).toEqual(['a-3', 'a-1']);
+      expect(await store.alerts.list('u-2')).toEqual([]);
+      expect(await store.alerts.deleteRule('r-1', 'u-2')).toBe(false);
+      expect(await store.alerts.deleteRule('r-1', 'u-1')).toBe(true);
+      expect((await store.alerts.rules()).map((r) => r.id)).toEqual(['r-2']);
+    });
+  });
+
   describe('products', () => {
     it('creates a draft, adds versions and keeps each one', async () => {
       const v1 = makeProduct();
