@@ -24,6 +24,7 @@ import { correlationSuite } from './suites/correlation.js';
 import { federationSuite } from './suites/federation.js';
 import { httpSuite } from './suites/http.js';
 import { policySuite } from './suites/policy.js';
+import { searchSuite } from './suites/search.js';
 import { stixSuite } from './suites/stix.js';
 import { streamSuite } from './suites/stream.js';
 
@@ -36,6 +37,7 @@ const SUITES: readonly Suite[] = [
   streamSuite,
   analyticsSuite,
   correlationSuite,
+  searchSuite,
 ];
 
 function selected(args: BenchArgs): { suite: Suite; c: AnyBenchCase }[] {
