@@ -391,6 +391,7 @@ export interface SearchTextTable {
   id: Generated<number>;
   source: string;
   product_id: string;
+  version: number;
   portion_id: string;
   body: string;
 }

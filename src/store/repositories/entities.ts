@@ -79,6 +79,7 @@ export async function indexVersion(
         texts.slice(i, i + LOOKUP_CHUNK).map((t) => ({
           source,
           product_id: version.id,
+          version: version.version,
           portion_id: t.id,
           body: t.text,
         })),
@@ -111,14 +112,15 @@ export async function indexedVersionOf(
   source: EntitySource,
   productId: string,
 ): Promise<number | undefined> {
+  // Every indexed version has its title row, entities or not.
   const row = await db
-    .selectFrom('entity_occurrences')
+    .selectFrom('search_text')
     .select('version')
     .where('source', '=', source)
     .where('product_id', '=', productId)
     .limit(1)
     .executeTakeFirst();
-  return row?.version;
+  return row === undefined ? undefined : Number(row.version);
 }
 
 export function createEntityIndexRepository(ctx: RepositoryContext): EntityIndexRepository {
