@@ -39,7 +39,7 @@ function seed(file: string): void {
       'insert into portions (product_id, version, portion_id, marking, classification_rank) values (?, 1, ?, ?, ?)',
     );
     const text = db.prepare(
-      `insert into search_text (source, product_id, portion_id, body) values ('own', ?, ?, ?)`,
+      `insert into search_text (source, product_id, version, portion_id, body) values ('own', ?, 1, ?, ?)`,
     );
     const many = db.transaction((from: number, to: number) => {
       for (let i = from; i < to; i++) {
