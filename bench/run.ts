@@ -20,9 +20,11 @@ import {
 } from './harness.js';
 import { analyticsSuite } from './suites/analytics.js';
 import { auditSuite } from './suites/audit.js';
+import { correlationSuite } from './suites/correlation.js';
 import { federationSuite } from './suites/federation.js';
 import { httpSuite } from './suites/http.js';
 import { policySuite } from './suites/policy.js';
+import { searchSuite } from './suites/search.js';
 import { stixSuite } from './suites/stix.js';
 import { streamSuite } from './suites/stream.js';
 import { taxiiSuite } from './suites/taxii.js';
@@ -36,6 +38,8 @@ const SUITES: readonly Suite[] = [
   taxiiSuite,
   streamSuite,
   analyticsSuite,
+  correlationSuite,
+  searchSuite,
 ];
 
 function selected(args: BenchArgs): { suite: Suite; c: AnyBenchCase }[] {

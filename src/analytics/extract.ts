@@ -238,11 +238,23 @@ const PATTERNS: readonly Pattern[] = [
  * entity carries its portion's label.
  */
 export function extractEntities(portions: readonly PortionText[]): Entity[] {
-  const found: Entity[] = [];
+  return portions.flatMap((portion) =>
+    findEntities([portion]).map((found) => ({ ...found, label: portion.label })),
+  );
+}
+
+/** An entity without its label: what the store's entity index keeps (the label stays with the portion). */
+export type FoundEntity = Omit<Entity, 'label'>;
+
+/** extractEntities over text alone, for callers holding no parsed labels (the store's entity index). */
+export function findEntities(
+  portions: readonly { readonly id: string; readonly text: string }[],
+): FoundEntity[] {
+  const found: FoundEntity[] = [];
   for (const portion of portions) {
     const taken: [number, number][] = [];
     const overlaps = (start: number, end: number) => taken.some(([s, e]) => start < e && s < end);
-    const mine: Entity[] = [];
+    const mine: FoundEntity[] = [];
     for (const pattern of PATTERNS) {
       pattern.regex.lastIndex = 0;
       for (const match of portion.text.matchAll(pattern.regex)) {
@@ -260,7 +272,6 @@ export function extractEntities(portions: readonly PortionText[]): Entity[] {
           portionId: portion.id,
           start,
           end,
-          label: portion.label,
         });
       }
     }

@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Services } from '../app/services.js';
 import { installAuthentication } from './authenticate.js';
 import { sendProblem } from './problem.js';
+import { registerAnalyticsRoutes } from './routes/analytics-routes.js';
 import { registerArrangementRoutes } from './routes/arrangement-routes.js';
 import { registerAuditRoutes, registerIdentityRoute } from './routes/audit-routes.js';
 import { registerAuthRoutes } from './routes/auth-routes.js';
@@ -127,6 +128,7 @@ export async function buildServer(services: Services, options: ServerOptions): P
   registerOutboxRoutes(app, services.outbox);
   registerInboxRoutes(app, services.inboxLog);
   registerReceivedRoutes(app, services.received);
+  registerAnalyticsRoutes(app, services.correlation, services.alerts, services.search);
   registerConsentRoutes(app, services.consents);
   registerAuditRoutes(app, services.audit);
   registerReportRoutes(app, services.compliance);

@@ -95,6 +95,8 @@ export async function buildNode(
     ...(options.webRoot === undefined ? {} : { webRoot: options.webRoot }),
   });
   logBusError = (message, error) => server.log.error({ err: error }, message);
+  // Issue 9: early-warning rules are judged on each stored version, after its commit.
+  const alertWatch = await services.alerts.watch(events, onError);
   return {
     config,
     store,
@@ -103,6 +105,8 @@ export async function buildNode(
     async close() {
       await services.gossip.stop();
       await server.close();
+      await alertWatch.close();
+      await services.alerts.settled();
       await services.events.close();
       // Stops the tree-head timer, moves what is queued into the log and signs a last head.
       await services.audit.close();

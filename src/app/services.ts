@@ -4,12 +4,14 @@ import type { PublicIdentity } from '../crypto/index.js';
 import { StixService } from '../interop/stix/index.js';
 import { TaxiiService } from '../interop/taxii/index.js';
 import { createRegistry, type MarkingRegistry } from '../markings/index.js';
+import { AlertService } from '../services/alert-service.js';
 import { ArrangementService } from '../services/arrangement-service.js';
 import { AuditGossip } from '../services/audit-gossip.js';
 import { AuditLog } from '../services/audit-log.js';
 import { AuthService } from '../services/auth-service.js';
 import { ComplianceService } from '../services/compliance-service.js';
 import { ConsentService } from '../services/consent-service.js';
+import { CorrelationService } from '../services/correlation-service.js';
 import { DirectoryService } from '../services/directory-service.js';
 import { InboxLogService } from '../services/inbox-log-service.js';
 import { InboxService } from '../services/inbox-service.js';
@@ -19,6 +21,7 @@ import { OutboxSignal } from '../services/outbox-signal.js';
 import { ProductService } from '../services/product-service.js';
 import { RecallService } from '../services/recall-service.js';
 import { ReceivedService } from '../services/received-service.js';
+import { SearchService } from '../services/search-service.js';
 import { StreamService } from '../services/stream-service.js';
 import type { Store } from '../store/index.js';
 import { type NodeKeys, signerOf } from './node-keys.js';
@@ -66,6 +69,12 @@ export interface Services {
   readonly events: EventBus;
   /** The live stream: which events each subscriber may be sent, and what of them (issue 7). */
   readonly stream: StreamService;
+  /** Label-aware correlation of products by the entities they share (issue 9). */
+  readonly correlation: CorrelationService;
+  /** Early-warning rules per user and the alerts they raise (issue 9); buildNode starts its watch. */
+  readonly alerts: AlertService;
+  /** Full-text and geo search, filtered by the read policy before ranking (issue 9). */
+  readonly search: SearchService;
   /** The clock the services run on, epoch milliseconds. */
   readonly now: () => number;
 }
@@ -115,6 +124,8 @@ export function createServices(
     ...(identity === undefined ? {} : { ownSigningKey: identity.signing }),
   });
   const stix = new StixService({ store, registry, partner: config.partner, now, products, audit });
+  const correlation = new CorrelationService({ store, products, received });
+  const alerts = new AlertService({ store, correlation, events, now });
   return {
     store,
     registry,
@@ -140,7 +151,10 @@ export function createServices(
     audit,
     compliance: new ComplianceService({ store, partner: config.partner, registry }),
     events,
-    stream: new StreamService({ store, products, received }),
+    stream: new StreamService({ store, products, received, alerts }),
+    correlation,
+    alerts,
+    search: new SearchService({ store, correlation }),
     now,
   };
 }

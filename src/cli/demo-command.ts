@@ -145,6 +145,19 @@ async function awaitDeliveries(
   return pending;
 }
 
+/** Issue 9: what GBR's analyst's early-warning rule raised once the deliveries reached GBR. */
+async function alertLine(nodes: readonly AccordNode[]): Promise<string> {
+  const gbr = nodes.find((n) => n.config.partner === 'GBR');
+  const user = await gbr?.store.users.getByUsername('analyst');
+  if (gbr === undefined || user === undefined) return '  alerts    (no GBR analyst)';
+  await gbr.services.alerts.settled();
+  const alerts = await gbr.services.alerts.list({ user, via: 'local' }, { limit: 200 });
+  const first = alerts.at(-1);
+  return first === undefined
+    ? '  alerts    GBR analyst: none raised'
+    : `  alerts    GBR analyst: ${alerts.length} raised live; first: ${first.summary} (accord alerts --as analyst --dir ${gbr.config.dataDir})`;
+}
+
 /** One line per node: where it listens and what it holds. */
 async function summaryLine(node: AccordNode, address: string): Promise<string> {
   const counts = await node.store.counts();
@@ -245,6 +258,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
         for (const node of nodes)
           writeLine(io.stdout, await summaryLine(node, addresses.get(node.config.partner) ?? ''));
         for (const line of incidentLines) writeLine(io.stdout, line);
+        writeLine(io.stdout, await alertLine(nodes));
         const usa = addresses.get('USA') ?? '';
         writeLine(io.stdout, `  API docs  ${usa}/api/v1/docs (each node serves its own)`);
         writeLine(

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { type ErrorCode, isAccordError } from '../errors/index.js';
+import { registerAlertCommands } from './alert-commands.js';
 import { registerArrangementSigningCommands } from './arrangement-signing-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { type CliIo, printable, writeLine } from './cli-io.js';
@@ -73,6 +74,7 @@ function buildProgram(io: CliIo): Command {
   registerKeyCommands(program, io);
   registerOutboxCommands(program, io);
   registerReceivedCommands(program, io);
+  registerAlertCommands(program, io);
   registerConsentCommands(program, io);
   registerAuditCommands(program, io);
   registerGossipCommands(program, io);

@@ -24,6 +24,17 @@ export const DEMO_SIGNATORIES = [{ code: 'FRA', name: 'France' }] as const;
  */
 export const DEMO_KEY_PASSPHRASE = 'accord-demo-keys-not-secret';
 
+/**
+ * The indicator two partners' reports share (issue 9): USA's counter-terrorism SIGINT and
+ * Australia's cyber reports both name this relay (the second defanged, as analysts write it), so
+ * GBR's analyst, whose rule watches for an entity from two partners within 24 hours, is alerted
+ * live once both reach GBR.
+ */
+export const DEMO_SHARED_INDICATOR = '203.0.113.77';
+
+/** The early-warning rule the demo gives GBR's analyst. */
+export const DEMO_ALERT_RULE = { kind: 'entity-by-partners', minPartners: 2, windowHours: 24 } as const;
+
 /** Demo logins. Passwords are printed by the demo; a real node never has fixed ones. */
 export function demoUsers(partner: string): (UserInput & { password: string })[] {
   const p = partner.toLowerCase();
@@ -130,7 +141,7 @@ const TEMPLATES: readonly Template[] = [
       [
         '(C//REL TO USA, FVEY)',
         () =>
-          'The facilitator uses rotating handsets purchased in bulk; three new identifiers were observed.',
+          `The facilitator uses rotating handsets purchased in bulk; three new identifiers were observed calling a relay at ${DEMO_SHARED_INDICATOR}.`,
       ],
       ['(S//NF)', () => 'Collection relied on a sensitive access; details must not leave national channels.'],
     ],
@@ -239,7 +250,8 @@ const TEMPLATES: readonly Template[] = [
     portions: [
       [
         '(S//REL TO USA, FVEY)',
-        (p) => `An intrusion set reused infrastructure against two energy operators near ${p}.`,
+        (p) =>
+          `An intrusion set reused infrastructure (relay ${DEMO_SHARED_INDICATOR.replaceAll('.', '[.]')}) against two energy operators near ${p}.`,
       ],
       [
         '(U//TLP:AMBER)',

@@ -259,6 +259,11 @@ describe('accord demo', () => {
       );
     }
     expect(first.stdout).toMatch(/^ {4}NZL: confirmed$/m);
+    // Issue 9: GBR's analyst's rule (one indicator from two partners within 24 h) fired live once
+    // the reports naming the shared relay reached GBR.
+    expect(first.stdout).toMatch(
+      /^ {2}alerts {4}GBR analyst: \d+ raised live; first: ipv4 203\.0\.113\.77 reported by (\w{3}, )+\w{3} /m,
+    );
     for (const line of lines) {
       expect(Number(line[5])).toBe(0);
       expect(Number(line[6])).toBeGreaterThan(0);

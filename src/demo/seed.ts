@@ -16,6 +16,7 @@ import { AccordError, isAccordError } from '../errors/index.js';
 import { signArrangementAs, withPinnedKeys } from '../federation/index.js';
 import type { Actor } from '../services/actor.js';
 import {
+  DEMO_ALERT_RULE,
   DEMO_KEY_PASSPHRASE,
   DEMO_PARTNERS,
   DEMO_SIGNATORIES,
@@ -214,6 +215,8 @@ export async function seedMember(
   const taskForcePeer = taskForce?.parties.map((p) => p.partner).find((p) => p !== code && peers.includes(p));
   const analyst = await actor(node, 'analyst');
   const officer = await actor(node, 'officer');
+  // Issue 9: GBR's analyst watches for one indicator reported by two partners within a day.
+  if (code === 'GBR') await services.alerts.addRule(analyst, DEMO_ALERT_RULE);
   const drafts = demoProducts(options.productCount, code);
   let releases = 0;
   let denied = 0;

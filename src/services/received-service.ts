@@ -240,7 +240,7 @@ export class ReceivedService {
   }
 
   /** read() for the live stream: undefined where read() answers NOT_FOUND. */
-  async viewOf(actor: Actor, productId: string, version: number): Promise<ReceivedView | undefined> {
+  async viewOf(actor: Actor, productId: string, version?: number): Promise<ReceivedView | undefined> {
     try {
       return await this.read(actor, productId, version);
     } catch (error) {

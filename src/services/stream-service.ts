@@ -2,6 +2,7 @@ import type { StreamEvent, StreamEventKind } from '../bus/index.js';
 import { RELIABILITY } from '../products/index.js';
 import type { BoundingBox, Store } from '../store/index.js';
 import type { Actor } from './actor.js';
+import { type AlertView, alertIdOf } from './alert-service.js';
 import type { RecallNotice } from './derived-view.js';
 import {
   bboxOf,
@@ -50,6 +51,8 @@ export type StreamMessage =
       readonly topic: string;
       readonly source: 'own' | 'received';
       readonly product: ProductView | ReceivedView;
+      /** A rule's alert, as its owner may see it now (the only subscriber it is sent to). */
+      readonly alert?: AlertView;
     }
   | {
       readonly kind: 'product.recalled';
@@ -109,6 +112,8 @@ export interface StreamServiceDeps {
   readonly store: Store;
   readonly products: ProductService;
   readonly received: ReceivedService;
+  /** Early warning (issue 9): an alert naming a stored alert goes to its rule's owner only. */
+  readonly alerts?: { visibleAlert(actor: Actor, id: string): Promise<AlertView | undefined> };
 }
 
 /** Decides, per subscriber and event, what (if anything) of the event leaves the node. */
@@ -176,7 +181,13 @@ export class StreamService {
     if (isDraftEvent(event.kind) && 'author' in product && product.author !== actor.user.username) {
       return undefined;
     }
-    if (event.kind === 'alert') return { ...base, kind: 'alert', topic: event.topic ?? 'alert', product };
+    if (event.kind === 'alert') {
+      const alertId = alertIdOf(event.topic);
+      if (alertId === undefined) return { ...base, kind: 'alert', topic: event.topic ?? 'alert', product };
+      const alert = await this.#deps.alerts?.visibleAlert(actor, alertId);
+      if (alert === undefined) return undefined;
+      return { ...base, kind: 'alert', topic: event.topic ?? 'alert', product, alert };
+    }
     return { ...base, kind: event.kind, product };
   }
 }

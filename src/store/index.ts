@@ -6,6 +6,9 @@ export {
 } from './open-store.js';
 export { SQLITE_FILE_NAME, sqliteFileIn } from './sqlite/index.js';
 export {
+  type AlertRecord,
+  type AlertRepository,
+  type AlertRuleRecord,
   type ApiToken,
   type ApprovalRecord,
   type ApprovalRepository,
@@ -31,6 +34,9 @@ export {
   type ConsentRequestRecord,
   type ConsentRequestRepository,
   type ConsentRequestStatus,
+  type EntityIndexRepository,
+  type EntityOccurrence,
+  type EntitySource,
   type GossipRepository,
   type HeldProduct,
   INBOX_OUTCOMES,
@@ -84,6 +90,8 @@ export {
   type ReleaseRecord,
   type ReleaseRepository,
   type Repositories,
+  type SearchHit,
+  type SearchIndexRepository,
   type Session,
   type SessionRepository,
   STORE_TABLES,

@@ -356,6 +356,46 @@ export interface StreamEventsTable {
   published_at: string;
 }
 
+export interface EntityOccurrencesTable {
+  source: string;
+  product_id: string;
+  version: number;
+  portion_id: string;
+  entity_type: string;
+  value: string;
+  originator: string;
+  reported_at: string;
+}
+
+export interface AlertRulesTable {
+  id: string;
+  owner_id: string;
+  kind: string;
+  params_json: string;
+  created_at: string;
+}
+
+export interface AlertsTable {
+  id: string;
+  rule_id: string;
+  owner_id: string;
+  dedupe_key: string;
+  product_source: string;
+  product_id: string;
+  product_version: number;
+  detail_json: string;
+  fired_at: string;
+}
+
+export interface SearchTextTable {
+  id: Generated<number>;
+  source: string;
+  product_id: string;
+  version: number;
+  portion_id: string;
+  body: string;
+}
+
 /** The Kysely database type: one entry per table the migrations create. */
 export interface Database {
   partners: PartnersTable;
@@ -390,6 +430,10 @@ export interface Database {
   incident_steps: IncidentStepsTable;
   stix_objects: StixObjectsTable;
   stream_events: StreamEventsTable;
+  entity_occurrences: EntityOccurrencesTable;
+  alert_rules: AlertRulesTable;
+  alerts: AlertsTable;
+  search_text: SearchTextTable;
 }
 
 // Compile-time check that the port's STORE_TABLES and Database name the same tables, so counts() sees all.

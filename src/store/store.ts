@@ -44,6 +44,10 @@ export const STORE_TABLES = [
   'incident_steps',
   'stix_objects',
   'stream_events',
+  'entity_occurrences',
+  'alert_rules',
+  'alerts',
+  'search_text',
 ] as const;
 export type StoreTable = (typeof STORE_TABLES)[number];
 
@@ -1024,6 +1028,85 @@ export interface StreamEventRepository {
   prune(keep: number): Promise<number>;
 }
 
+/** Whether an indexed product is this node's own or one received from a partner. */
+export type EntitySource = 'own' | 'received';
+
+/** One entity found in one portion of the current version of a product (issue 9). */
+export interface EntityOccurrence {
+  readonly source: EntitySource;
+  readonly productId: string;
+  readonly version: number;
+  readonly portionId: string;
+  readonly type: string;
+  readonly value: string;
+  readonly originator: string;
+  readonly reportedAt: IsoInstant;
+}
+
+/**
+ * The entity index. Products and received products write it themselves, in the transaction that
+ * stores a version (replacing the entities of the version it supersedes) or erases one.
+ */
+export interface EntityIndexRepository {
+  /** The occurrences in one product's indexed version. */
+  of(source: EntitySource, productId: string): Promise<readonly EntityOccurrence[]>;
+  /** Every occurrence of any of `entities`, in any product. */
+  sharing(
+    entities: readonly { readonly type: string; readonly value: string }[],
+  ): Promise<readonly EntityOccurrence[]>;
+  /** How many occurrences are held (for benchmarks and tests). */
+  count(): Promise<number>;
+}
+
+/** An early-warning rule of one user (issue 9); `params` are checked by the alert service. */
+export interface AlertRuleRecord {
+  readonly id: string;
+  readonly ownerId: string;
+  readonly kind: string;
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly createdAt: IsoInstant;
+}
+
+/** An alert a rule raised, about the product whose arrival raised it. */
+export interface AlertRecord {
+  readonly id: string;
+  readonly ruleId: string;
+  readonly ownerId: string;
+  /** One condition, one alert: a second alert with the same key is not stored. */
+  readonly dedupeKey: string;
+  readonly product: { readonly source: EntitySource; readonly id: string; readonly version: number };
+  readonly detail: Readonly<Record<string, unknown>>;
+  readonly firedAt: IsoInstant;
+}
+
+export interface AlertRepository {
+  addRule(rule: AlertRuleRecord): Promise<AlertRuleRecord>;
+  /** Every rule, or one user's, oldest first. */
+  rules(ownerId?: string): Promise<readonly AlertRuleRecord[]>;
+  /** Deletes a rule of `ownerId`; false when they have none with that id. */
+  deleteRule(id: string, ownerId: string): Promise<boolean>;
+  /** Stores an alert; undefined when one with its dedupe key is already held. */
+  add(alert: AlertRecord): Promise<AlertRecord | undefined>;
+  get(id: string): Promise<AlertRecord | undefined>;
+  /** One user's alerts, newest first. */
+  list(ownerId: string, page?: Page): Promise<readonly AlertRecord[]>;
+}
+
+/** One portion (or the title: portion id '') of a product's current version matching a query. */
+export interface SearchHit {
+  readonly source: EntitySource;
+  readonly productId: string;
+  readonly portionId: string;
+  /** Lower is better (SQLite bm25; PostgreSQL minus ts_rank). */
+  readonly score: number;
+}
+
+/** Full-text search over the current versions' titles and portions (issue 9), written with the entity index. */
+export interface SearchIndexRepository {
+  /** Every title or portion matching all the words of `query`; empty for a query with no words. */
+  match(query: string): Promise<readonly SearchHit[]>;
+}
+
 export interface Repositories {
   readonly partners: PartnerRepository;
   readonly communities: CommunityRepository;
@@ -1049,6 +1132,9 @@ export interface Repositories {
   readonly incidents: IncidentRepository;
   readonly stix: StixObjectRepository;
   readonly streamEvents: StreamEventRepository;
+  readonly entities: EntityIndexRepository;
+  readonly alerts: AlertRepository;
+  readonly search: SearchIndexRepository;
   counts(): Promise<TableCounts>;
 }
 

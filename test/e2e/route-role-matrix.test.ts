@@ -28,6 +28,7 @@ const QUERIES: Readonly<Record<string, string>> = {
   'GET /api/v1/audit/proofs/consistency': 'first=0',
   'GET /federation/v1/audit/consistency': 'first=0&second=0',
   'GET /api/v1/reports/compliance': 'arrangement=no-such-id&from=2026-01-01&to=2026-02-01',
+  'GET /api/v1/search': 'q=hawala',
 };
 
 /** Marks a write route that takes no body. */
@@ -63,6 +64,8 @@ const BODIES: Readonly<Record<string, () => unknown>> = {
   }),
   'POST /api/v1/products': () => makeDraft(),
   'POST /api/v1/products/release-preview': () => makeDraft(),
+  'POST /api/v1/alert-rules': () => ({ kind: 'entity-by-partners', minPartners: 2, windowHours: 24 }),
+  'DELETE /api/v1/alert-rules/:id': () => NO_BODY,
   'PUT /api/v1/products/:id': () => makeDraft(),
   'POST /api/v1/products/:id/submit': () => NO_BODY,
   'POST /api/v1/products/:id/approve': () => ({ comment: 'matrix' }),

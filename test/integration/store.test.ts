@@ -461,6 +461,104 @@ describe.each(TARGETS)('store on $dialect', (target) => {
     });
   });
 
+  describe('entity index (issue 9)', () => {
+    it('indexes the current version of an own product in its transaction, replaces it, drops it on recall', async () => {
+      const v1 = makeProduct({
+        portions: [
+          { id: 'p1', marking: 'S//REL TO USA, GBR', text: 'Beacon to 203.0.113.7 and evil[.]example.com.' },
+          { id: 'p2', marking: 'U', text: 'Also 203.0.113.7 again, twice: 203.0.113.7.' },
+        ],
+      });
+      await store.products.createDraft(versionInput(v1));
+      const first = await store.entities.of('own', 'prod-1');
+      expect(first.map((e) => [e.portionId, e.type, e.value])).toEqual([
+        ['p1', 'domain', 'evil.example.com'],
+        ['p1', 'ipv4', '203.0.113.7'],
+        ['p2', 'ipv4', '203.0.113.7'],
+      ]);
+      expect(first[0]).toMatchObject({
+        source: 'own',
+        version: 1,
+        originator: 'GBR',
+        reportedAt: '2025-03-01T10:00:00.000Z',
+      });
+
+      const hits = async (q: string) =>
+        (await store.search.match(q)).map((h) => `${h.productId}/${h.portionId}`).sort();
+      expect(await hits('beacon')).toEqual(['prod-1/p1']);
+      expect(await hits('203.0.113.7')).toEqual(['prod-1/p1', 'prod-1/p2']);
+      expect(await hits('SEVASTOPOL port')).toEqual(['prod-1/']);
+      expect(await hits('beacon weather')).toEqual([]);
+      expect(await hits(' "*" ')).toEqual([]);
+
+      // A version that fails to store leaves the index as it was.
+      await rejection(store.products.addVersion(versionInput(makeProduct({ version: 1 }))), 'STORE_CONFLICT');
+      expect(await store.entities.count()).toBe(3);
+
+      const v2 = makeProduct({
+        version: 2,
+        portions: [{ id: 'p1', marking: 'U', text: 'Now 198.51.100.9.' }],
+      });
+      await store.products.addVersion(versionInput(v2));
+      expect((await store.entities.of('own', 'prod-1')).map((e) => [e.version, e.value])).toEqual([
+        [2, '198.51.100.9'],
+      ]);
+      expect(
+        (
+          await store.entities.sharing([
+            { type: 'ipv4', value: '198.51.100.9' },
+            { type: 'ipv4', value: '203.0.113.7' },
+          ])
+        ).map((e) => e.productId),
+      ).toEqual(['prod-1']);
+
+      await store.products.setState('prod-1', 'submitted');
+      expect(await hits('beacon')).toEqual([]);
+      expect(await hits('198.51.100.9')).toEqual(['prod-1/p1']);
+      await store.products.setState('prod-1', 'recalled', { from: 'submitted' });
+      expect(await store.entities.count()).toBe(0);
+      expect(await hits('Sevastopol')).toEqual([]);
+    });
+  });
+
+  describe('alert rules and alerts (issue 9)', () => {
+    it("keeps rules per owner, stores an alert once per dedupe key, and lists an owner's newest first", async () => {
+      const rule = {
+        id: 'r-1',
+        ownerId: 'u-1',
+        kind: 'entity-by-partners',
+        params: { minPartners: 2 },
+        createdAt: T0,
+      };
+      expect(await store.alerts.addRule(rule)).toEqual({ ...rule, createdAt: T0 });
+      await store.alerts.addRule({ ...rule, id: 'r-2', ownerId: 'u-2' });
+      expect((await store.alerts.rules('u-1')).map((r) => r.id)).toEqual(['r-1']);
+      expect((await store.alerts.rules()).map((r) => r.id)).toEqual(['r-1', 'r-2']);
+      const alert = {
+        id: 'a-1',
+        ruleId: 'r-1',
+        ownerId: 'u-1',
+        dedupeKey: 'r-1|ipv4:203.0.113.7|GBR,USA',
+        product: { source: 'own' as const, id: 'prod-1', version: 1 },
+        detail: { kind: 'entity-by-partners' },
+        firedAt: T0,
+      };
+      expect(await store.alerts.add(alert)).toEqual(alert);
+      expect(await store.alerts.add({ ...alert, id: 'a-2' })).toBeUndefined();
+      await store.alerts.add({
+        ...alert,
+        id: 'a-3',
+        dedupeKey: 'other',
+        firedAt: '2025-06-01T00:01:00.000Z',
+      });
+      expect((await store.alerts.list('u-1')).map((a) => a.id)).toEqual(['a-3', 'a-1']);
+      expect(await store.alerts.list('u-2')).toEqual([]);
+      expect(await store.alerts.deleteRule('r-1', 'u-2')).toBe(false);
+      expect(await store.alerts.deleteRule('r-1', 'u-1')).toBe(true);
+      expect((await store.alerts.rules()).map((r) => r.id)).toEqual(['r-2']);
+    });
+  });
+
   describe('products', () => {
     it('creates a draft, adds versions and keeps each one', async () => {
       const v1 = makeProduct();

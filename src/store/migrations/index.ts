@@ -13,6 +13,8 @@ import { breachProtocolMigration } from './0009-breach-protocol.js';
 import { stixObjectsMigration } from './0010-stix-objects.js';
 import { streamEventsMigration } from './0012-stream-events.js';
 import { stixDateAddedMigration } from './0013-stix-date-added.js';
+import { entityIndexMigration } from './0014-entity-index.js';
+import { alertsAndSearchMigration } from './0015-alerts-and-search.js';
 
 /** Names of the tables where Kysely records applied migrations and holds its migration lock. */
 export const MIGRATION_TABLE = 'accord_migration';
@@ -32,6 +34,8 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
     '0010_stix_objects': stixObjectsMigration(),
     '0012_stream_events': streamEventsMigration(dialect),
     '0013_stix_date_added': stixDateAddedMigration(),
+    '0014_entity_index': entityIndexMigration(),
+    '0015_alerts_and_search': alertsAndSearchMigration(dialect),
   };
 }
 

@@ -1,5 +1,6 @@
 import { translateDbError } from '../db-errors.js';
 import { type Repositories, STORE_TABLES, type TableCounts } from '../store.js';
+import { createAlertRepository } from './alerts.js';
 import { createApprovalRepository } from './approvals.js';
 import { createArrangementRepository } from './arrangements.js';
 import { createAttachmentRepository } from './attachments.js';
@@ -8,6 +9,7 @@ import { createCommunityRepository } from './communities.js';
 import { createConsentRequestRepository } from './consent-requests.js';
 import { createConsentRepository } from './consents.js';
 import type { RepositoryContext } from './context.js';
+import { createEntityIndexRepository, createSearchIndexRepository } from './entities.js';
 import { createGossipRepository } from './gossip.js';
 import { createInboxRepository } from './inbox.js';
 import { createIncidentRepository } from './incidents.js';
@@ -93,6 +95,9 @@ export function createRepositories(ctx: RepositoryContext, guard: CallGuard): Re
     incidents: guarded('incidents', createIncidentRepository(ctx), guard),
     stix: guarded('stix', createStixObjectRepository(ctx), guard),
     streamEvents: guarded('streamEvents', createStreamEventRepository(ctx), guard),
+    entities: guarded('entities', createEntityIndexRepository(ctx), guard),
+    alerts: guarded('alerts', createAlertRepository(ctx), guard),
+    search: guarded('search', createSearchIndexRepository(ctx), guard),
     counts: guarded('store', { counts }, guard).counts,
   };
 }

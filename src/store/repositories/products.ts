@@ -22,6 +22,7 @@ import {
   parseStoredJson,
   type RepositoryContext,
 } from './context.js';
+import { dropIndexed, indexVersion } from './entities.js';
 import { boundingBoxOf } from './geo-bounds.js';
 
 function toProduct(row: ProductsTable): ProductRecord {
@@ -106,6 +107,15 @@ async function insertVersion(db: Kysely<Database>, input: ProductVersionInput): 
       })),
     )
     .execute();
+  // Issue 9: the new version's entities replace the superseded version's, in this transaction.
+  await indexVersion(db, 'own', {
+    id: doc.id,
+    version: doc.version,
+    originator: doc.originator,
+    reportedAt: isoInstant(doc.createdAt, 'document.createdAt'),
+    title: doc.title,
+    portions: doc.portions,
+  });
 }
 
 export function createProductRepository(ctx: RepositoryContext): ProductRepository {
@@ -235,6 +245,8 @@ export function createProductRepository(ctx: RepositoryContext): ProductReposito
         .where('id', '=', id);
       if (options.from !== undefined) update = update.where('state', '=', options.from);
       const result = await update.executeTakeFirst();
+      // A recalled product is read by no one: what it said no longer links it to anything.
+      if (state === 'recalled' && affectedRows(result.numUpdatedRows) > 0) await dropIndexed(db, 'own', id);
       if (affectedRows(result.numUpdatedRows) === 0) {
         const current = await getOrThrow(id);
         throw new AccordError(

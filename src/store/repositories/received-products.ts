@@ -2,6 +2,7 @@ import { type DerivedDocument, type RecalledDocument, recalledDocumentOf } from 
 import type { ReceivedProductsTable } from '../schema.js';
 import type { RecalledProduct, ReceivedProduct, ReceivedProductRepository } from '../store.js';
 import { atomic, isoInstant, pageOf, parseStoredJson, type RepositoryContext } from './context.js';
+import { dropIndexed, indexedVersionOf, indexVersion } from './entities.js';
 
 function toReceived(row: ReceivedProductsTable): ReceivedProduct {
   const fields = {
@@ -49,7 +50,21 @@ export function createReceivedProductRepository(ctx: RepositoryContext): Receive
         recalled_at: null,
         recall_envelope_id: null,
       };
-      await db.insertInto('received_products').values(row).execute();
+      await atomic(db, async (db) => {
+        await db.insertInto('received_products').values(row).execute();
+        // Issue 9: reads show the latest version received, so that one's entities are indexed.
+        const indexed = await indexedVersionOf(db, 'received', product.productId);
+        if (indexed === undefined || indexed <= product.productVersion) {
+          await indexVersion(db, 'received', {
+            id: product.productId,
+            version: product.productVersion,
+            originator: product.originator,
+            reportedAt: row.received_at,
+            title: product.document.title,
+            portions: product.document.portions,
+          });
+        }
+      });
       return toReceived(row);
     },
 
@@ -128,6 +143,10 @@ export function createReceivedProductRepository(ctx: RepositoryContext): Receive
             .execute();
           erased.push(toReceived(erasedRow) as RecalledProduct);
         }
+        // What a recall erased links nothing any more; the latest version is what reads show.
+        const indexed = await indexedVersionOf(db, 'received', target.productId);
+        if (erased.some((e) => e.productVersion === indexed))
+          await dropIndexed(db, 'received', target.productId);
         return erased;
       });
     },

@@ -1,0 +1,331 @@
+import { randomUUID } from 'node:crypto';
+import Type, { type Static } from 'typebox';
+import { ENTITY_TYPES } from '../analytics/index.js';
+import type { BusErrorSink, BusSubscription, EventBus, StreamEvent } from '../bus/index.js';
+import { AccordError, isAccordError } from '../errors/index.js';
+import { PartnerCode, RELIABILITY } from '../products/index.js';
+import type { AlertRecord, AlertRuleRecord, EntitySource, Store } from '../store/index.js';
+import { createValidator } from '../validation/index.js';
+import { type Actor, requirePermission } from './actor.js';
+import type { CorrelationService, ReadableProduct } from './correlation-service.js';
+import { bboxOf, intersects } from './product-service.js';
+
+// Issue 9, early warning. Rules belong to one user and are judged as that user: every product an
+// alert names passed decideRead for the owner (through CorrelationService.readable), and an
+// entity counts only where the owner may read the portion holding it. Listing and the live stream
+// judge each alert again as the owner is now, so a product they may no longer read is dropped
+// from it, and an alert with none left is not shown at all.
+
+const Bbox = Type.Object(
+  {
+    minLon: Type.Number({ minimum: -180, maximum: 180 }),
+    minLat: Type.Number({ minimum: -90, maximum: 90 }),
+    maxLon: Type.Number({ minimum: -180, maximum: 180 }),
+    maxLat: Type.Number({ minimum: -90, maximum: 90 }),
+  },
+  { additionalProperties: false },
+);
+
+/** A rule as a user writes it. */
+export const AlertRuleInputSchema = Type.Union([
+  Type.Object(
+    {
+      kind: Type.Literal('entity-by-partners'),
+      minPartners: Type.Integer({ minimum: 2, maximum: 50 }),
+      windowHours: Type.Integer({ minimum: 1, maximum: 24 * 90 }),
+      entityTypes: Type.Optional(
+        Type.Array(Type.Union(ENTITY_TYPES.map((t) => Type.Literal(t))), { minItems: 1, uniqueItems: true }),
+      ),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      kind: Type.Literal('watched-area'),
+      bbox: Bbox,
+      categories: Type.Optional(
+        Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 20 }),
+      ),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      kind: Type.Literal('reliable-source'),
+      partner: PartnerCode,
+      minReliability: Type.Union(RELIABILITY.map((r) => Type.Literal(r))),
+    },
+    { additionalProperties: false },
+  ),
+]);
+export type AlertRuleInput = Static<typeof AlertRuleInputSchema>;
+
+const validateRule = createValidator<AlertRuleInput>(AlertRuleInputSchema, 'INPUT_INVALID', 'alert rule');
+
+/** A rule as listed. */
+export interface AlertRuleView {
+  readonly id: string;
+  readonly rule: AlertRuleInput;
+  readonly createdAt: string;
+}
+
+/** A product an alert names, as its owner may see it. */
+export interface AlertProduct {
+  readonly source: EntitySource;
+  readonly id: string;
+  readonly version: number;
+  readonly originator: string;
+  readonly title: string;
+}
+
+/** An alert as its owner sees it now. */
+export interface AlertView {
+  readonly id: string;
+  readonly ruleId: string;
+  readonly kind: AlertRuleInput['kind'];
+  readonly firedAt: string;
+  /** What fired it, in one line. */
+  readonly summary: string;
+  readonly entity?: { readonly type: string; readonly value: string };
+  readonly products: readonly AlertProduct[];
+}
+
+interface StoredDetail {
+  readonly kind: AlertRuleInput['kind'];
+  readonly entity?: { readonly type: string; readonly value: string };
+  readonly products: readonly { readonly source: EntitySource; readonly id: string }[];
+}
+
+export interface AlertServiceDeps {
+  readonly store: Store;
+  readonly correlation: CorrelationService;
+  readonly events?: EventBus;
+  readonly now: () => number;
+}
+
+/** The stream topic of a stored alert: the alert's id, so the stream can send it to its owner only. */
+export function alertTopicOf(alertId: string): string {
+  return `alert.${alertId}`;
+}
+
+/** The alert id a stream topic names, or undefined for any other topic. */
+export function alertIdOf(topic: string | undefined): string | undefined {
+  return topic?.startsWith('alert.') ? topic.slice('alert.'.length) : undefined;
+}
+
+const HOUR = 3_600_000;
+const EVALUATED = new Set(['product.created', 'product.version', 'product.submitted', 'product.received']);
+
+/** Early-warning rules per user, their evaluation after each stored version, and the alerts raised. */
+export class AlertService {
+  readonly #deps: AlertServiceDeps;
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(deps: AlertServiceDeps) {
+    this.#deps = deps;
+  }
+
+  async addRule(actor: Actor, input: unknown): Promise<AlertRuleView> {
+    requirePermission(actor, 'product:read');
+    const rule = validateRule(input);
+    if (
+      rule.kind === 'watched-area' &&
+      (rule.bbox.minLon > rule.bbox.maxLon || rule.bbox.minLat > rule.bbox.maxLat)
+    ) {
+      throw new AccordError('INPUT_INVALID', 'alert rule: bbox min must not exceed max', { path: '/bbox' });
+    }
+    const { kind, ...params } = rule;
+    const stored = await this.#deps.store.alerts.addRule({
+      id: randomUUID(),
+      ownerId: actor.user.id,
+      kind,
+      params,
+      createdAt: new Date(this.#deps.now()).toISOString(),
+    });
+    return this.#ruleView(stored);
+  }
+
+  #ruleView(record: AlertRuleRecord): AlertRuleView {
+    return {
+      id: record.id,
+      rule: { kind: record.kind, ...record.params } as AlertRuleInput,
+      createdAt: record.createdAt,
+    };
+  }
+
+  async rules(actor: Actor): Promise<readonly AlertRuleView[]> {
+    requirePermission(actor, 'product:read');
+    return (await this.#deps.store.alerts.rules(actor.user.id)).map((r) => this.#ruleView(r));
+  }
+
+  /** Deletes one of the actor's rules; another user's rule is NOT_FOUND, as if it did not exist. */
+  async deleteRule(actor: Actor, id: string): Promise<void> {
+    requirePermission(actor, 'product:read');
+    if (!(await this.#deps.store.alerts.deleteRule(id, actor.user.id))) {
+      throw new AccordError('NOT_FOUND', `no alert rule '${id}'`, { id });
+    }
+  }
+
+  /** The actor's alerts, newest first, each judged again as they are now. */
+  async list(actor: Actor, page: { limit?: number; offset?: number } = {}): Promise<readonly AlertView[]> {
+    requirePermission(actor, 'product:read');
+    const views: AlertView[] = [];
+    for (const record of await this.#deps.store.alerts.list(actor.user.id, page)) {
+      const view = await this.#visible(actor, record);
+      if (view !== undefined) views.push(view);
+    }
+    return views;
+  }
+
+  /** One alert for the live stream: undefined unless it is the actor's and names something they may read. */
+  async visibleAlert(actor: Actor, id: string): Promise<AlertView | undefined> {
+    const record = await this.#deps.store.alerts.get(id);
+    if (record === undefined || record.ownerId !== actor.user.id) return undefined;
+    return this.#visible(actor, record);
+  }
+
+  async #visible(actor: Actor, record: AlertRecord): Promise<AlertView | undefined> {
+    const detail = record.detail as unknown as StoredDetail;
+    const products: AlertProduct[] = [];
+    for (const ref of detail.products) {
+      const seen = await this.#deps.correlation.readable(actor, ref.source, ref.id);
+      if (seen === undefined) continue;
+      if (detail.entity !== undefined) {
+        const held = await this.#deps.correlation.entitiesOf(actor, seen);
+        if (!held.some((e) => e.type === detail.entity?.type && e.value === detail.entity.value)) continue;
+      }
+      products.push({
+        source: seen.source,
+        id: seen.id,
+        version: seen.version,
+        originator: seen.originator,
+        title: seen.title,
+      });
+    }
+    if (products.length === 0) return undefined;
+    const partners = [...new Set(products.map((p) => p.originator))].sort();
+    const summary =
+      detail.kind === 'entity-by-partners' && detail.entity !== undefined
+        ? `${detail.entity.type} ${detail.entity.value} reported by ${partners.join(', ')}`
+        : detail.kind === 'watched-area'
+          ? `${products[0]?.id} in a watched area`
+          : `${products[0]?.id} from ${partners.join(', ')} above the reliability threshold`;
+    return {
+      id: record.id,
+      ruleId: record.ruleId,
+      kind: detail.kind,
+      firedAt: record.firedAt,
+      summary,
+      ...(detail.entity === undefined ? {} : { entity: detail.entity }),
+      products,
+    };
+  }
+
+  /**
+   * Evaluates every rule on each product event from `bus`, one event at a time, after the change
+   * committed (the bus is told only then). Errors go to `onError`; the subscription is returned.
+   */
+  async watch(bus: EventBus, onError: BusErrorSink): Promise<BusSubscription> {
+    return bus.subscribe((event) => {
+      if (!EVALUATED.has(event.kind)) return;
+      this.#queue = this.#queue
+        .then(async () => {
+          await this.evaluate(event.product);
+        })
+        .catch((error: unknown) => onError(`alert evaluation of ${event.product.id} failed`, error));
+    });
+  }
+
+  /** Resolves once every event handed to watch() so far has been evaluated (tests, the demo). */
+  async settled(): Promise<void> {
+    await this.#queue;
+  }
+
+  /** Evaluates every rule on one stored version; returns the alerts raised (each stored and published). */
+  async evaluate(product: Pick<StreamEvent['product'], 'id' | 'source'>): Promise<readonly AlertRecord[]> {
+    const raised: AlertRecord[] = [];
+    for (const rule of await this.#deps.store.alerts.rules()) {
+      const owner = await this.#deps.store.users.getById(rule.ownerId);
+      if (owner === undefined || owner.disabled) continue;
+      const actor: Actor = { user: owner, via: 'local' };
+      try {
+        requirePermission(actor, 'product:read');
+      } catch (error) {
+        if (isAccordError(error)) continue;
+        throw error;
+      }
+      const seen = await this.#deps.correlation.readable(actor, product.source, product.id);
+      if (seen === undefined) continue;
+      for (const candidate of await this.#fires(
+        actor,
+        { kind: rule.kind, ...rule.params } as AlertRuleInput,
+        seen,
+      )) {
+        const stored = await this.#deps.store.alerts.add({
+          id: randomUUID(),
+          ruleId: rule.id,
+          ownerId: rule.ownerId,
+          dedupeKey: `${rule.id}|${candidate.key}`,
+          product: { source: seen.source, id: seen.id, version: seen.version },
+          detail: candidate.detail as unknown as Record<string, unknown>,
+          firedAt: new Date(this.#deps.now()).toISOString(),
+        });
+        if (stored === undefined) continue;
+        raised.push(stored);
+        await this.#deps.events?.publish({
+          kind: 'alert',
+          product: { id: seen.id, version: seen.version, source: seen.source },
+          topic: alertTopicOf(stored.id),
+        });
+      }
+    }
+    return raised;
+  }
+
+  /** What the rule raises on `seen` (as its owner reads it): a dedupe key and the stored detail each. */
+  async #fires(
+    actor: Actor,
+    rule: AlertRuleInput,
+    seen: ReadableProduct,
+  ): Promise<{ readonly key: string; readonly detail: StoredDetail }[]> {
+    const self = { source: seen.source, id: seen.id };
+    switch (rule.kind) {
+      case 'watched-area': {
+        const box = bboxOf(seen.geo);
+        if (box === null || !intersects(box, rule.bbox)) return [];
+        if (rule.categories !== undefined && !seen.categories.some((c) => rule.categories?.includes(c)))
+          return [];
+        return [{ key: `${seen.source}:${seen.id}`, detail: { kind: rule.kind, products: [self] } }];
+      }
+      case 'reliable-source': {
+        const rank = RELIABILITY.findIndex((r) => r === seen.reliability);
+        if (seen.originator !== rule.partner || rank < 0 || rank > RELIABILITY.indexOf(rule.minReliability))
+          return [];
+        return [{ key: `${seen.source}:${seen.id}`, detail: { kind: rule.kind, products: [self] } }];
+      }
+      case 'entity-by-partners': {
+        const since = this.#deps.now() - rule.windowHours * HOUR;
+        const out: { key: string; detail: StoredDetail }[] = [];
+        const entities = (await this.#deps.correlation.entitiesOf(actor, seen)).filter(
+          (e) => rule.entityTypes === undefined || rule.entityTypes.some((t) => t === e.type),
+        );
+        for (const entity of entities) {
+          const related = (await this.#deps.correlation.relatedTo(actor, seen, [entity])).filter(
+            (r) => Date.parse(r.reportedAt) >= since,
+          );
+          const partners = new Set([seen.originator, ...related.map((r) => r.originator)]);
+          if (partners.size < rule.minPartners) continue;
+          out.push({
+            key: `${entity.type}:${entity.value}|${[...partners].sort().join(',')}`,
+            detail: {
+              kind: rule.kind,
+              entity,
+              products: [self, ...related.map((r) => ({ source: r.source, id: r.id }))],
+            },
+          });
+        }
+        return out;
+      }
+    }
+  }
+}
