@@ -64,41 +64,14 @@ export class CorrelationService {
 
   /** What `actor` may read of a product's current version, or undefined when nothing. */
   async readable(actor: Actor, source: EntitySource, id: string): Promise<ReadableProduct | undefined> {
+    let view: Parameters<typeof readableOf>[2] | undefined;
     if (source === 'own') {
       const snapshot = await this.#deps.products.snapshot(id);
-      const view = snapshot === undefined ? undefined : this.#deps.products.viewFrom(actor, snapshot);
-      if (view === undefined) return undefined;
-      return {
-        source,
-        id,
-        version: view.version,
-        originator: view.originator,
-        title: view.titleWithheld ? '' : view.title,
-        banner: view.banner,
-        discipline: view.discipline,
-        categories: view.categories,
-        reliability: view.reliability,
-        titleWithheld: view.titleWithheld,
-        geo: view.geo,
-        portionIds: new Set(view.portions.map((p) => p.id)),
-      };
+      view = snapshot === undefined ? undefined : this.#deps.products.viewFrom(actor, snapshot);
+    } else {
+      view = await this.#deps.received.viewOf(actor, id);
     }
-    const view = await this.#deps.received.viewOf(actor, id);
-    if (view === undefined) return undefined;
-    return {
-      source,
-      id,
-      version: view.version,
-      originator: view.originator,
-      title: view.titleWithheld ? '' : view.title,
-      banner: view.banner,
-      discipline: view.discipline,
-      categories: view.categories,
-      reliability: view.reliability,
-      titleWithheld: view.titleWithheld,
-      geo: view.geo,
-      portionIds: new Set(view.portions.map((p) => p.id)),
-    };
+    return view === undefined ? undefined : readableOf(source, id, view);
   }
 
   /** The occurrences of a product's entities that `seen` (what the reader may read of it) covers. */
@@ -179,4 +152,37 @@ export class CorrelationService {
     for (const o of await this.#visibleOccurrences(subject)) seen.set(keyOf(o.type, o.value), o);
     return [...seen.values()].map(({ type, value }) => ({ type, value }));
   }
+}
+
+/** What a reader sees of a product (own or received view alike), as correlation and search judge it. */
+function readableOf(
+  source: EntitySource,
+  id: string,
+  view: {
+    readonly version: number;
+    readonly originator: string;
+    readonly title: string;
+    readonly titleWithheld: boolean;
+    readonly banner: string;
+    readonly discipline: ReadableProduct['discipline'];
+    readonly categories: ReadableProduct['categories'];
+    readonly reliability: ReadableProduct['reliability'];
+    readonly geo: ReadableProduct['geo'];
+    readonly portions: readonly { readonly id: string }[];
+  },
+): ReadableProduct {
+  return {
+    source,
+    id,
+    version: view.version,
+    originator: view.originator,
+    title: view.titleWithheld ? '' : view.title,
+    banner: view.banner,
+    discipline: view.discipline,
+    categories: view.categories,
+    reliability: view.reliability,
+    titleWithheld: view.titleWithheld,
+    geo: view.geo,
+    portionIds: new Set(view.portions.map((p) => p.id)),
+  };
 }
