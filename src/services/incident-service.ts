@@ -475,7 +475,8 @@ export class IncidentService {
   /**
    * This node's share of the protocol for one step, as its own copy of the arrangement says: on
    * the report, recall the products involved it originated; on a confirmation with
-   * autoSuspendOnConfirmedBreach, or on the suspension step, suspend the suspected party.
+   * autoSuspendOnConfirmedBreach, or on the suspension step, suspend the suspected party. Only
+   * products this node released under the incident's arrangement are recalled.
    */
   async #effectsOf(
     tx: Repositories,
@@ -493,6 +494,10 @@ export class IncidentService {
     const recalled: string[] = [];
     if (first && protocol.recall) {
       for (const productId of incident.products) {
+        // Only what was shared under this arrangement: a party cannot, by naming any product of
+        // ours in an incident, have it recalled from partners under other arrangements.
+        const releases = await tx.releases.list({ productId });
+        if (!releases.some((r) => r.effect === 'allow' && r.arrangementId === arrangementId)) continue;
         const recall = await this.#deps.recalls.recallForProtocol(tx, productId, {
           reason: `breach protocol of ${arrangementId}: incident ${incident.id} reported by ${incident.origin ?? self}`,
           by: 'breach-protocol',

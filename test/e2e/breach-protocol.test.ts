@@ -376,6 +376,34 @@ describe('the breach protocol across three nodes', () => {
     expect(shown.every((r) => [MAIN.id, LIGHT.id].includes(r.entry?.arrangement?.id ?? ''))).toBe(true);
   });
 
+  it('recalls only products shared under the incident arrangement, whoever names them', async () => {
+    // USA shares a product with GBR under LIGHT only; GBR then names it in an incident under MAIN,
+    // whose protocol recalls. USA must not recall from everyone what MAIN never carried.
+    const { products } = nodes.USA.node.services;
+    const { analyst, officer } = nodes.USA.actors;
+    const draft = await products.createDraft(analyst, makeDraft({ title: 'shared under LIGHT only' }));
+    await products.submit(analyst, draft.id);
+    await products.decide(officer, draft.id, 'approved');
+    await products.release(officer, draft.id, 'GBR', LIGHT.id);
+    await deliverAll();
+    const reported = await api('GBR', 'officer', 'POST', '/api/v1/incidents', {
+      arrangement: MAIN.id,
+      suspectedParty: 'USA',
+      products: [draft.id],
+      severity: 'medium',
+      description: 'Names a product MAIN never carried.',
+    });
+    expect(reported.status, JSON.stringify(reported.body)).toBe(201);
+    clockNow += 60_000;
+    await deliverAll();
+    const atUsa = await nodes.USA.node.services.incidents.get(
+      nodes.USA.actors.auditor,
+      String(reported.body.id),
+    );
+    expect(atUsa.steps[0]?.effects).toEqual({});
+    expect((await nodes.USA.node.store.products.get(draft.id))?.state).toBe('released');
+  });
+
   it('lets a scoped auditor verify the whole log without reading what lies outside their scope', async () => {
     const usa = nodes.USA;
     await usa.node.services.audit.integrate();
