@@ -180,6 +180,8 @@ export class IncidentService {
    */
   async report(actor: Actor, input: IncidentReportInput): Promise<IncidentView> {
     requirePermission(actor, 'incident:report');
+    // A scoped auditor reports under the arrangements they oversee: others do not exist for them.
+    requireOversightOf(actor, input.arrangement, `arrangement '${input.arrangement}'`);
     const signer = this.#signer();
     const { store, partner: self } = this.#deps;
     const now = this.#deps.now();

@@ -341,6 +341,17 @@ describe('the breach protocol across three nodes', () => {
     expect(list.body).toEqual([]);
     const one = await api('USA', 'otherAuditor', 'GET', `/api/v1/incidents/${incident.id}`);
     expect(one.status).toBe(404);
+    // Nor may they report under it: it answers as an arrangement that does not exist, and stores nothing.
+    const before = (await nodes.USA.node.store.incidents.list()).length;
+    const outside = await api('USA', 'otherAuditor', 'POST', '/api/v1/incidents', {
+      arrangement: MAIN.id,
+      suspectedParty: 'CAN',
+      products: [],
+      severity: 'low',
+      description: 'outside my scope',
+    });
+    expect(outside.status).toBe(404);
+    expect(await nodes.USA.node.store.incidents.list()).toHaveLength(before);
     const report = await api(
       'USA',
       'otherAuditor',
