@@ -106,6 +106,13 @@ export function createServices(
   const writing = { store, audit, partner: config.partner, registry, now, outboxSignal };
   const products = new ProductService({ ...writing, events, ...signer });
   const recalls = new RecallService({ ...writing, events, ...signer });
+  const received = new ReceivedService({
+    store,
+    partner: config.partner,
+    registry,
+    now,
+    ...(identity === undefined ? {} : { ownSigningKey: identity.signing }),
+  });
   const incidents = new IncidentService({
     store,
     partner: config.partner,
@@ -114,14 +121,9 @@ export function createServices(
     outboxSignal,
     recalls,
     arrangements,
+    products,
+    received,
     ...signer,
-  });
-  const received = new ReceivedService({
-    store,
-    partner: config.partner,
-    registry,
-    now,
-    ...(identity === undefined ? {} : { ownSigningKey: identity.signing }),
   });
   const stix = new StixService({ store, registry, partner: config.partner, now, products, audit });
   const correlation = new CorrelationService({ store, products, received });

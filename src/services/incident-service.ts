@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Type, { type Static } from 'typebox';
 import type { AuditActor } from '../audit/index.js';
+import { authorise } from '../auth/roles.js';
 import { AccordError } from '../errors/index.js';
 import {
   type EnvelopeHeader,
@@ -34,7 +35,9 @@ import type { AuditRecorder } from './audit-log.js';
 import type { AcceptedMessage } from './consent-inbox.js';
 import type { OutboxSignal } from './outbox-signal.js';
 import { sealForOutbox } from './partner-keys.js';
+import type { ProductService } from './product-service.js';
 import type { RecallService } from './recall-service.js';
+import type { ReceivedService } from './received-service.js';
 
 // Issue 5, the breach protocol. "Report an incident: reporter, arrangement, suspected party,
 // products involved, severity, description. The arrangement's protocol runs: notify every party by
@@ -106,6 +109,9 @@ export interface IncidentServiceDeps {
   readonly outboxSignal?: OutboxSignal;
   readonly recalls: RecallService;
   readonly arrangements: ArrangementService;
+  /** To tell whether a reporter may read a product they name (own, then received). */
+  readonly products?: Pick<ProductService, 'snapshot' | 'viewFrom'>;
+  readonly received?: Pick<ReceivedService, 'viewOf'>;
 }
 
 /** What moves an incident on, from which states, and the permission each needs. */
@@ -175,14 +181,15 @@ export class IncidentService {
    * the arrangement's protocol in the same transaction: the incident and its first step stored and
    * logged, one notice per other party queued, and this node's own products among those involved
    * recalled when the protocol says so. Throws NOT_FOUND for an arrangement not held,
-   * INPUT_INVALID for a suspected party that is not a party, or a product this node holds neither
-   * as its own nor as received; FEDERATION_NOT_CONFIGURED on a node without keys.
+   * INPUT_INVALID for a suspected party that is not a party, or a product not held here or not
+   * readable by the reporter (alike); FEDERATION_NOT_CONFIGURED on a node without keys.
    */
   async report(actor: Actor, input: IncidentReportInput): Promise<IncidentView> {
     requirePermission(actor, 'incident:report');
     // A scoped auditor reports under the arrangements they oversee: others do not exist for them.
     requireOversightOf(actor, input.arrangement, `arrangement '${input.arrangement}'`);
     const signer = this.#signer();
+    await this.#checkNamed(actor, input.products);
     const { store, partner: self } = this.#deps;
     const now = this.#deps.now();
     const at = new Date(now).toISOString();
@@ -206,20 +213,6 @@ export class IncidentService {
           `incident /suspectedParty: ${input.suspectedParty} is not a party to ${arrangement.id} (parties: ${parties.join(', ')})`,
           { path: '/suspectedParty' },
         );
-      }
-      for (const [i, productId] of input.products.entries()) {
-        const held =
-          (await tx.products.get(productId)) !== undefined ||
-          (await tx.receivedProducts.get(productId)) !== undefined;
-        if (!held) {
-          throw new AccordError(
-            'INPUT_INVALID',
-            `incident /products/${i}: no product '${productId}' held here`,
-            {
-              path: `/products/${i}`,
-            },
-          );
-        }
       }
       const incident: IncidentRecord = {
         id: randomUUID(),
@@ -250,6 +243,35 @@ export class IncidentService {
     });
     this.#deps.outboxSignal?.notify();
     return this.#view(store, actor, id);
+  }
+
+  /**
+   * A reporter who reads products names only products they may read: one they may not read is
+   * refused exactly as one not held, so a report tells nobody that a product exists. Those who read
+   * no product content (administrators, auditors, who see product ids in the audit log) may name
+   * any product held here.
+   */
+  async #checkNamed(actor: Actor, productIds: readonly string[]): Promise<void> {
+    const { products, received } = this.#deps;
+    const reads = authorise(actor.user.roles, 'product:read').allowed;
+    for (const [i, productId] of productIds.entries()) {
+      let known: boolean;
+      if (reads && products !== undefined && received !== undefined) {
+        const snapshot = await products.snapshot(productId);
+        known =
+          (snapshot !== undefined && products.viewFrom(actor, snapshot) !== undefined) ||
+          (await received.viewOf(actor, productId)) !== undefined;
+      } else {
+        known =
+          (await this.#deps.store.products.get(productId)) !== undefined ||
+          (await this.#deps.store.receivedProducts.get(productId)) !== undefined;
+      }
+      if (!known) {
+        throw new AccordError('INPUT_INVALID', `incident /products/${i}: no product '${productId}' here`, {
+          path: `/products/${i}`,
+        });
+      }
+    }
   }
 
   /**

@@ -479,6 +479,40 @@ describe('the breach protocol across three nodes', () => {
       expect(JSON.stringify(response.body)).toContain(words);
     }
     expect(await nodes.USA.node.store.incidents.list()).toHaveLength(before);
+    // A reporter who may not read a product is answered as if it did not exist.
+    await nodes.USA.node.services.directory.createUser(null, {
+      username: 'junior.usa',
+      displayName: 'junior',
+      nationality: 'USA',
+      clearance: 'UNCLASSIFIED',
+      caveats: [],
+      communities: [],
+      roles: ['analyst'],
+      password: 'a long enough junior password',
+    });
+    const junior = await nodes.USA.node.store.users.getByUsername('junior.usa');
+    const { token } = await nodes.USA.node.services.auth.issueToken(junior?.id ?? '', 'junior');
+    const answer = async (productId: string) => {
+      const response = await nodes.USA.node.server.inject({
+        method: 'POST',
+        url: '/api/v1/incidents',
+        headers: { authorization: `Bearer ${token}` },
+        payload: {
+          arrangement: MAIN.id,
+          suspectedParty: 'GBR',
+          products: [productId],
+          severity: 'low',
+          description: 'x',
+        },
+      });
+      return {
+        status: response.statusCode,
+        detail: String(JSON.parse(response.body).detail).replace(productId, 'ID'),
+      };
+    };
+    expect(await answer(usaProduct)).toEqual(await answer('USA-2026-ffffffffff'));
+    expect((await answer(usaProduct)).status).toBe(400);
+    expect(await nodes.USA.node.store.incidents.list()).toHaveLength(before);
   });
 
   it('refuses a notice of an incident from a party that did not report it', async () => {
