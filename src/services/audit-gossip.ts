@@ -12,6 +12,7 @@ import type { IncidentRecord, Partner, PeerTreeHead, Store } from '../store/inde
 import { pinsOf } from './arrangement-trust.js';
 import { incidentEvent } from './audit-events.js';
 import type { AuditRecorder } from './audit-log.js';
+import { Periodic } from './periodic.js';
 
 // Issue 5's gossip: a node asks each partner it shares an active arrangement with for its latest
 // signed tree head, checks the signature under the key that arrangement pins, and checks that the
@@ -63,9 +64,7 @@ class Unreachable extends Error {}
 
 export class AuditGossip {
   readonly #deps: AuditGossipDeps;
-  #timer: NodeJS.Timeout | undefined;
-  #tick: Promise<unknown> | undefined;
-  #running = false;
+  readonly #rounds = new Periodic();
   #log: ((line: string) => void) | undefined;
 
   constructor(deps: AuditGossipDeps) {
@@ -276,28 +275,17 @@ export class AuditGossip {
     onError?: (error: unknown) => void,
     log?: (line: string) => void,
   ): void {
-    if (this.#running) return;
-    this.#running = true;
+    if (this.#rounds.running) return;
     if (log !== undefined) this.#log = log;
-    const schedule = () => {
-      this.#timer = setTimeout(() => {
-        this.#tick = this.round()
-          .catch((error: unknown) => onError?.(error))
-          .finally(() => {
-            this.#tick = undefined;
-            if (this.#running) schedule();
-          });
-      }, intervalMs);
-      this.#timer.unref();
-    };
-    schedule();
+    this.#rounds.start(
+      () => this.round(),
+      intervalMs,
+      (error) => onError?.(error),
+    );
   }
 
   async stop(): Promise<void> {
-    this.#running = false;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#tick;
+    await this.#rounds.stop();
   }
 }
 

@@ -27,6 +27,7 @@ import type {
   Store,
 } from '../store/index.js';
 import { type Actor, oversightScope, requirePermission } from './actor.js';
+import { Periodic } from './periodic.js';
 
 // Issue 5's audit log over the store. Events are queued in the transaction of the change they
 // record (recordIn), so a change and its audit entry commit or roll back together and a business
@@ -146,9 +147,7 @@ export class AuditLog implements AuditRecorder {
   readonly #deps: AuditLogDeps;
   /** The sequencer's queue of work: integrate and sign never run twice at once in this process. */
   #chain: Promise<unknown> = Promise.resolve();
-  #timer: NodeJS.Timeout | undefined;
-  #tick: Promise<void> | undefined;
-  #running = false;
+  readonly #rounds = new Periodic();
   #onError: (error: unknown) => void = () => undefined;
   #time: { readonly at: number; readonly text: string } = { at: Number.NaN, text: '' };
 
@@ -315,32 +314,18 @@ export class AuditLog implements AuditRecorder {
    * of a round that failed (the store unreachable, a refusal to sign a fork).
    */
   start(intervalMs: number = TREE_HEAD_INTERVAL_MS, onError?: (error: unknown) => void): void {
-    if (this.#running) return;
-    this.#running = true;
+    if (this.#rounds.running) return;
     if (onError !== undefined) this.#onError = onError;
-    const schedule = () => {
-      this.#timer = setTimeout(() => {
-        this.#tick = this.signIfGrown()
-          .then(
-            () => undefined,
-            (error: unknown) => this.#onError(error),
-          )
-          .finally(() => {
-            this.#tick = undefined;
-            if (this.#running) schedule();
-          });
-      }, intervalMs);
-      this.#timer.unref();
-    };
-    schedule();
+    this.#rounds.start(
+      () => this.signIfGrown(),
+      intervalMs,
+      (error) => this.#onError(error),
+    );
   }
 
   /** Stops the timer, then integrates what is queued and signs a last head if the log grew. */
   async close(): Promise<void> {
-    this.#running = false;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#tick;
+    await this.#rounds.stop();
     try {
       await this.signIfGrown();
     } catch (error) {
