@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectOneLineFailure, ok } from '../../test/fixtures/cli.js';
+import { addUsaUser, expectOneLineFailure, initUsaWithGbr, ok } from '../../test/fixtures/cli.js';
 import type { IncidentView } from '../services/incident-service.js';
 import { runCaptured } from './captured-run.js';
 
@@ -18,47 +18,13 @@ const usa = join(root, 'usa');
 const gbr = join(root, 'gbr');
 
 beforeAll(async () => {
-  for (const [dir, partner] of [
-    [usa, 'USA'],
-    [gbr, 'GBR'],
-  ] as const) {
-    await ok(['init', '--dir', dir, '--partner', partner, '--json'], KEY_ENV);
-  }
-  const identity = join(root, 'gbr-identity.json');
-  writeFileSync(identity, (await ok(['keys', 'show', '--dir', gbr, '--json'])).stdout);
-  await ok([
-    'partner',
-    'add',
-    'GBR',
-    '--identity',
-    identity,
-    '--endpoint',
-    'http://127.0.0.1:9',
-    '--dir',
-    usa,
-  ]);
+  await initUsaWithGbr(root, usa, gbr, KEY_ENV);
   const people = [
     ['ann', 'analyst', []],
     ['ollie', 'oversight-auditor', ['--oversight-of', 'fvey-multilateral']],
     ['otto', 'oversight-auditor', ['--oversight-of', 'usa-gbr-sigint']],
   ] as const;
-  for (const [username, role, extra] of people) {
-    await ok([
-      'user',
-      'add',
-      '--dir',
-      usa,
-      '--username',
-      username,
-      '--nationality',
-      'USA',
-      '--clearance',
-      'SECRET',
-      '--role',
-      role,
-      ...extra,
-    ]);
-  }
+  for (const [username, role, extra] of people) await addUsaUser(usa, username, role, 'SECRET', extra);
   await ok(['arrangement', 'add', FVEY, '--dir', usa, '--as', 'admin']);
 }, 60_000);
 

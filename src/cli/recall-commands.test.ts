@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectOneLineFailure, ok } from '../../test/fixtures/cli.js';
+import { addUsaUser, expectOneLineFailure, initUsaWithGbr, ok } from '../../test/fixtures/cli.js';
 import { buildNode } from '../app/node.js';
 import type { RecallStatus, SealedRecall } from '../services/recall-service.js';
 import type { Store } from '../store/index.js';
@@ -49,46 +49,9 @@ async function released(): Promise<string> {
 }
 
 beforeAll(async () => {
-  for (const [dir, partner] of [
-    [usa, 'USA'],
-    [gbr, 'GBR'],
-  ] as const) {
-    await ok(['init', '--dir', dir, '--partner', partner, '--json'], KEY_ENV);
-  }
-  const identity = join(root, 'gbr-identity.json');
-  writeFileSync(identity, (await ok(['keys', 'show', '--dir', gbr, '--json'])).stdout);
-  await ok([
-    'partner',
-    'add',
-    'GBR',
-    '--identity',
-    identity,
-    '--endpoint',
-    'http://127.0.0.1:9',
-    '--dir',
-    usa,
-  ]);
-  for (const [username, role] of [
-    ['ann', 'analyst'],
-    ['olly', 'release-officer'],
-  ] as const) {
-    await ok([
-      'user',
-      'add',
-      '--dir',
-      usa,
-      '--username',
-      username,
-      '--nationality',
-      'USA',
-      '--clearance',
-      'TOP SECRET',
-      '--role',
-      role,
-      '--caveats',
-      'SI',
-    ]);
-  }
+  await initUsaWithGbr(root, usa, gbr, KEY_ENV);
+  await addUsaUser(usa, 'ann', 'analyst', 'TOP SECRET', ['--caveats', 'SI']);
+  await addUsaUser(usa, 'olly', 'release-officer', 'TOP SECRET', ['--caveats', 'SI']);
   await ok(['arrangement', 'add', FVEY, '--dir', usa, '--as', 'admin']);
 }, 60_000);
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectOneLineFailure, ok } from '../../test/fixtures/cli.js';
+import { addUsaUser, expectOneLineFailure, ok } from '../../test/fixtures/cli.js';
 import { buildNode } from '../app/node.js';
 import type { StixObject } from '../interop/stix/index.js';
 import type { TableCounts } from '../store/index.js';
@@ -33,27 +33,8 @@ async function counts(): Promise<TableCounts> {
 
 beforeAll(async () => {
   await ok(['init', '--dir', usa, '--partner', 'USA', '--json'], KEY_ENV);
-  for (const [username, role] of [
-    ['ann', 'analyst'],
-    ['olly', 'release-officer'],
-  ] as const) {
-    await ok([
-      'user',
-      'add',
-      '--dir',
-      usa,
-      '--username',
-      username,
-      '--nationality',
-      'USA',
-      '--clearance',
-      'TOP SECRET',
-      '--role',
-      role,
-      '--caveats',
-      'SI',
-    ]);
-  }
+  await addUsaUser(usa, 'ann', 'analyst', 'TOP SECRET', ['--caveats', 'SI']);
+  await addUsaUser(usa, 'olly', 'release-officer', 'TOP SECRET', ['--caveats', 'SI']);
   await ok(['arrangement', 'add', FVEY, '--dir', usa, '--as', 'admin']);
   const created = await ok(['product', 'create', SIGINT_CT, '--dir', usa, '--as', 'ann', '--json'], KEY_ENV);
   productId = (JSON.parse(created.stdout) as { id: string }).id;
