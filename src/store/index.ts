@@ -4,6 +4,7 @@ export {
   type StoreConfig,
   type StoreOptions,
 } from './open-store.js';
+export { markingRefsOfObject } from './repositories/stix-objects.js';
 export { SQLITE_FILE_NAME, sqliteFileIn } from './sqlite/index.js';
 export {
   type AlertRecord,

@@ -350,6 +350,12 @@ export interface StixObjectsTable {
   date_added: string;
 }
 
+/** The marking definitions a product's stored STIX objects name (migration 0018). */
+export interface StixProductMarkingsTable {
+  product_id: string;
+  marking_ref: string;
+}
+
 export interface StreamEventsTable {
   seq: Generated<number>;
   event_json: string;
@@ -429,6 +435,7 @@ export interface Database {
   incidents: IncidentsTable;
   incident_steps: IncidentStepsTable;
   stix_objects: StixObjectsTable;
+  stix_product_markings: StixProductMarkingsTable;
   stream_events: StreamEventsTable;
   entity_occurrences: EntityOccurrencesTable;
   alert_rules: AlertRulesTable;

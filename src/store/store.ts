@@ -43,6 +43,7 @@ export const STORE_TABLES = [
   'incidents',
   'incident_steps',
   'stix_objects',
+  'stix_product_markings',
   'stream_events',
   'entity_occurrences',
   'alert_rules',
@@ -995,14 +996,45 @@ export interface StixObjectRecord {
 export type StixObjectInput = Omit<StixObjectRecord, 'object' | 'dateAdded'> & {
   /** The object's JSON text as it will be stored. */
   readonly json: string;
+  /** The marking definitions the object names, when the caller has them (else read from `json`). */
+  readonly markingRefs?: readonly string[];
 };
 
 /** Imported STIX objects by id and version. */
 export interface StixObjectRepository {
   /** Stores the objects; a version already held is kept as it is. Returns how many were new. */
   addMany(objects: readonly StixObjectInput[]): Promise<number>;
-  /** Stored objects in import order: all, those of one product, or (`productId: null`) those of none. */
-  list(filter?: { readonly productId?: string | null }): Promise<readonly StixObjectRecord[]>;
+  /**
+   * Stored objects in import order: all, those of one product, or (`productId: null`) those of
+   * none; of the given types only, when `types` is given.
+   */
+  list(filter?: {
+    readonly productId?: string | null;
+    readonly types?: readonly string[];
+  }): Promise<readonly StixObjectRecord[]>;
+  /**
+   * A TAXII collection's stored objects (issue 6): those of `productIds`, in collection order
+   * (date added, id, version), strictly after the key `after` (date added as stored), at most
+   * `limit`, of the given types and ids only when those are given.
+   */
+  collectionPage(query: {
+    readonly productIds: readonly string[];
+    readonly after: readonly [dateAdded: string, stixId: string, version: string];
+    readonly limit: number;
+    readonly types?: readonly string[];
+    readonly ids?: readonly string[];
+  }): Promise<readonly StixObjectRecord[]>;
+  /** Id and version of the objects of `productIds` added at exactly `dateAdded`, in id-version order. */
+  keysAddedAt(
+    dateAdded: string,
+    productIds: readonly string[],
+  ): Promise<readonly { readonly stixId: string; readonly version: string }[]>;
+  /** Every stored version of these ids among the objects of `productIds`. */
+  versionsOf(stixIds: readonly string[], productIds: readonly string[]): Promise<readonly StixObjectRecord[]>;
+  /** Those of `productIds` that have stored objects. */
+  productsWithObjects(productIds: readonly string[]): Promise<ReadonlySet<string>>;
+  /** The marking-definition ids the stored objects of `productIds` name. */
+  markingRefsOf(productIds: readonly string[]): Promise<ReadonlySet<string>>;
 }
 
 // ---------------------------------------------------------------- the store
