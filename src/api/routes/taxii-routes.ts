@@ -1,14 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AccordError } from '../../errors/index.js';
 import {
-  filterEntries,
   normaliseTimestamp,
-  pageEntries,
   parseLimit,
   parseMatchList,
   parseVersionMatch,
   STIX_MEDIA_TYPE,
-  type TaxiiEntry,
   type TaxiiFilter,
   type TaxiiPage,
   type TaxiiService,
@@ -93,12 +90,9 @@ function filterOf(query: Query, versions: VersionMatch, allowed: readonly string
   };
 }
 
-function pageOf(query: Query, entries: readonly TaxiiEntry[]): TaxiiPage {
+function pagingOf(query: Query): { readonly limit: number; readonly next?: string } {
   const next = one(query, 'next');
-  return pageEntries(entries, {
-    limit: parseLimit(one(query, 'limit')),
-    ...(next === undefined ? {} : { next }),
-  });
+  return { limit: parseLimit(one(query, 'limit')), ...(next === undefined ? {} : { next }) };
 }
 
 /** §3.3.1: the first and last `date_added` of the page, when it has any object. */
@@ -214,14 +208,22 @@ export async function registerTaxiiRoutes(
       );
       get(`/${API_ROOT}/collections/:collectionId/objects/`, read, async (request, reply) => {
         const filter = filterOf(query(request), { kind: 'last' }, OBJECT_PARAMS);
-        const entries = await taxii.entries(actorOf(request), params(request).collectionId!);
-        const page = pageOf(query(request), filterEntries(entries, filter));
+        const page = await taxii.page(
+          actorOf(request),
+          params(request).collectionId!,
+          filter,
+          pagingOf(query(request)),
+        );
         return sendTaxii(withDateHeaders(reply, page), envelope(page));
       });
       get(`/${API_ROOT}/collections/:collectionId/manifest/`, read, async (request, reply) => {
         const filter = filterOf(query(request), { kind: 'last' }, OBJECT_PARAMS);
-        const entries = await taxii.entries(actorOf(request), params(request).collectionId!);
-        const page = pageOf(query(request), filterEntries(entries, filter));
+        const page = await taxii.page(
+          actorOf(request),
+          params(request).collectionId!,
+          filter,
+          pagingOf(query(request)),
+        );
         return sendTaxii(withDateHeaders(reply, page), {
           more: page.more,
           ...(page.next === undefined ? {} : { next: page.next }),
@@ -237,29 +239,29 @@ export async function registerTaxiiRoutes(
               }),
         });
       });
-      const visibleVersions = async (request: FastifyRequest): Promise<TaxiiEntry[]> => {
+      // A page of one object's versions; an object the caller may not see answers as one that is not there.
+      const objectPage = async (request: FastifyRequest, filter: TaxiiFilter): Promise<TaxiiPage> => {
         const id = params(request).objectId!;
+        const collectionId = params(request).collectionId!;
+        const actor = actorOf(request);
+        const ids = new Set([id]);
         // attacker-controlled; a malformed id is simply not there
-        const entries = ID_SHAPE.test(id)
-          ? filterEntries(await taxii.entries(actorOf(request), params(request).collectionId!), {
-              ids: new Set([id]),
-              versions: { kind: 'all' },
-            })
-          : [];
-        if (entries.length === 0) throw new AccordError('NOT_FOUND', `no object '${id.slice(0, 300)}'`, {});
-        return entries;
+        const seen =
+          ID_SHAPE.test(id) &&
+          (await taxii.page(actor, collectionId, { ids, versions: { kind: 'all' } }, { limit: 1 })).items
+            .length > 0;
+        if (!seen) throw new AccordError('NOT_FOUND', `no object '${id.slice(0, 300)}'`, {});
+        return taxii.page(actor, collectionId, { ...filter, ids }, pagingOf(query(request)));
       };
       get(`/${API_ROOT}/collections/:collectionId/objects/:objectId/`, read, async (request, reply) => {
-        const filter = filterOf(query(request), { kind: 'last' }, ONE_OBJECT_PARAMS);
-        const page = pageOf(query(request), filterEntries(await visibleVersions(request), filter));
+        const page = await objectPage(request, filterOf(query(request), { kind: 'last' }, ONE_OBJECT_PARAMS));
         return sendTaxii(withDateHeaders(reply, page), envelope(page));
       });
       get(
         `/${API_ROOT}/collections/:collectionId/objects/:objectId/versions/`,
         read,
         async (request, reply) => {
-          const filter = filterOf(query(request), { kind: 'all' }, VERSION_PARAMS);
-          const page = pageOf(query(request), filterEntries(await visibleVersions(request), filter));
+          const page = await objectPage(request, filterOf(query(request), { kind: 'all' }, VERSION_PARAMS));
           return sendTaxii(withDateHeaders(reply, page), {
             more: page.more,
             ...(page.next === undefined ? {} : { next: page.next }),

@@ -27,6 +27,7 @@ export {
   statementOf,
 } from './markings.js';
 export {
+  type CollectionParts,
   DEFAULT_IMPORT_MARKING,
   type StixEntry,
   type StixImportOptions,

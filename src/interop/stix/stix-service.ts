@@ -21,6 +21,7 @@ import type {
   StixObjectRecord,
   Store,
 } from '../../store/index.js';
+import { markingRefsOfObject } from '../../store/index.js';
 import { type KeptStixIds, productToStix } from './export.js';
 import { type StixObject, uuidV5 } from './ids.js';
 import { planImport, versionOf } from './import.js';
@@ -50,6 +51,16 @@ export interface StixEntry {
   /** STIX `modified` (or `created`; '' for observables), as an ISO instant. */
   readonly version: string;
   readonly dateAdded: string;
+}
+
+/** A collection as StixService.collectionParts splits it for paging. */
+export interface CollectionParts {
+  /** Products whose stored objects are served as they are, read by the page in SQL. */
+  readonly importedProducts: readonly string[];
+  /** Every other object the viewer may see. */
+  readonly entries: readonly StixEntry[];
+  /** `id@version` of stored objects of those products not to serve: `entries` holds them, added earlier. */
+  readonly hidden: ReadonlySet<string>;
 }
 
 export interface StixImportOptions {
@@ -106,14 +117,6 @@ const REPORT_OWN = new Set([
   'x_accord_product',
 ]);
 
-function markingRefsOf(object: Readonly<Record<string, unknown>>): string[] {
-  const refs = Array.isArray(object.object_marking_refs) ? [...object.object_marking_refs] : [];
-  if (Array.isArray(object.granular_markings)) {
-    for (const g of object.granular_markings as { marking_ref?: unknown }[]) refs.push(g.marking_ref);
-  }
-  return refs.filter((r): r is string => typeof r === 'string');
-}
-
 /** STIX 2.1 import and export over a node's store, filtered by the release and read policies. */
 export class StixService {
   readonly #deps: StixServiceDeps;
@@ -165,6 +168,7 @@ export class StixService {
           productId: o.productId ?? null,
           portionId: o.portionId ?? null,
           json: JSON.stringify(o.object),
+          markingRefs: markingRefsOfObject(o.object),
         }));
         added += await tx.stix.addMany(rows);
         options.onProgress?.(Math.min(total, start + STORE_CHUNK), total);
@@ -219,26 +223,14 @@ export class StixService {
    * Ids and versions are stable: deterministic for our products, kept for imported ones.
    */
   async objectsFor(viewer: StixViewer, options: { readonly productId?: string } = {}): Promise<StixEntry[]> {
-    if (viewer.kind === 'user') requirePermission(viewer.actor, 'product:read');
     const store = this.#deps.store;
     const out = new Map<string, StixEntry>();
-    // An object several products share (a marking definition) was added when the first of them
-    // was: keeping the earliest date keeps its TAXII date_added still as later products arrive, so
-    // a client resuming with added_after is not sent it again.
-    const add = (entry: StixEntry): void => {
-      const key = `${entry.id}@${entry.version}`;
-      const held = out.get(key);
-      if (held === undefined || entry.dateAdded < held.dateAdded) out.set(key, entry);
-    };
-    const arrangements = viewer.kind === 'partner' ? await this.#arrangementsWith(viewer) : [];
-    const records =
-      options.productId === undefined
-        ? await this.#allProducts()
-        : [await store.products.get(options.productId)].filter((r): r is ProductRecord => r !== undefined);
-    for (const record of records) {
-      const seen = await this.#productFor(viewer, record, arrangements);
-      if (seen === undefined) continue;
-      for (const entry of await this.#productObjects(record, seen)) add(entry);
+    const add = (entry: StixEntry) => addEarliest(out, entry);
+    const productIds = options.productId === undefined ? undefined : [options.productId];
+    for (const { record, seen } of await this.#visibleProducts(viewer, productIds)) {
+      const raw = await store.stix.list({ productId: record.id });
+      const entries = raw.length > 0 && servedAsImported(record, seen) ? raw.map(rawEntry) : undefined;
+      for (const entry of entries ?? (await this.#generated(record, seen, raw))) add(entry);
     }
     // Imported objects of no product, read once.
     const raw = await store.stix.list({ productId: null });
@@ -249,7 +241,7 @@ export class StixService {
       // the marking definitions that what the viewer sees names (foreign ones travel with them).
       const definitions = raw.filter((r) => r.type === 'marking-definition');
       if (definitions.length > 0) {
-        const named = new Set([...out.values()].flatMap((e) => markingRefsOf(e.object)));
+        const named = new Set([...out.values()].flatMap((e) => markingRefsOfObject(e.object)));
         for (const r of definitions) if (named.has(r.stixId)) add(rawEntry(r));
       }
     }
@@ -259,6 +251,78 @@ export class StixService {
     return [...out.values()].sort((a, b) =>
       a.dateAdded < b.dateAdded ? -1 : a.dateAdded > b.dateAdded ? 1 : 0,
     );
+  }
+
+  /**
+   * What `viewer` may see of a TAXII collection, in two parts, for paging in SQL (issue 6): the
+   * products whose stored objects the viewer is served as imported (`importedProducts`: each
+   * seen whole, unedited, with objects stored), and every other visible object in memory
+   * (`entries`: generated versions, and the marking definitions of no product that anything
+   * visible names). Together they are objectsFor's answer: an id and version in both is kept once,
+   * added earliest, and `hidden` lists the stored ones to skip because the memory part holds them.
+   */
+  async collectionParts(
+    viewer: StixViewer,
+    options: { readonly productIds?: readonly string[] } = {},
+  ): Promise<CollectionParts> {
+    const store = this.#deps.store;
+    const visible = await this.#visibleProducts(viewer, options.productIds);
+    const stored = await store.stix.productsWithObjects(
+      visible.filter(({ record, seen }) => servedAsImported(record, seen)).map(({ record }) => record.id),
+    );
+    const importedProducts = visible
+      .filter(({ record }) => stored.has(record.id))
+      .map(({ record }) => record.id);
+    const out = new Map<string, StixEntry>();
+    const add = (entry: StixEntry) => addEarliest(out, entry);
+    for (const { record, seen } of visible) {
+      if (stored.has(record.id)) continue;
+      // Only the stored objects a generated version reuses the ids of.
+      const heads = await store.stix.list({ productId: record.id, types: ['report', 'note', 'location'] });
+      for (const entry of await this.#generated(record, seen, heads)) add(entry);
+    }
+    const named = new Set(await store.stix.markingRefsOf(importedProducts));
+    for (const e of out.values()) for (const ref of markingRefsOfObject(e.object)) named.add(ref);
+    for (const r of await store.stix.list({ productId: null, types: ['marking-definition'] })) {
+      if (named.has(r.stixId)) add(rawEntry(r));
+    }
+    // An id and version both generated here and stored with a product served as imported: the
+    // earlier added is kept (the stored one on a tie), as objectsFor keeps it.
+    const hidden = new Set<string>();
+    const twins = await store.stix.versionsOf(
+      [...new Set([...out.values()].map((e) => e.id))],
+      importedProducts,
+    );
+    for (const twin of twins) {
+      const key = `${twin.stixId}@${twin.version}`;
+      const held = out.get(key);
+      if (held === undefined) continue;
+      if (held.dateAdded < twin.dateAdded) hidden.add(key);
+      else out.delete(key);
+    }
+    return { importedProducts, entries: [...out.values()], hidden };
+  }
+
+  /** The products of `productIds` (default all) `viewer` may see, with the version the policy gives them. */
+  async #visibleProducts(
+    viewer: StixViewer,
+    productIds?: readonly string[],
+  ): Promise<{ readonly record: ProductRecord; readonly seen: DerivedProduct }[]> {
+    if (viewer.kind === 'user') requirePermission(viewer.actor, 'product:read');
+    const store = this.#deps.store;
+    const arrangements = viewer.kind === 'partner' ? await this.#arrangementsWith(viewer) : [];
+    const records =
+      productIds === undefined
+        ? await this.#allProducts()
+        : (await Promise.all(productIds.map((id) => store.products.get(id)))).filter(
+            (r): r is ProductRecord => r !== undefined,
+          );
+    const out: { record: ProductRecord; seen: DerivedProduct }[] = [];
+    for (const record of records) {
+      const seen = await this.#productFor(viewer, record, arrangements);
+      if (seen !== undefined) out.push({ record, seen });
+    }
+    return out;
   }
 
   async #allProducts(): Promise<ProductRecord[]> {
@@ -354,14 +418,16 @@ export class StixService {
     }
   }
 
-  /** A product version as STIX: the imported objects as they came when the viewer may see all of an unedited import, else generated. */
-  async #productObjects(record: ProductRecord, seen: DerivedProduct): Promise<StixEntry[]> {
+  /**
+   * A product version as STIX written here, reusing the ids of what was imported for it (`raw`:
+   * its stored report, notes and footprint at least).
+   */
+  async #generated(
+    record: ProductRecord,
+    seen: DerivedProduct,
+    raw: readonly StixObjectRecord[],
+  ): Promise<StixEntry[]> {
     const store = this.#deps.store;
-    const raw = await store.stix.list({ productId: record.id });
-    const whole = seen.withheldCount === 0 && !seen.titleWithheld;
-    if (raw.length > 0 && whole && record.currentVersion === 1) {
-      return raw.map(rawEntry);
-    }
     const first = await store.products.getVersion(record.id, 1);
     const current = await store.products.getVersion(record.id, record.currentVersion);
     if (first === undefined || current === undefined) return [];
@@ -403,6 +469,18 @@ export function visibleStixObjects(
   return services.stix.objectsFor(viewer, options);
 }
 
+/**
+ * Keeps `entry` unless an entry of the same id and version added earlier is held. An object several
+ * products share (a marking definition) was added when the first of them was: keeping the
+ * earliest date keeps its TAXII date_added still as later products arrive, so a client resuming
+ * with added_after is not sent it again.
+ */
+function addEarliest(out: Map<string, StixEntry>, entry: StixEntry): void {
+  const key = `${entry.id}@${entry.version}`;
+  const held = out.get(key);
+  if (held === undefined || entry.dateAdded < held.dateAdded) out.set(key, entry);
+}
+
 /** A stored object as an entry, parsed only when its object is read. */
 function rawEntry(r: StixObjectRecord): StixEntry {
   return {
@@ -414,6 +492,11 @@ function rawEntry(r: StixObjectRecord): StixEntry {
     version: r.version,
     dateAdded: r.dateAdded,
   };
+}
+
+/** Whether a product is served as its stored objects came: the viewer sees it whole and it was never edited here. */
+function servedAsImported(record: ProductRecord, seen: DerivedProduct): boolean {
+  return seen.withheldCount === 0 && !seen.titleWithheld && record.currentVersion === 1;
 }
 
 function keptIds(report: StixObjectRecord, raw: readonly StixObjectRecord[]): KeptStixIds {

@@ -5,6 +5,13 @@ import type { StixEntry, StixObject } from '../stix/index.js';
 export const DEFAULT_PAGE_LIMIT = 100;
 export const MAX_PAGE_LIMIT = 1000;
 
+/** What the `match[...]` filters read of an object version. */
+interface StixEntryLike {
+  readonly object: Readonly<Record<string, unknown>>;
+  readonly id: string;
+  readonly type: string;
+}
+
 /** One object version as a TAXII collection serves it. */
 export interface TaxiiEntry {
   readonly object: StixObject;
@@ -44,6 +51,9 @@ export interface TaxiiPage {
   /** The opaque cursor of the next page, when `more`. */
   readonly next?: string;
 }
+
+// The first part of an order key: a stored instant (whole milliseconds) with 9 fraction digits.
+const KEY_STAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}000000Z$/;
 
 const STAMP = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/i;
 
@@ -125,12 +135,7 @@ export function orderEntries(entries: readonly StixEntry[]): TaxiiEntry[] {
  * The input and output are in collection order.
  */
 export function filterEntries(entries: readonly TaxiiEntry[], filter: TaxiiFilter): TaxiiEntry[] {
-  const matching = entries.filter(
-    (e) =>
-      (filter.ids === undefined || filter.ids.has(e.id)) &&
-      (filter.types === undefined || filter.types.has(e.type)) &&
-      (filter.specVersions === undefined || filter.specVersions.has(specVersionOf(e.object))),
-  );
+  const matching = entries.filter((e) => matchesFilter(e, filter));
   let kept: TaxiiEntry[];
   const versions = filter.versions;
   switch (versions.kind) {
@@ -142,15 +147,8 @@ export function filterEntries(entries: readonly TaxiiEntry[], filter: TaxiiFilte
       break;
     case 'first':
     case 'last': {
-      const chosen = new Map<string, TaxiiEntry>();
-      for (const e of matching) {
-        const held = chosen.get(e.id);
-        const later = held === undefined ? true : versionStamp(e.version) > versionStamp(held.version);
-        const earlier = held === undefined ? true : versionStamp(e.version) < versionStamp(held.version);
-        if (held === undefined || (versions.kind === 'last' ? later : earlier)) chosen.set(e.id, e);
-      }
-      const keep = new Set(chosen.values());
-      kept = matching.filter((e) => keep.has(e));
+      const chosen = chosenVersions(matching, versions.kind);
+      kept = matching.filter((e) => chosen.get(e.id) === e.version);
       break;
     }
   }
@@ -158,8 +156,36 @@ export function filterEntries(entries: readonly TaxiiEntry[], filter: TaxiiFilte
   return after === undefined ? kept : kept.filter((e) => e.dateAdded > after);
 }
 
+/**
+ * `match[version]=first|last` over versions in collection order: for each id, the version with the
+ * earliest or latest stamp (the first in collection order among equal stamps).
+ */
+export function chosenVersions(
+  entries: readonly { readonly id: string; readonly version: string }[],
+  kind: 'first' | 'last',
+): ReadonlyMap<string, string> {
+  const chosen = new Map<string, { stamp: string; version: string }>();
+  for (const e of entries) {
+    const stamp = versionStamp(e.version);
+    const held = chosen.get(e.id);
+    if (held === undefined || (kind === 'last' ? stamp > held.stamp : stamp < held.stamp)) {
+      chosen.set(e.id, { stamp, version: e.version });
+    }
+  }
+  return new Map([...chosen].map(([id, c]) => [id, c.version]));
+}
+
+/** Whether an entry passes `match[id]`, `match[type]` and `match[spec_version]`. */
+export function matchesFilter(e: StixEntryLike, filter: TaxiiFilter): boolean {
+  return (
+    (filter.ids === undefined || filter.ids.has(e.id)) &&
+    (filter.types === undefined || filter.types.has(e.type)) &&
+    (filter.specVersions === undefined || filter.specVersions.has(specVersionOf(e.object)))
+  );
+}
+
 /** STIX 2.1 objects say so; one without `spec_version` is read as 2.1, the only version this node holds. */
-function specVersionOf(object: StixObject): string {
+function specVersionOf(object: Readonly<Record<string, unknown>>): string {
   return typeof object.spec_version === 'string' ? object.spec_version : '2.1';
 }
 
@@ -175,11 +201,11 @@ export function versionStamp(version: string): string {
 
 // The cursor is opaque to clients (§3.4.3): the key of the last entry served, so a page starts
 // after it whatever was added or hidden since. It names only an object the viewer was served.
-function encodeCursor(key: readonly string[]): string {
+export function encodeCursor(key: readonly string[]): string {
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
 }
 
-function decodeCursor(next: string): readonly [string, string, string] {
+export function decodeCursor(next: string): readonly [string, string, string] {
   // attacker-controlled
   let parsed: unknown;
   try {
@@ -190,7 +216,8 @@ function decodeCursor(next: string): readonly [string, string, string] {
   if (
     !Array.isArray(parsed) ||
     parsed.length !== 3 ||
-    !parsed.every((p): p is string => typeof p === 'string' && p.length <= 300)
+    !parsed.every((p): p is string => typeof p === 'string' && p.length <= 300) ||
+    !KEY_STAMP.test(parsed[0] as string)
   ) {
     throw invalid('next', 'is not a cursor this server gave');
   }

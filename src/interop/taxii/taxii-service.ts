@@ -4,7 +4,8 @@ import { AccordError, isAccordError } from '../../errors/index.js';
 import { type Actor, requirePermission } from '../../services/actor.js';
 import type { Store } from '../../store/index.js';
 import { type StixEntry, type StixService, uuidV5 } from '../stix/index.js';
-import { orderEntries, type TaxiiEntry } from './taxii-query.js';
+import { pageCollection } from './taxii-pager.js';
+import { orderEntries, type TaxiiEntry, type TaxiiFilter, type TaxiiPage } from './taxii-query.js';
 
 /** Namespace of TAXII collection ids (UUIDv5): fixed, so a collection keeps its id across restarts. */
 export const TAXII_COLLECTION_NAMESPACE = '0d3a6f52-8c1e-4b7a-9f20-6e5d4c3b2a19';
@@ -116,23 +117,55 @@ export class TaxiiService {
     return found;
   }
 
-  /** Every object version of the collection the user may see, in collection order. */
+  /**
+   * One page of the collection as the user may see it: the objects that pass `filter`, after the
+   * cursor `next`. Read in SQL where the collection is large (taxii-pager.ts); the answer is the
+   * one `entries` gives whole, which the tests hold it to.
+   */
+  async page(
+    actor: Actor,
+    collectionId: string,
+    filter: TaxiiFilter,
+    options: { readonly limit: number; readonly next?: string },
+  ): Promise<TaxiiPage> {
+    const parts = await this.#deps.stix.collectionParts(
+      { kind: 'user', actor },
+      await this.#productsOf(actor, collectionId),
+    );
+    return pageCollection(this.#deps.store.stix, parts, filter, options);
+  }
+
+  /**
+   * Every object version of the collection the user may see, in collection order, computed whole
+   * (StixService.objectsFor): the reference `page` is tested against, linear in the store.
+   */
   async entries(actor: Actor, collectionId: string): Promise<TaxiiEntry[]> {
-    const scope = await this.#scopeOf(actor, collectionId);
+    const scope = await this.#productsOf(actor, collectionId);
     const viewer = { kind: 'user', actor } as const;
-    if (scope.kind === 'node') return orderEntries(await this.#deps.stix.objectsFor(viewer));
+    if (scope.productIds === undefined) return orderEntries(await this.#deps.stix.objectsFor(viewer));
+    const seen = new Map<string, StixEntry>();
+    for (const productId of scope.productIds) {
+      for (const e of await this.#deps.stix.objectsFor(viewer, { productId })) {
+        const key = `${e.id}@${e.version}`;
+        const held = seen.get(key);
+        if (held === undefined || e.dateAdded < held.dateAdded) seen.set(key, e);
+      }
+    }
+    return orderEntries([...seen.values()]);
+  }
+
+  /** The products a collection holds: all (undefined), or those released under its arrangement. */
+  async #productsOf(
+    actor: Actor,
+    collectionId: string,
+  ): Promise<{ readonly productIds?: readonly string[] }> {
+    const scope = await this.#scopeOf(actor, collectionId);
+    if (scope.kind === 'node') return {};
     const released = new Set<string>();
     for (const r of await this.#deps.store.releases.list()) {
       if (r.arrangementId === scope.arrangementId && r.effect === 'allow') released.add(r.productId);
     }
-    const seen = new Map<string, StixEntry>();
-    for (const productId of released) {
-      for (const e of await this.#deps.stix.objectsFor(viewer, { productId })) {
-        const key = `${e.id}@${e.version}`;
-        if (!seen.has(key)) seen.set(key, e);
-      }
-    }
-    return orderEntries([...seen.values()]);
+    return { productIds: [...released] };
   }
 
   /**
