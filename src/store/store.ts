@@ -1029,8 +1029,15 @@ export interface StixObjectRepository {
     dateAdded: string,
     productIds: readonly string[],
   ): Promise<readonly { readonly stixId: string; readonly version: string }[]>;
-  /** Every stored version of these ids among the objects of `productIds`. */
-  versionsOf(stixIds: readonly string[], productIds: readonly string[]): Promise<readonly StixObjectRecord[]>;
+  /**
+   * Every stored version of these ids among the objects of `productIds`; without `objects`, the
+   * records' `object` is not read (an empty object stands in for it).
+   */
+  versionsOf(
+    stixIds: readonly string[],
+    productIds: readonly string[],
+    options?: { readonly objects?: boolean },
+  ): Promise<readonly StixObjectRecord[]>;
   /** Those of `productIds` that have stored objects. */
   productsWithObjects(productIds: readonly string[]): Promise<ReadonlySet<string>>;
   /** The marking-definition ids the stored objects of `productIds` name. */

@@ -98,7 +98,9 @@ export const DEFAULT_IMPORT_MARKING = 'UNCLASSIFIED//NOFORN';
 
 // Products a partner may be sent: the states ProductService.release accepts.
 const RELEASABLE: readonly ProductState[] = ['submitted', 'approved', 'released'];
-const PAGE = 200;
+const PAGE = 500;
+// Parsed products kept for the read path (see #load): some 20,000 products' documents.
+const PARSED_PRODUCTS = 20_000;
 const STORE_CHUNK = 2000;
 // Properties of a report that export writes itself; the rest of an imported report travels as is.
 const REPORT_OWN = new Set([
@@ -120,6 +122,8 @@ const REPORT_OWN = new Set([
 /** STIX 2.1 import and export over a node's store, filtered by the release and read policies. */
 export class StixService {
   readonly #deps: StixServiceDeps;
+  /** Products parsed without approvals, by id, with the version and state they were parsed at. */
+  readonly #parsed = new Map<string, { readonly key: string; readonly product: Product }>();
 
   constructor(deps: StixServiceDeps) {
     this.#deps = deps;
@@ -354,11 +358,21 @@ export class StixService {
     return [...governing.values()];
   }
 
-  async #load(tx: Repositories, record: ProductRecord): Promise<Product | undefined> {
+  /**
+   * The product as stored. Approvals only count for partners (the release policy); without them a
+   * stored version never changes, so it is parsed once and kept while its version and state hold:
+   * a TAXII page judges every product a reader may see on each request.
+   */
+  async #load(tx: Repositories, record: ProductRecord, withApprovals: boolean): Promise<Product | undefined> {
+    const key = `${record.currentVersion}:${record.state}`;
+    if (!withApprovals) {
+      const held = this.#parsed.get(record.id);
+      if (held?.key === key) return held.product;
+    }
     const version = await tx.products.getVersion(record.id, record.currentVersion);
     if (version === undefined) return undefined;
-    const approvals = await tx.approvals.list(record.id, record.currentVersion);
-    return parseProduct(
+    const approvals = withApprovals ? await tx.approvals.list(record.id, record.currentVersion) : [];
+    const product = parseProduct(
       {
         ...version.document,
         approvals: approvals.map((a) => ({ by: a.by, version: a.version, at: a.at, decision: a.decision })),
@@ -366,6 +380,14 @@ export class StixService {
       },
       this.#deps.registry,
     );
+    if (!withApprovals) {
+      this.#parsed.delete(record.id);
+      this.#parsed.set(record.id, { key, product });
+      // The oldest kept first out, past the bound.
+      if (this.#parsed.size > PARSED_PRODUCTS)
+        this.#parsed.delete(this.#parsed.keys().next().value as string);
+    }
+    return product;
   }
 
   /** The version of a product `viewer` may have, or undefined when none. */
@@ -380,7 +402,7 @@ export class StixService {
       return undefined;
     }
     if (viewer.kind === 'partner' && !RELEASABLE.includes(record.state)) return undefined;
-    const product = await this.#load(store, record);
+    const product = await this.#load(store, record, viewer.kind === 'partner');
     if (product === undefined) return undefined;
     switch (viewer.kind) {
       case 'operator':

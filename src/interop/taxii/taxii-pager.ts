@@ -180,7 +180,8 @@ async function chosenAmong(
   keyOf: (e: StixEntry) => Key,
 ): Promise<ReadonlyMap<string, string>> {
   const ids = new Set(candidates.map((c) => c.entry.id));
-  const versions: Keyed[] = (await stored.versionsOf([...ids], parts.importedProducts))
+  const objects = filter.specVersions !== undefined;
+  const versions: Keyed[] = (await stored.versionsOf([...ids], parts.importedProducts, { objects }))
     .filter((r) => !parts.hidden.has(`${r.stixId}@${r.version}`))
     .map((r) => {
       const entry = recordEntry(r);

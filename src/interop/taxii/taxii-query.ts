@@ -189,14 +189,23 @@ function specVersionOf(object: Readonly<Record<string, unknown>>): string {
   return typeof object.spec_version === 'string' ? object.spec_version : '2.1';
 }
 
+// Stamps of versions lately compared: a page compares thousands, most of them the same few.
+const stampsOf = new Map<string, string>();
+const STAMPS_KEPT = 10_000;
+
 /** A STIX version (an instant, or '' for unversioned objects) as a comparable stamp. */
 export function versionStamp(version: string): string {
   if (version === '') return '';
+  let stamp = stampsOf.get(version);
+  if (stamp !== undefined) return stamp;
   try {
-    return normaliseTimestamp(version, 'version');
+    stamp = normaliseTimestamp(version, 'version');
   } catch {
-    return version;
+    stamp = version;
   }
+  if (stampsOf.size >= STAMPS_KEPT) stampsOf.clear();
+  stampsOf.set(version, stamp);
+  return stamp;
 }
 
 // The cursor is opaque to clients (§3.4.3): the key of the last entry served, so a page starts

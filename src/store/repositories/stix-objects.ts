@@ -39,11 +39,13 @@ type ListColumn = 'product_id' | 'stix_id' | 'type';
 export function createStixObjectRepository(ctx: RepositoryContext): StixObjectRepository {
   const { db } = ctx;
   // `column` is one of a list of values passed as ONE parameter, however long the list: an array
-  // on PostgreSQL, a JSON array on SQLite (a reader may see many thousand products).
-  const isIn = (column: ListColumn, values: readonly string[]): RawBuilder<boolean> =>
+  // on PostgreSQL, a JSON array on SQLite (a reader may see many thousand products). `probe:
+  // false` keeps SQLite from answering it through the column's index (a unary plus): the
+  // product index would find every object of every product a reader sees and sort them all.
+  const isIn = (column: ListColumn, values: readonly string[], probe = true): RawBuilder<boolean> =>
     ctx.dialect === 'postgres'
       ? sql<boolean>`${sql.ref(column)} = any(${[...values]}::text[])`
-      : sql<boolean>`${sql.ref(column)} in (select value from json_each(${JSON.stringify(values)}))`;
+      : sql<boolean>`${sql.raw(probe ? '' : '+')}${sql.ref(column)} in (select value from json_each(${JSON.stringify(values)}))`;
 
   return {
     async addMany(objects) {
@@ -106,9 +108,9 @@ export function createStixObjectRepository(ctx: RepositoryContext): StixObjectRe
       let query = db
         .selectFrom('stix_objects')
         .selectAll()
-        .where(isIn('product_id', productIds))
+        .where(isIn('product_id', productIds, false))
         .where(sql<boolean>`(date_added, stix_id, version) > (${after[0]}, ${after[1]}, ${after[2]})`);
-      if (types !== undefined) query = query.where(isIn('type', types));
+      if (types !== undefined) query = query.where(isIn('type', types, false));
       if (ids !== undefined) query = query.where(isIn('stix_id', ids));
       const rows = await query
         .orderBy('date_added')
@@ -132,13 +134,14 @@ export function createStixObjectRepository(ctx: RepositoryContext): StixObjectRe
       return rows.map((r) => ({ stixId: r.stix_id, version: r.version }));
     },
 
-    async versionsOf(stixIds, productIds) {
+    async versionsOf(stixIds, productIds, options = {}) {
       if (stixIds.length === 0 || productIds.length === 0) return [];
       const rows = await db
         .selectFrom('stix_objects')
-        .selectAll()
+        .select(['stix_id', 'version', 'type', 'product_id', 'portion_id', 'date_added'])
+        .select((options.objects === true ? sql<string>`object_json` : sql<string>`'{}'`).as('object_json'))
         .where(isIn('stix_id', stixIds))
-        .where(isIn('product_id', productIds))
+        .where(isIn('product_id', productIds, false))
         .orderBy('date_added')
         .orderBy('stix_id')
         .orderBy('version')
