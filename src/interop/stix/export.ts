@@ -1,3 +1,4 @@
+import { type EntityType, extractEntities } from '../../analytics/index.js';
 import { alpha3ToAlpha2, type Label, type MarkingRegistry } from '../../markings/index.js';
 import type { DerivedProduct } from '../../policy/index.js';
 import { type StixObject, stixIdOf, stixTimestamp } from './ids.js';
@@ -170,6 +171,8 @@ export function productToStix(input: ProductStixInput): StixObject[] {
     });
   }
 
+  const observed = entityObjects(product, versioned, created, markings);
+
   const centre = product.geo === null ? undefined : centreOf(product.geo);
   const footprint: StixObject[] =
     centre === undefined
@@ -200,7 +203,12 @@ export function productToStix(input: ProductStixInput): StixObject[] {
     ...(description === undefined ? {} : { description: description.text }),
     report_types: (input.custom?.report_types as unknown[] | undefined) ?? ['threat-report'],
     published: modified,
-    object_refs: [...notes.map((n) => n.id), ...footprint.map((f) => f.id), ...originator.map((o) => o.id)],
+    object_refs: [
+      ...notes.map((n) => n.id),
+      ...observed.map((o) => o.id),
+      ...footprint.map((f) => f.id),
+      ...originator.map((o) => o.id),
+    ],
     object_marking_refs: markings.refs(product.banner),
     granular_markings: granular,
     x_accord_product: {
@@ -215,5 +223,69 @@ export function productToStix(input: ProductStixInput): StixObject[] {
       withheld_count: product.withheldCount,
     },
   };
-  return [report, ...notes, ...footprint, ...originator, ...markings.definitions.values()];
+  return [report, ...notes, ...observed, ...footprint, ...originator, ...markings.definitions.values()];
+}
+
+/** A value as a STIX patterning string literal (§9.3: quote and backslash escaped). */
+function patternLiteral(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+// The observable an entity type is, as a STIX pattern's object path.
+const PATTERN_PATHS: Partial<Record<EntityType, string>> = {
+  ipv4: 'ipv4-addr:value',
+  ipv6: 'ipv6-addr:value',
+  domain: 'domain-name:value',
+  url: 'url:value',
+  email: 'email-addr:value',
+  md5: 'file:hashes.MD5',
+  sha1: "file:hashes.'SHA-1'",
+  sha256: "file:hashes.'SHA-256'",
+};
+
+/**
+ * The indicators and vulnerabilities the product's text carries (issue 6: "indicator/observables
+ * where the product carries them"): each entity extraction finds in a portion (analytics/extract)
+ * that STIX has a pattern for becomes an `indicator`, each CVE a `vulnerability`, marked with its
+ * portion's label. Only the portions of the version given are read: a torn version's withheld
+ * portions give nothing.
+ */
+function entityObjects(
+  product: DerivedProduct,
+  versioned: Readonly<Record<string, unknown>>,
+  created: string,
+  markings: MarkingCollector,
+): StixObject[] {
+  const out = new Map<string, StixObject>();
+  for (const entity of extractEntities(product.portions)) {
+    const key = `entity:${product.id}:${entity.portionId}:${entity.type}:${entity.value}`;
+    const path = PATTERN_PATHS[entity.type];
+    const marked = { object_marking_refs: markings.refs(entity.label), x_accord_portion: entity.portionId };
+    if (path !== undefined) {
+      const id = stixIdOf('indicator', key);
+      out.set(id, {
+        type: 'indicator',
+        id,
+        ...versioned,
+        name: `${entity.type} ${entity.value}`,
+        indicator_types: ['unknown'],
+        pattern: `[${path} = ${patternLiteral(entity.value)}]`,
+        pattern_type: 'stix',
+        valid_from: created,
+        ...marked,
+      });
+    } else if (entity.type === 'cve') {
+      const id = stixIdOf('vulnerability', key);
+      const name = entity.value.toUpperCase();
+      out.set(id, {
+        type: 'vulnerability',
+        id,
+        ...versioned,
+        name,
+        external_references: [{ source_name: 'cve', external_id: name }],
+        ...marked,
+      });
+    }
+  }
+  return [...out.values()];
 }

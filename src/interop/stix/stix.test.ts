@@ -185,6 +185,66 @@ describe('productToStix', () => {
     );
   });
 
+  withSchemas(
+    'exports the indicators and CVEs a portion carries, marked with its label, and none of a withheld portion',
+    () => {
+      const [draft] = demoProducts(1, 'USA');
+      const product = parseProduct({
+        ...draft,
+        id: 'USA-2026-indicators',
+        version: 1,
+        originator: 'USA',
+        author: 'analyst',
+        createdAt: new Date(AT).toISOString(),
+        portions: [
+          {
+            id: 'p1',
+            marking: '(U//REL TO USA, GBR)',
+            text: 'Beacon to 203.0.113.7 and hxxp://relay[.]example/a/b; exploits CVE-2024-3094; dropper 44d88612fea8a8f36de82e1278abb02f.',
+          },
+          {
+            id: 'p2',
+            marking: '(S//NF)',
+            text: 'Staging on hidden-staging.org, mail ops@hidden-staging.org.',
+          },
+        ],
+      });
+      const objects = exportWhole(product);
+      expectConformant(objects);
+      const patterns = objects
+        .filter((o) => o.type === 'indicator')
+        .map((o) => [o.x_accord_portion, o.pattern]);
+      expect(patterns).toEqual(
+        expect.arrayContaining([
+          ['p1', "[ipv4-addr:value = '203.0.113.7']"],
+          ['p1', "[url:value = 'http://relay.example/a/b']"],
+          ['p1', "[file:hashes.MD5 = '44d88612fea8a8f36de82e1278abb02f']"],
+          ['p2', "[domain-name:value = 'hidden-staging.org']"],
+          ['p2', "[email-addr:value = 'ops@hidden-staging.org']"],
+        ]),
+      );
+      const cve = objects.find((o) => o.type === 'vulnerability');
+      expect(cve).toMatchObject({ name: 'CVE-2024-3094', x_accord_portion: 'p1' });
+      // Each carries its own portion's label, not the product's banner.
+      const p1Refs = markingsOfLabel(parseMarking('(U//REL TO USA, GBR)').label, DEFAULT_REGISTRY).refs;
+      expect(cve?.object_marking_refs).toEqual([...p1Refs]);
+      const report = objects.find((o) => o.type === 'report');
+      for (const o of objects.filter((x) => x.type === 'indicator' || x.type === 'vulnerability')) {
+        expect(report?.object_refs).toContain(o.id);
+      }
+      // Torn to the first portion: nothing of the second, not even an indicator.
+      const torn = productToStix({
+        product: tearProduct(product, [product.portions[0]!], true, DEFAULT_REGISTRY, AT),
+        created: '2026-01-01T00:00:00.000Z',
+        modified: '2026-01-01T00:00:00.000Z',
+        registry: DEFAULT_REGISTRY,
+      });
+      expectConformant(torn);
+      expect(JSON.stringify(torn)).not.toContain('hidden-staging');
+      expect(torn.filter((o) => o.type === 'indicator').map((o) => o.x_accord_portion)).not.toContain('p2');
+    },
+  );
+
   it('is deterministic: the same version gives the same objects', () => {
     fc.assert(
       fc.property(arbProduct(), (product) => {
