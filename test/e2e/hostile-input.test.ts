@@ -12,7 +12,7 @@ import {
   hostileValueOf,
   jsonText,
 } from '../fixtures/hostile.js';
-import { keyOf, listRoutes, type Route } from '../fixtures/routes.js';
+import { concreteUrl, keyOf, listRoutes, type Route } from '../fixtures/routes.js';
 import { type AuthHeaders, makeDraft, startTestNode, USERS } from './harness.js';
 
 // Issue 10, hostile input at the HTTP boundary (SECURITY.md T13): every write route, called by a
@@ -76,7 +76,7 @@ const headersCache = new Map<string, AuthHeaders>();
 async function headersFor(route: Route): Promise<AuthHeaders> {
   // One request records the route's declared access (the harness hooks every response).
   if (!t.routeAccess.has(keyOf(route)))
-    await t.server.inject({ method: route.method as 'POST', url: concrete(route, 'x') });
+    await t.server.inject({ method: route.method as 'POST', url: concreteUrl(route, 'x') });
   const access = t.routeAccess.get(keyOf(route));
   if (access === undefined || 'public' in access) return {};
   const role =
@@ -91,10 +91,6 @@ async function headersFor(route: Route): Promise<AuthHeaders> {
   return headers;
 }
 
-function concrete(route: Route, param: string): string {
-  return route.url.replace(/:([A-Za-z]+)/g, () => encoded(param)).replace('*', encoded(param));
-}
-
 describe('hostile input on every write route', () => {
   it('is never answered 5xx, refusals are problem+json, and a refusal changes nothing', async () => {
     await fc.assert(
@@ -104,7 +100,7 @@ describe('hostile input on every write route', () => {
         const payload = jsonText(body);
         const options: InjectOptions = {
           method: route.method as NonNullable<InjectOptions['method']>,
-          url: concrete(route, param),
+          url: concreteUrl(route, param),
           headers: { ...headers, 'content-type': 'application/json' },
           payload,
         };
@@ -154,7 +150,7 @@ describe('hostile input on every write route', () => {
         const search = pairs.map(([k, v]) => `${encoded(k)}=${encoded(v)}`).join('&');
         const response = await t.server.inject({
           method: 'GET',
-          url: `${concrete(route, param)}${search === '' ? '' : `?${search}`}`,
+          url: `${concreteUrl(route, param)}${search === '' ? '' : `?${search}`}`,
           headers,
         });
         expect(response.statusCode, `${keyOf(route)}: ${response.body.slice(0, 300)}`).toBeLessThan(500);
