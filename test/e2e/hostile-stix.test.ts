@@ -27,7 +27,7 @@ import { type AuthHeaders, jsonOf, startTestNode, type TestNode, USERS } from '.
 // `accord import stix` runs) and POSTed to the TAXII objects endpoint. A bundle that breaks a STIX
 // rule is refused as STIX_INVALID naming the JSON path of the object at fault, and stores nothing;
 // what STIX allows (custom properties, unknown marking definitions) is kept but never widens a label
-// and never pollutes Object.prototype. The CLI's one-line refusal: src/cli/stix-commands.test.ts.
+// and never pollutes Object.prototype. The CLI's one-line refusal: test/e2e/hostile-import-cli.test.ts.
 
 let t: TestNode;
 let analyst: Actor;
