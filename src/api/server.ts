@@ -24,7 +24,7 @@ import { registerRecallRoutes } from './routes/recall-routes.js';
 import { registerReceivedRoutes } from './routes/received-routes.js';
 import { registerReportRoutes } from './routes/report-routes.js';
 import { registerStreamRoutes } from './routes/stream-routes.js';
-import { registerTaxiiRoutes } from './routes/taxii-routes.js';
+import { isTaxiiPath, registerTaxiiRoutes, sendTaxiiError } from './routes/taxii-routes.js';
 import {
   type ConsolePageSender,
   DEFAULT_WEB_ROOT,
@@ -58,9 +58,11 @@ export async function buildServer(services: Services, options: ServerOptions): P
     logger: { level: options.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
     return503OnClosing: true,
     // A path Fastify cannot decode (`%ED%A0%80`, a lone surrogate) is answered before any route or
-    // error handler runs: answer it as every other bad request is, a problem body.
+    // error handler runs: answer it as every other bad request is, a problem body, and under
+    // /taxii2/ as TAXII answers every error (TAXII 2.1 §3.6.1), with its error body and media type.
     frameworkErrors: (error, request, reply) => {
-      void sendProblem(error, request, reply);
+      if (isTaxiiPath(request.url)) void sendTaxiiError(error, request, reply);
+      else void sendProblem(error, request, reply);
     },
   });
   // Unknown fields are rejected, not silently dropped. Query strings and path parameters arrive

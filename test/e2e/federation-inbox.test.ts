@@ -1,52 +1,43 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AccordNode, buildNode } from '../../src/app/node.js';
-import { type NodeKeys, partnerKeysOf, signerOf } from '../../src/app/node-keys.js';
+import type { NodeKeys } from '../../src/app/node-keys.js';
 import { type ArrangementDocument, arrangementVersionHash } from '../../src/arrangements/index.js';
-import { loadConfig } from '../../src/config/index.js';
+import { signDigest } from '../../src/crypto/index.js';
 import {
-  canonicalJson,
-  createNodeIdentity,
-  type EncryptionPublicKey,
-  publicIdentity,
-  seal,
-  signDigest,
-} from '../../src/crypto/index.js';
-import {
-  type DerivedDocument,
-  ENVELOPE_INFO,
   type Envelope,
-  type EnvelopeArrangement,
-  type EnvelopeHeader,
-  envelopeHeaderBytes,
   envelopeSigningBytes,
-  newEnvelopeHeader,
   productDigest,
   type Receipt,
-  type Signer,
-  sealEnvelope,
-  signProduct,
   verifyProductSignature,
   verifyReceipt,
 } from '../../src/federation/index.js';
-import { DEFAULT_REGISTRY, renderBanner, renderPortionMark } from '../../src/markings/index.js';
 import { compileArrangement, decideRelease } from '../../src/policy/index.js';
-import { type ProductDocument, parseProduct } from '../../src/products/index.js';
+import { parseProduct } from '../../src/products/index.js';
 import type { SealedRelease } from '../../src/services/product-service.js';
-import { openStore, type StoreDialect, type TableCounts } from '../../src/store/index.js';
-import { makeArrangement, makeProductDocument } from '../fixtures/builders.js';
+import type { StoreDialect } from '../../src/store/index.js';
 import {
-  dropPgSchema,
-  freshPgSchemaName,
-  PG_TEST_URL,
-  POSTGRES_SERVICE,
-  pgAvailable,
-  requireOrSkip,
-} from '../fixtures/services.js';
+  altered,
+  arrangementOf,
+  bodyOf,
+  derivedOf,
+  envelopeOf,
+  type FederationTestNode,
+  gbrKeys,
+  gbrReceiptKey,
+  MAIN,
+  MINUTE,
+  NOW,
+  recordPeers,
+  resealedBySomeoneElse,
+  slotOf,
+  sourceOf,
+  startFederationNode,
+  strangerKeys,
+  strangerSigner,
+  usaKeys,
+  usaSigner,
+} from '../fixtures/federation.js';
+import { POSTGRES_SERVICE, pgAvailable, requireOrSkip } from '../fixtures/services.js';
 import { addUsaWorkflowActors, makeDraft } from './harness.js';
 
 // Two nodes in one process, USA and GBR, each with its own keys and store, each knowing the other
@@ -60,78 +51,6 @@ const DIALECTS: readonly { readonly dialect: StoreDialect; readonly enabled: boo
   { dialect: 'postgres', enabled: runPostgres },
 ];
 
-const NOW = Date.parse('2026-11-26T12:00:00.000Z');
-const MINUTE = 60_000;
-
-function nodeKeys(): NodeKeys {
-  const identity = createNodeIdentity();
-  return { identity, public: publicIdentity(identity) };
-}
-
-const usaKeys = nodeKeys();
-const gbrKeys = nodeKeys();
-const strangerKeys = nodeKeys();
-const usaSigner = signerOf(usaKeys);
-const strangerSigner = signerOf(strangerKeys);
-
-// ---------------------------------------------------------------- arrangements
-
-function partyOf(partner: string, keys: NodeKeys): ArrangementDocument['parties'][number] {
-  return {
-    partner,
-    role: 'party',
-    nodeKeys: [
-      { use: 'signing', fingerprint: keys.public.signing.fingerprint },
-      { use: 'encryption', fingerprint: keys.public.encryption.fingerprint },
-    ],
-  };
-}
-
-/** A signature slot: the party's real Ed25519 signature over the version hash text. */
-function slotOf(
-  partner: string,
-  keys: NodeKeys,
-  versionHash: string,
-): ArrangementDocument['signatures'][number] {
-  return {
-    partner,
-    fingerprint: keys.public.signing.fingerprint,
-    versionHash,
-    signedAt: '2025-01-01T00:00:00Z',
-    signature: Buffer.from(signDigest(keys.identity.signing.privateKey, versionHash)).toString('base64'),
-  };
-}
-
-/**
- * USA-GBR, SIGINT and CYBINT on counterterrorism and cyber up to TOP SECRET, releases from SECRET
- * needing one approval (the sender's workflow, which the recipient does not judge), both nodes'
- * keys pinned and both signatures real unless `signedBy` says otherwise.
- */
-function arrangementOf(
-  id: string,
-  overrides: Partial<ArrangementDocument> = {},
-  signedBy: readonly ('USA' | 'GBR')[] = ['USA', 'GBR'],
-): ArrangementDocument {
-  const unsigned = makeArrangement({
-    id,
-    parties: [partyOf('USA', usaKeys), partyOf('GBR', gbrKeys)],
-    scope: {
-      disciplines: ['SIGINT', 'CYBINT'],
-      categories: ['counterterrorism', 'cyber'],
-      ceiling: 'TOP SECRET',
-      caveats: ['SI'],
-      controls: ['ORCON'],
-    },
-    releaseApproval: { fromLevel: 'SECRET', approvals: 1 },
-    signatures: [],
-    ...overrides,
-  });
-  const hash = arrangementVersionHash(unsigned);
-  const keys = { USA: usaKeys, GBR: gbrKeys } as const;
-  return { ...unsigned, signatures: signedBy.map((p) => slotOf(p, keys[p], hash)) };
-}
-
-const MAIN = arrangementOf('usa-gbr-ct');
 /** Suspended at GBR only: status is not part of the signed terms, so the hash is the same. */
 const SUSPENDED = arrangementOf('usa-gbr-suspended');
 const EXPIRED = arrangementOf('usa-gbr-expired', {
@@ -155,180 +74,11 @@ const FORGED_SLOT = (() => {
 const GBR_TERMS = arrangementOf('usa-gbr-terms', { title: "GBR's reading of the terms" });
 const USA_TERMS = arrangementOf('usa-gbr-terms', { title: "USA's reading of the terms" });
 
-function onWire(doc: ArrangementDocument): EnvelopeArrangement {
-  return { id: doc.id, version: doc.version, versionHash: arrangementVersionHash(doc) };
-}
-
-// ---------------------------------------------------------------- documents and envelopes
-
-/** A USA product, signed: p1 S//REL TO USA, GBR; p2 C//REL TO USA, FVEY; p3 S//NF. */
-function sourceOf(overrides: Parameters<typeof makeProductDocument>[0] = {}): ProductDocument {
-  return signProduct(
-    makeProductDocument({
-      id: 'usa-2026-0417',
-      version: 1,
-      createdAt: '2026-11-20T09:30:00Z',
-      portions: [
-        ['(S//REL TO USA, GBR)', 'Intercepted communications indicate a facilitator.'],
-        ['(C//REL TO USA, FVEY)', 'Transfers are routed through two hawala brokers.'],
-        ['(S//NF)', 'Collection was enabled by a sensitive access.'],
-      ],
-      approvals: [{ by: 'officer.usa', version: 1, at: '2026-11-20T11:00:00Z', decision: 'approved' }],
-      ...overrides,
-    }),
-    usaSigner,
-  );
-}
-
-/**
- * A derived document of `source` as a release writes it: the portions `keep` says (all when
- * omitted), rendered, re-bannered, naming the source's digest, signed by `signer`.
- */
-function derivedOf(
-  source: ProductDocument,
-  keep?: readonly string[],
-  signer: Signer = usaSigner,
-): DerivedDocument {
-  const product = parseProduct(source, DEFAULT_REGISTRY);
-  const kept = product.portions.filter((p) => keep === undefined || keep.includes(p.id));
-  const options = { originator: product.originator, registry: DEFAULT_REGISTRY };
-  const banner = renderBanner(
-    parseProduct({ ...source, portions: source.portions.filter((p) => kept.some((k) => k.id === p.id)) })
-      .banner,
-    options,
-  );
-  return signProduct(
-    {
-      id: product.id,
-      version: product.version,
-      originator: product.originator,
-      title: product.title,
-      titleMarking: renderPortionMark(product.titleLabel, options),
-      discipline: product.discipline,
-      categories: [...product.categories],
-      portions: kept.map((p) => ({ id: p.id, marking: renderPortionMark(p.label, options), text: p.text })),
-      banner,
-      withheldCount: product.portions.length - kept.length,
-      reliability: product.reliability,
-      credibility: product.credibility,
-      createdAt: product.createdAt,
-      derivedFrom: { id: source.id, version: source.version, digest: productDigest(source) },
-    },
-    signer,
-  );
-}
-
-interface EnvelopeOptions {
-  readonly arrangement?: ArrangementDocument;
-  readonly to?: string;
-  readonly createdAt?: number;
-  readonly signer?: Signer;
-  readonly header?: Partial<EnvelopeHeader>;
-  readonly payload?: unknown;
-  readonly recipientEncryptionKey?: EncryptionPublicKey;
-}
-
-/** A release envelope from USA to GBR carrying `document`, sealed to GBR's key unless told otherwise. */
-function envelopeOf(document: DerivedDocument, options: EnvelopeOptions = {}): Envelope {
-  const arrangement = onWire(options.arrangement ?? MAIN);
-  const signer = options.signer ?? usaSigner;
-  const header = newEnvelopeHeader(
-    {
-      kind: 'release',
-      from: 'USA',
-      to: options.to ?? 'GBR',
-      arrangement,
-      product: { id: document.id, version: document.version },
-      senderKey: signer.fingerprint,
-    },
-    { now: options.createdAt ?? NOW, randomBytes: (n) => new Uint8Array(randomBytes(n)) },
-  );
-  return sealEnvelope({
-    header: { ...header, ...options.header },
-    payload: options.payload ?? { kind: 'release', arrangement, product: document },
-    signer,
-    recipientEncryptionKey: options.recipientEncryptionKey ?? gbrKeys.identity.encryption.publicKey,
-  });
-}
-
-/** `envelope` with its enc and ciphertext replaced by `payload` sealed to GBR under its header, as anyone can. */
-function resealedBySomeoneElse(envelope: Envelope, payload: unknown): Envelope {
-  const sealed = seal(
-    gbrKeys.identity.encryption.publicKey,
-    new TextEncoder().encode(ENVELOPE_INFO),
-    envelopeHeaderBytes(envelope.header),
-    new TextEncoder().encode(canonicalJson(payload)),
-  );
-  return {
-    ...envelope,
-    enc: Buffer.from(sealed.enc).toString('base64url'),
-    ciphertext: Buffer.from(sealed.ciphertext).toString('base64url'),
-  };
-}
-
-/** The text with its first character changed (still canonical base64url). */
-function altered(text: string): string {
-  return `${text.startsWith('A') ? 'B' : 'A'}${text.slice(1)}`;
-}
-
-/** Resolves GBR's key as the sender's outbox would: the one pinned for GBR. */
-function gbrReceiptKey(from: string, fingerprint: string) {
-  return from === 'GBR' && fingerprint === gbrKeys.public.signing.fingerprint
-    ? gbrKeys.identity.signing.publicKey
-    : undefined;
-}
-
-function bodyOf(response: LightMyRequestResponse): Record<string, unknown> {
-  return JSON.parse(response.body) as Record<string, unknown>;
-}
-
-// ---------------------------------------------------------------- the nodes
-
-interface TestNode {
-  readonly node: AccordNode;
-  counts(): Promise<TableCounts>;
-  close(): Promise<void>;
-}
-
 let clockNow = NOW;
 const clock = () => clockNow;
-
-async function startNode(
-  partner: string,
-  dialect: StoreDialect,
-  keys: NodeKeys | undefined,
-): Promise<TestNode> {
-  const dataDir = mkdtempSync(join(tmpdir(), `accord-inbox-${partner.toLowerCase()}-`));
-  const schema = dialect === 'postgres' ? freshPgSchemaName() : undefined;
-  const cleanup = async () => {
-    rmSync(dataDir, { recursive: true, force: true });
-    if (schema !== undefined) await dropPgSchema(schema);
-  };
-  try {
-    const config = loadConfig({ flags: { dataDir, partner, log: { level: 'silent' } } });
-    const store = await openStore(
-      schema === undefined
-        ? { kind: 'sqlite', file: join(dataDir, 'accord.sqlite') }
-        : { kind: 'postgres', url: PG_TEST_URL, schema },
-      { now: () => new Date(clock()) },
-    );
-    const node = await buildNode(config, { store, now: clock, ...(keys === undefined ? {} : { keys }) });
-    return {
-      node,
-      counts: () => node.store.counts(),
-      async close() {
-        try {
-          await node.close();
-        } finally {
-          await cleanup();
-        }
-      },
-    };
-  } catch (error) {
-    await cleanup();
-    throw error;
-  }
-}
+const startNode = (partner: string, dialect: StoreDialect, keys: NodeKeys | undefined) =>
+  startFederationNode(partner, dialect, keys, clock);
+type TestNode = FederationTestNode;
 
 describe.each(DIALECTS)('the federation inbox on $dialect', ({ dialect, enabled }) => {
   let usa: TestNode;
@@ -338,15 +88,8 @@ describe.each(DIALECTS)('the federation inbox on $dialect', ({ dialect, enabled 
     if (!enabled) return;
     usa = await startNode('USA', dialect, usaKeys);
     gbr = await startNode('GBR', dialect, gbrKeys);
-    const directory = [
-      { code: 'USA', name: 'United States', keys: usaKeys },
-      { code: 'GBR', name: 'United Kingdom', keys: gbrKeys },
-    ];
     for (const { store } of [usa.node, gbr.node]) {
-      for (const { code, name, keys } of directory) {
-        await store.partners.upsert({ code, name, endpoint: null, keys: partnerKeysOf(keys.public) });
-      }
-      for (const doc of [MAIN, SUSPENDED, EXPIRED, FORGED_SLOT]) await store.arrangements.putVersion(doc);
+      await recordPeers(store, [MAIN, SUSPENDED, EXPIRED, FORGED_SLOT]);
     }
     await usa.node.store.arrangements.putVersion(USA_TERMS);
     await gbr.node.store.arrangements.putVersion(GBR_TERMS);

@@ -4,7 +4,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { grantsOf, ROLES } from '../../src/auth/roles.js';
 import { createNodeIdentity, publicIdentity } from '../../src/crypto/index.js';
 import type { TableCounts } from '../../src/store/index.js';
-import { keyOf, listRoutes, type Route } from '../fixtures/routes.js';
+import {
+  changedTables,
+  deeplyNested,
+  encoded,
+  hostileString,
+  hostileValueOf,
+  jsonText,
+} from '../fixtures/hostile.js';
+import { concreteUrl, keyOf, listRoutes, type Route } from '../fixtures/routes.js';
 import { type AuthHeaders, makeDraft, startTestNode, USERS } from './harness.js';
 
 // Issue 10, hostile input at the HTTP boundary (SECURITY.md T13): every write route, called by a
@@ -29,72 +37,22 @@ const READS = ALL.filter((r) => r.method === 'GET' && r.url !== '/api/v1/stream'
 const RECORDING = new Set(['login_attempts', 'audit_queue', 'audit_entries', 'audit_nodes', 'sessions']);
 
 function changed(before: TableCounts, after: TableCounts): string[] {
-  return Object.keys(before).filter(
-    (table) =>
-      !RECORDING.has(table) && before[table as keyof TableCounts] !== after[table as keyof TableCounts],
-  );
+  return Object.keys(changedTables(before, after, RECORDING));
 }
 
 const SAMPLE = makeDraft();
 
-/** Strings an attacker sends: payloads, traversal, confusables, control characters, sizes. */
-const hostileString = fc.oneof(
-  fc.constantFrom(
-    "' OR 1=1 --",
-    '"; drop table products; --',
-    '<script>alert(1)</script>',
-    '<img src=x onerror=alert(1)>',
-    '../../../../etc/passwd',
-    '..\\..\\windows\\win.ini',
-    'G\u0412R', // Cyrillic Ve for B
-    'US\u0391', // Greek Alpha for A
-    '\u0000',
-    '\uD800',
-    '%00',
-    '{{7*7}}',
-    '${process.exit()}',
-    'SECRET//REL TO USA, G\u0412R',
-    'TOP SECRET//SI//REL TO ../../',
-  ),
-  fc.string({ maxLength: 40 }),
-  fc.string({ minLength: 1, maxLength: 3 }).map((s) => s.repeat(20_000)),
-);
-
-/** Values of any type, strings hostile, nested up to `depth`. */
-const hostileValue: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
-  value: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    hostileString,
-    fc.integer(),
-    fc.double(),
-    fc.boolean(),
-    fc.constant(null),
-    fc.array(tie('value'), { maxLength: 4 }),
-    fc.dictionary(
-      fc.constantFrom(
-        ...Object.keys(SAMPLE),
-        'to',
-        'arrangement',
-        'reason',
-        'partner',
-        'password',
-        'username',
-        'status',
-        '__proto__',
-        'constructor',
-      ),
-      tie('value'),
-      { maxKeys: 5 },
-    ),
-  ),
-})).value;
-
-/** A body nested 2,000 levels deep. */
-const deeplyNested = fc.integer({ min: 500, max: 2000 }).map((depth) => {
-  let value: unknown = 'x';
-  for (let i = 0; i < depth; i++) value = { a: value };
-  return value;
-});
+/** Values of any type, strings hostile, nested a few levels, keyed like the draft and other bodies. */
+const hostileValue = hostileValueOf([
+  ...Object.keys(SAMPLE),
+  'to',
+  'arrangement',
+  'reason',
+  'partner',
+  'password',
+  'username',
+  'status',
+]);
 
 /** The sample draft with one field replaced by a hostile value. */
 const mutatedDraft = fc
@@ -118,7 +76,7 @@ const headersCache = new Map<string, AuthHeaders>();
 async function headersFor(route: Route): Promise<AuthHeaders> {
   // One request records the route's declared access (the harness hooks every response).
   if (!t.routeAccess.has(keyOf(route)))
-    await t.server.inject({ method: route.method as 'POST', url: concrete(route, 'x') });
+    await t.server.inject({ method: route.method as 'POST', url: concreteUrl(route, 'x') });
   const access = t.routeAccess.get(keyOf(route));
   if (access === undefined || 'public' in access) return {};
   const role =
@@ -133,34 +91,16 @@ async function headersFor(route: Route): Promise<AuthHeaders> {
   return headers;
 }
 
-/** The parameter percent-encoded; a lone surrogate as the invalid UTF-8 it would be on the wire. */
-function encoded(param: string): string {
-  try {
-    return encodeURIComponent(param);
-  } catch {
-    return '%ED%A0%80';
-  }
-}
-
-function concrete(route: Route, param: string): string {
-  return route.url.replace(/:([A-Za-z]+)/g, () => encoded(param)).replace('*', encoded(param));
-}
-
 describe('hostile input on every write route', () => {
   it('is never answered 5xx, refusals are problem+json, and a refusal changes nothing', async () => {
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...ROUTES), hostileBody, hostileParam, async (route, body, param) => {
         const headers = await headersFor(route);
         const before = await t.counts();
-        let payload: string;
-        try {
-          payload = JSON.stringify(body) ?? 'null';
-        } catch {
-          payload = '{';
-        }
+        const payload = jsonText(body);
         const options: InjectOptions = {
           method: route.method as NonNullable<InjectOptions['method']>,
-          url: concrete(route, param),
+          url: concreteUrl(route, param),
           headers: { ...headers, 'content-type': 'application/json' },
           payload,
         };
@@ -210,7 +150,7 @@ describe('hostile input on every write route', () => {
         const search = pairs.map(([k, v]) => `${encoded(k)}=${encoded(v)}`).join('&');
         const response = await t.server.inject({
           method: 'GET',
-          url: `${concrete(route, param)}${search === '' ? '' : `?${search}`}`,
+          url: `${concreteUrl(route, param)}${search === '' ? '' : `?${search}`}`,
           headers,
         });
         expect(response.statusCode, `${keyOf(route)}: ${response.body.slice(0, 300)}`).toBeLessThan(500);

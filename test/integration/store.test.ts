@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import fc from 'fast-check';
 import { Migrator } from 'kysely';
 import { afterEach, assert, beforeEach, describe, expect, it } from 'vitest';
 import { type ArrangementDocument, arrangementVersionHash } from '../../src/arrangements/index.js';
@@ -698,6 +699,54 @@ describe.each(TARGETS)('store on $dialect', (target) => {
         }),
         'STORE_NOT_FOUND',
       );
+    });
+
+    it('refuses attachment file names that climb out of a directory or disguise their type, writing nothing', async () => {
+      const bytes = new Uint8Array(10).fill(7);
+      const { sha256 } = await store.attachments.put({ bytes, mediaType: 'application/pdf' });
+      await store.products.createDraft(versionInput(makeProduct()));
+      const traversal = fc.oneof(
+        fc.constantFrom(
+          '../../etc/passwd',
+          '..\\..\\windows\\win.ini',
+          '/etc/shadow',
+          'C:\\report.pdf',
+          'report.pdf:stream',
+          '..',
+          '.',
+          '...',
+          '',
+          ' report.pdf',
+          'report.pdf\u0000.png',
+          'report\nname.pdf',
+          'invoice\u202Efdp.exe',
+          'a\u2066b.pdf',
+          '\uD800.pdf',
+          'x'.repeat(256),
+        ),
+        fc
+          .tuple(fc.string({ maxLength: 10 }), fc.constantFrom('/', '\\', ':'), fc.string({ maxLength: 10 }))
+          .map(([a, sep, b]) => `${a}${sep}${b}`),
+      );
+      await fc.assert(
+        fc.asyncProperty(traversal, async (filename) => {
+          const error = await rejection(
+            store.attachments.link({ productId: 'prod-1', version: 1, sha256, filename }),
+            'INPUT_INVALID',
+          );
+          expect(error.message).toMatch(/^attachment file name /);
+        }),
+        { numRuns: 60 },
+      );
+      expect((await store.counts()).product_attachments).toBe(0);
+      // A plain name, with spaces, dots and other scripts, is taken.
+      await store.attachments.link({
+        productId: 'prod-1',
+        version: 1,
+        sha256,
+        filename: 'Hafen Übersicht v2.tar.gz',
+      });
+      expect((await store.counts()).product_attachments).toBe(1);
     });
 
     it('refuses an attachment over the size limit and writes nothing', async () => {

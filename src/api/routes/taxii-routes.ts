@@ -37,8 +37,13 @@ function sendTaxii(reply: FastifyReply, body: unknown): FastifyReply {
   return reply.header('content-type', TAXII_MEDIA_TYPE).send(Buffer.from(JSON.stringify(body), 'utf8'));
 }
 
+/** Whether a request URL is under the TAXII prefix, so its errors are TAXII error bodies. */
+export function isTaxiiPath(url: string): boolean {
+  return url === TAXII_PREFIX || url.startsWith(`${TAXII_PREFIX}/`) || url.startsWith(`${TAXII_PREFIX}?`);
+}
+
 /** TAXII 2.1 §3.6.1: the error message body, with Accord's stable code beside it. */
-function sendTaxiiError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function sendTaxiiError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const problem = toProblem(error);
   if (problem.status >= 500) request.log.error({ err: error }, 'TAXII request failed');
   if (problem.status === 401) void reply.header('www-authenticate', WWW_AUTHENTICATE);

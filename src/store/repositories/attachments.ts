@@ -3,6 +3,38 @@ import type { AttachmentMeta, AttachmentRepository, ProductAttachment } from '..
 import { notFound, nowIso, type RepositoryContext, sha256Hex } from './context.js';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+const MAX_FILE_NAME = 255;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// Separators of any platform: `/`, `\`, and `:` (a Windows drive or alternate data stream).
+const SEPARATOR = /[/\\:]/;
+
+/**
+ * Whether a UTF-16 code unit is a control character (C0, DEL, C1) or a bidirectional override or
+ * isolate, which makes `gpj.exe` read as `exe.jpg`.
+ */
+function isUnsafeCodeUnit(c: number): boolean {
+  return c < 0x20 || (c >= 0x7f && c <= 0x9f) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+/**
+ * Why a file name cannot name an attachment, or undefined when it can: one path segment, never
+ * `.` or `..`, no separators, control characters or bidirectional overrides, well-formed Unicode,
+ * no surrounding space, at most 255 characters. A name is shown and may become a download's name,
+ * so one that could climb out of a directory or disguise its type is refused, not cleaned.
+ */
+function fileNameProblem(name: string): string | undefined {
+  // attacker-controlled: file names come with uploads and imports.
+  if (name.length === 0) return 'is empty';
+  if (name.length > MAX_FILE_NAME) return `is longer than ${MAX_FILE_NAME} characters`;
+  if (LONE_SURROGATE.test(name)) return 'is not well-formed Unicode';
+  if (SEPARATOR.test(name)) return 'holds a path separator';
+  for (let i = 0; i < name.length; i++) {
+    if (isUnsafeCodeUnit(name.charCodeAt(i))) return 'holds a control character or a direction override';
+  }
+  if (/^\.+$/.test(name)) return 'is only dots';
+  if (name.trim() !== name) return 'starts or ends with white space';
+  return undefined;
+}
 
 export function createAttachmentRepository(ctx: RepositoryContext): AttachmentRepository {
   const { db } = ctx;
@@ -64,6 +96,14 @@ export function createAttachmentRepository(ctx: RepositoryContext): AttachmentRe
     },
 
     async link(input) {
+      const problem = fileNameProblem(input.filename);
+      if (problem !== undefined) {
+        throw new AccordError(
+          'INPUT_INVALID',
+          `attachment file name ${JSON.stringify(input.filename.slice(0, 80))} ${problem}`,
+          { path: 'filename' },
+        );
+      }
       await db
         .insertInto('product_attachments')
         .values({
