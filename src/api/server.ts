@@ -25,6 +25,7 @@ import { registerReceivedRoutes } from './routes/received-routes.js';
 import { registerReportRoutes } from './routes/report-routes.js';
 import { registerStreamRoutes } from './routes/stream-routes.js';
 import { registerTaxiiRoutes } from './routes/taxii-routes.js';
+import { installSecurityHeaders } from './security-headers.js';
 import {
   type ConsolePageSender,
   DEFAULT_WEB_ROOT,
@@ -38,6 +39,7 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 export interface ServerOptions {
   readonly bodyLimitBytes: number;
   readonly logLevel: string;
+  /** The node is reached over https (its public URL): Secure cookies, HSTS, upgrade-insecure-requests. */
   readonly secureCookies: boolean;
   readonly nodeName: string;
   readonly partner: string;
@@ -93,6 +95,7 @@ export async function buildServer(services: Services, options: ServerOptions): P
         code: 'NOT_FOUND',
       });
   });
+  await installSecurityHeaders(app, options.secureCookies);
   await app.register(cookie);
   await app.register(swagger, {
     openapi: {
@@ -111,7 +114,9 @@ export async function buildServer(services: Services, options: ServerOptions): P
       security: [{ bearer: [] }, { session: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/api/v1/docs' });
+  // Swagger UI's page loads its script and styles from its own files, no inline script or style:
+  // it runs under the node's strict policy (security-headers.ts), so it needs no CSP of its own.
+  await app.register(swaggerUi, { routePrefix: '/api/v1/docs', staticCSP: false });
   installAuthentication(app, services.auth);
   app.get(
     '/api/v1/openapi.json',
