@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Services } from '../app/services.js';
 import { installAuthentication } from './authenticate.js';
 import { sendProblem } from './problem.js';
+import { installRateLimits, type RateLimitSettings } from './rate-limits.js';
 import { registerAnalyticsRoutes } from './routes/analytics-routes.js';
 import { registerArrangementRoutes } from './routes/arrangement-routes.js';
 import { registerAuditRoutes, registerIdentityRoute } from './routes/audit-routes.js';
@@ -41,6 +42,8 @@ export interface ServerOptions {
   readonly logLevel: string;
   /** The node is reached over https (its public URL): Secure cookies, HSTS, upgrade-insecure-requests. */
   readonly secureCookies: boolean;
+  /** Sign-in, write and federation inbox rate limits (config `rateLimits`). */
+  readonly rateLimits: RateLimitSettings;
   readonly nodeName: string;
   readonly partner: string;
   /** How often GET /api/v1/stream sends a heartbeat comment; 15 s when absent. */
@@ -118,6 +121,7 @@ export async function buildServer(services: Services, options: ServerOptions): P
   // it runs under the node's strict policy (security-headers.ts), so it needs no CSP of its own.
   await app.register(swaggerUi, { routePrefix: '/api/v1/docs', staticCSP: false });
   installAuthentication(app, services.auth);
+  await installRateLimits(app, options.rateLimits);
   app.get(
     '/api/v1/openapi.json',
     { config: { access: { public: true } }, schema: { hide: true } },
