@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import helmet from '@fastify/helmet';
 import type { FastifyInstance } from 'fastify';
 
@@ -45,4 +46,20 @@ export async function installSecurityHeaders(app: FastifyInstance, https: boolea
     xFrameOptions: { action: 'deny' },
     referrerPolicy: { policy: 'no-referrer' },
   });
+}
+
+// Swagger UI's page loads its script and styles from its own files; the one inline style it
+// writes is the topbar logo's SVG <style> (swagger-ui-standalone-preset.js). It is allowed by its
+// hash on the docs pages only (CSP Level 3 §8.3), not by 'unsafe-inline'. Should an upgrade change
+// it, test/e2e/web-xss.test.ts sees the CSP violation and fails.
+const SWAGGER_UI_LOGO_CSS = '.logo_small_svg__cls-2{fill:#fff}.logo_small_svg__cls-3{fill:#85ea2d}';
+
+/** A CSP source allowing exactly the inline style sheet `css`. */
+export function styleHashSource(css: string): string {
+  return `'sha256-${createHash('sha256').update(css, 'utf8').digest('base64')}'`;
+}
+
+/** The node's policy as Swagger UI's pages (/api/v1/docs) get it: its logo's style allowed by hash. */
+export function swaggerUiPolicy(header: string): string {
+  return header.replace("style-src 'self'", `style-src 'self' ${styleHashSource(SWAGGER_UI_LOGO_CSS)}`);
 }

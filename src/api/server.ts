@@ -26,7 +26,7 @@ import { registerReceivedRoutes } from './routes/received-routes.js';
 import { registerReportRoutes } from './routes/report-routes.js';
 import { registerStreamRoutes } from './routes/stream-routes.js';
 import { registerTaxiiRoutes } from './routes/taxii-routes.js';
-import { installSecurityHeaders } from './security-headers.js';
+import { installSecurityHeaders, swaggerUiPolicy } from './security-headers.js';
 import {
   type ConsolePageSender,
   DEFAULT_WEB_ROOT,
@@ -117,9 +117,13 @@ export async function buildServer(services: Services, options: ServerOptions): P
       security: [{ bearer: [] }, { session: [] }],
     },
   });
-  // Swagger UI's page loads its script and styles from its own files, no inline script or style:
-  // it runs under the node's strict policy (security-headers.ts), so it needs no CSP of its own.
-  await app.register(swaggerUi, { routePrefix: '/api/v1/docs', staticCSP: false });
+  // Swagger UI runs under the node's strict policy, with its logo's inline style allowed by hash
+  // on its own pages (security-headers.ts).
+  await app.register(swaggerUi, {
+    routePrefix: '/api/v1/docs',
+    staticCSP: false,
+    transformStaticCSP: swaggerUiPolicy,
+  });
   installAuthentication(app, services.auth);
   await installRateLimits(app, options.rateLimits);
   app.get(

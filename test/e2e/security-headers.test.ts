@@ -118,6 +118,14 @@ describe('security headers', () => {
     }
   });
 
+  it("allows Swagger UI's logo style by its hash on the docs pages only", async () => {
+    const docs = directivesOf(await plain.node.server.inject({ method: 'GET', url: '/api/v1/docs' }));
+    expect(docs.get('style-src')?.[0]).toBe("'self'");
+    expect(docs.get('style-src')?.slice(1)).toEqual([expect.stringMatching(/^'sha256-[A-Za-z0-9+/]{43}='$/)]);
+    const page = directivesOf(await plain.node.server.inject({ method: 'GET', url: '/' }));
+    expect(page.get('style-src')).toEqual(["'self'"]);
+  });
+
   it("allows the compliance report's one style sheet by its hash, and nothing else", () => {
     const policy = new Map(
       COMPLIANCE_HTML_POLICY.split(';').map((d) => {

@@ -289,6 +289,14 @@ describe.runIf(run)('stored script in the web console and the compliance report 
     await expectNothingRan(page, 'hostile compliance report');
   }, 120_000);
 
+  it("renders Swagger UI at /api/v1/docs under the node's strict policy, with no violation", async () => {
+    const { page } = usa;
+    await page.goto(`${nodes.USA.address}/api/v1/docs`);
+    await page.locator('.opblock').first().waitFor();
+    expect(await page.locator('.opblock').count()).toBeGreaterThan(20);
+    expect(await page.evaluate<string[]>(VIOLATIONS)).toEqual([]);
+  }, 120_000);
+
   it('ran no payload anywhere: no marker fetched, no console error, nothing fetched from outside the node', () => {
     expect(markers).toEqual([]);
     expect(errors).toEqual([]);

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import { COMPLIANCE_CSS, renderComplianceHtml } from '../../oversight/compliance-html.js';
 import type { ComplianceService } from '../../services/compliance-service.js';
 import { actorOf } from '../authenticate.js';
+import { styleHashSource } from '../security-headers.js';
 
 const ComplianceQuery = Type.Object(
   {
@@ -21,7 +21,7 @@ const ComplianceQuery = Type.Object(
 
 // The page has no script and loads nothing; its one inline style sheet is allowed by its hash (CSP
 // Level 3 §8.3), not by 'unsafe-inline', so nothing injected into it could style or run either.
-const STYLE_HASH = `'sha256-${createHash('sha256').update(COMPLIANCE_CSS, 'utf8').digest('base64')}'`;
+const STYLE_HASH = styleHashSource(COMPLIANCE_CSS);
 
 /** The content security policy of the HTML compliance report. */
 export const COMPLIANCE_HTML_POLICY = [
