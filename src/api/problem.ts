@@ -17,6 +17,7 @@ const STATUS: Readonly<Record<ErrorCode, number>> = {
   AUTH_INVALID: 401,
   AUTH_THROTTLED: 429,
   AUTH_CSRF: 403,
+  RATE_LIMITED: 429,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   PRODUCT_STATE_INVALID: 409,
@@ -131,6 +132,10 @@ export function toProblem(error: unknown): Problem {
       'missing',
       'allowed',
       'retryAfterSeconds',
+      // Rate limits: which one, and how many requests its window allows.
+      'limit',
+      'max',
+      'windowSeconds',
       // Inbox refusals: which envelope, and the recipient's signed word on it when it gave one.
       'envelopeId',
       'receipt',
@@ -177,13 +182,18 @@ export function toProblem(error: unknown): Problem {
   return problem(500, 'INTERNAL', 'internal error; the node log has the details');
 }
 
+/** RFC 9110 §10.2.3: a refusal that says when to come back (throttled login, rate limit) says it in Retry-After too. */
+export function setRetryAfter(problem: Problem, reply: FastifyReply): void {
+  if (problem.status === 429 && typeof problem.retryAfterSeconds === 'number') {
+    void reply.header('retry-after', String(problem.retryAfterSeconds));
+  }
+}
+
 /** Fastify error handler: one place that writes every error response. */
 export function sendProblem(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const body = toProblem(error);
   if (body.status >= 500) request.log.error({ err: error }, 'request failed');
   else request.log.info({ code: body.code, status: body.status }, body.detail);
-  if (body.code === 'AUTH_THROTTLED' && typeof body.retryAfterSeconds === 'number') {
-    void reply.header('retry-after', String(body.retryAfterSeconds));
-  }
+  setRetryAfter(body, reply);
   return reply.code(body.status).type('application/problem+json').send(body);
 }

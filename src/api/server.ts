@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Services } from '../app/services.js';
 import { installAuthentication } from './authenticate.js';
 import { sendProblem } from './problem.js';
+import { installRateLimits, type RateLimitSettings } from './rate-limits.js';
 import { registerAnalyticsRoutes } from './routes/analytics-routes.js';
 import { registerArrangementRoutes } from './routes/arrangement-routes.js';
 import { registerAuditRoutes, registerIdentityRoute } from './routes/audit-routes.js';
@@ -25,6 +26,7 @@ import { registerReceivedRoutes } from './routes/received-routes.js';
 import { registerReportRoutes } from './routes/report-routes.js';
 import { registerStreamRoutes } from './routes/stream-routes.js';
 import { isTaxiiPath, registerTaxiiRoutes, sendTaxiiError } from './routes/taxii-routes.js';
+import { installSecurityHeaders, swaggerUiPolicy } from './security-headers.js';
 import {
   type ConsolePageSender,
   DEFAULT_WEB_ROOT,
@@ -38,7 +40,10 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 export interface ServerOptions {
   readonly bodyLimitBytes: number;
   readonly logLevel: string;
+  /** The node is reached over https (its public URL): Secure cookies, HSTS, upgrade-insecure-requests. */
   readonly secureCookies: boolean;
+  /** Sign-in, write and federation inbox rate limits (config `rateLimits`). */
+  readonly rateLimits: RateLimitSettings;
   readonly nodeName: string;
   readonly partner: string;
   /** How often GET /api/v1/stream sends a heartbeat comment; 15 s when absent. */
@@ -95,6 +100,7 @@ export async function buildServer(services: Services, options: ServerOptions): P
         code: 'NOT_FOUND',
       });
   });
+  await installSecurityHeaders(app, options.secureCookies);
   await app.register(cookie);
   await app.register(swagger, {
     openapi: {
@@ -113,8 +119,15 @@ export async function buildServer(services: Services, options: ServerOptions): P
       security: [{ bearer: [] }, { session: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/api/v1/docs' });
+  // Swagger UI runs under the node's strict policy, with its logo's inline style allowed by hash
+  // on its own pages (security-headers.ts).
+  await app.register(swaggerUi, {
+    routePrefix: '/api/v1/docs',
+    staticCSP: false,
+    transformStaticCSP: swaggerUiPolicy,
+  });
   installAuthentication(app, services.auth);
+  await installRateLimits(app, options.rateLimits);
   app.get(
     '/api/v1/openapi.json',
     { config: { access: { public: true } }, schema: { hide: true } },

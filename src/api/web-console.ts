@@ -10,20 +10,6 @@ export const DEFAULT_WEB_ROOT = resolve(import.meta.dirname, '..', '..', 'dist',
 // Paths the console never answers: the API, federation, TAXII and ops routes keep their own 404.
 const RESERVED = ['/api/', '/federation/', '/taxii2', '/metrics', '/healthz', '/readyz'];
 
-// The console loads only its own files: no CDN, font or tile server, no inline script.
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "font-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-  "form-action 'self'",
-].join('; ');
-
 /**
  * Whether a request that matched no route is a deep link into the console (served index.html): a
  * GET or HEAD outside the API, federation, TAXII, ops and asset paths. Everything else keeps its
@@ -35,13 +21,6 @@ export function isConsolePath(method: string, url: string): boolean {
   return (
     !path.startsWith('/assets/') && !RESERVED.some((p) => path === p.replace(/\/$/, '') || path.startsWith(p))
   );
-}
-
-function withConsoleHeaders(reply: FastifyReply): FastifyReply {
-  return reply
-    .header('content-security-policy', CONTENT_SECURITY_POLICY)
-    .header('x-content-type-options', 'nosniff')
-    .header('referrer-policy', 'no-referrer');
 }
 
 /** Sends the console's page (index.html), or throws SERVICE_UNAVAILABLE when it is not built. */
@@ -75,10 +54,8 @@ export async function registerWebConsole(app: FastifyInstance, root: string): Pr
         { service: 'web console' },
       );
     }
-    return withConsoleHeaders(reply)
-      .header('cache-control', 'no-cache')
-      .type('text/html')
-      .sendFile('index.html');
+    // Its content security policy is the node's own (security-headers.ts): only its own files, no inline script or style.
+    return reply.header('cache-control', 'no-cache').type('text/html').sendFile('index.html');
   };
   const config = { access: { public: true } } as const;
   app.get('/', { config, schema: { hide: true } }, async (_request, reply) => sendPage(reply));
@@ -97,9 +74,7 @@ export async function registerWebConsole(app: FastifyInstance, root: string): Pr
         throw new AccordError('NOT_FOUND', `no console asset ${file.slice(0, 100)}`, {});
       }
       // Hashed names never change content; the page itself is fetched afresh each time.
-      return withConsoleHeaders(reply)
-        .header('cache-control', 'public, max-age=31536000, immutable')
-        .sendFile(`assets/${file}`);
+      return reply.header('cache-control', 'public, max-age=31536000, immutable').sendFile(`assets/${file}`);
     },
   );
   return sendPage;

@@ -89,6 +89,7 @@ export async function buildNode(
     bodyLimitBytes: config.http.bodyLimitBytes,
     logLevel: config.log.level,
     secureCookies: config.http.publicUrl?.startsWith('https:') ?? false,
+    rateLimits: config.rateLimits,
     nodeName: config.nodeName,
     partner: config.partner,
     streamHeartbeatMs: (config.stream?.heartbeatSeconds ?? STREAM_DEFAULTS.heartbeatSeconds) * 1000,

@@ -39,6 +39,41 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /**
+     * Request rate limits (issue 10), counted per process in fixed windows: each replica of a node
+     * counts its own. Over a limit the node answers 429 with a problem naming the limit and a
+     * Retry-After header.
+     */
+    rateLimits: Type.Object(
+      {
+        /** Sign-in attempts (POST /api/v1/auth/login), right or wrong, counted per address and per username. */
+        login: Type.Object(
+          {
+            perAddress: Type.Integer({ minimum: 1, maximum: 100_000 }),
+            perUsername: Type.Integer({ minimum: 1, maximum: 100_000 }),
+            windowSeconds: Type.Integer({ minimum: 1, maximum: 24 * 60 * 60 }),
+          },
+          { additionalProperties: false },
+        ),
+        /** Writes (POST, PUT, PATCH, DELETE) per signed-in user, whichever session or token carries them. */
+        writes: Type.Object(
+          {
+            perUser: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+            windowSeconds: Type.Integer({ minimum: 1, maximum: 24 * 60 * 60 }),
+          },
+          { additionalProperties: false },
+        ),
+        /** Envelopes into POST /federation/v1/inbox per sending partner (the partner the header names, at its address). */
+        federation: Type.Object(
+          {
+            perPartner: Type.Integer({ minimum: 1, maximum: 10_000_000 }),
+            windowSeconds: Type.Integer({ minimum: 1, maximum: 24 * 60 * 60 }),
+          },
+          { additionalProperties: false },
+        ),
+      },
+      { additionalProperties: false },
+    ),
     /** Additions to the built-in marking registry: communities with dated membership, caveats, partner codes. */
     markings: Type.Optional(
       Type.Object(
@@ -119,6 +154,14 @@ export const CONFIG_DEFAULTS = {
   database: {},
   attachments: { maxBytes: 10 * 1024 * 1024 },
   auth: { sessionTtlMinutes: 8 * 60, maxFailedLogins: 5, failedLoginWindowMinutes: 15 },
+  // Login: ten tries a minute for one username stops guessing; an address gets more, since users
+  // behind one proxy or NAT share it. Writes and envelopes: far above what a person or a partner's
+  // outbox sends, low enough that a runaway script or a flooding peer is cut off.
+  rateLimits: {
+    login: { perAddress: 60, perUsername: 10, windowSeconds: 60 },
+    writes: { perUser: 600, windowSeconds: 60 },
+    federation: { perPartner: 6000, windowSeconds: 60 },
+  },
   federation: {
     outboxIntervalMs: 5000,
     retryBaseMs: 1000,

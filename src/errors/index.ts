@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   AUTH_INVALID: 'The username, password or token is not valid.',
   AUTH_THROTTLED: 'Too many failed logins; try again later.',
   AUTH_CSRF: 'A cookie-authenticated write lacks the matching X-CSRF-Token header.',
+  RATE_LIMITED:
+    'Too many requests of one kind (sign-ins, writes, envelopes) in the window; the problem names the limit and when to retry.',
   FORBIDDEN: 'The signed-in user lacks the permission the action needs.',
   NOT_FOUND: 'No such resource, or none the caller may see (the two look the same).',
   // product lifecycle and release

@@ -19,7 +19,8 @@ export function escapeHtml(value: string | number): string {
   return String(value).replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
 }
 
-const CSS = `
+/** The page's one style sheet, inline in its head; its server allows exactly it by hash (report-routes.ts). */
+export const COMPLIANCE_CSS = `
 *{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem;color:#1a1a1a;font-size:11pt}
 h1{font-size:1.5rem;margin:0 0 .25rem}
@@ -244,7 +245,7 @@ export function renderComplianceHtml(report: ComplianceReport): string {
   return (
     '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">' +
     '<meta name="viewport" content="width=device-width, initial-scale=1">' +
-    `<title>${escapeHtml(title)}</title><style>${CSS}</style></head><body>` +
+    `<title>${escapeHtml(title)}</title><style>${COMPLIANCE_CSS}</style></head><body>` +
     `<h1>${escapeHtml(title)}</h1>` +
     `<p class="meta">Period ${escapeHtml(report.period.from)} to ${escapeHtml(report.period.to)} (end excluded). ` +
     'Metadata only: no product title or content appears in this report.</p>' +

@@ -1,6 +1,8 @@
+import fc from 'fast-check';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TableCounts } from '../../src/store/index.js';
+import { listRoutes } from '../fixtures/routes.js';
 import {
   type AuthHeaders,
   jsonOf,
@@ -402,6 +404,54 @@ describe('credentials', () => {
     // The same session with its token writes.
     const ok = await t.server.inject(post('/api/v1/products', analystSession, makeDraft()));
     expect(ok.statusCode, ok.body).toBe(201);
+  });
+
+  it('refuses a cookie-authenticated write without its own CSRF token on every write route, changing nothing (property)', async () => {
+    const adminSession = await t.login(USERS.admin.username);
+    // Public writes take no session (login, the envelope inbox); TAXII answers in its own error format.
+    const writes = listRoutes(t.server).filter(
+      (r) =>
+        ['POST', 'PUT', 'PATCH', 'DELETE'].includes(r.method) &&
+        !['/api/v1/auth/login', '/federation/v1/inbox'].includes(r.url) &&
+        !r.url.startsWith('/taxii2'),
+    );
+    expect(writes.length).toBeGreaterThan(20);
+    const token = fc.oneof(
+      fc.constant(undefined),
+      fc.string({ maxLength: 64 }).filter((s) => s !== analystSession['x-csrf-token']),
+      // Another session's token is no token for this one.
+      fc.constant(adminSession['x-csrf-token']!),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...writes), token, async (route, csrf) => {
+        // A header value must be printable to be sent at all; the rest is what a forger could send.
+        const sent = csrf === undefined ? undefined : csrf.replace(/[^\x20-\x7e]/g, '') || 'x';
+        const headers = {
+          cookie: analystSession.cookie!,
+          ...(sent === undefined ? {} : { 'x-csrf-token': sent }),
+        };
+        await expectRefused(
+          {
+            method: route.method as 'POST',
+            url: route.url.replace(/:[A-Za-z]+/g, 'x').replace('*', 'x'),
+            headers,
+            payload: makeDraft(),
+          },
+          { status: 403, code: 'AUTH_CSRF', detail: /X-CSRF-Token/ },
+        );
+      }),
+      { numRuns: 60 },
+    );
+  }, 120_000);
+
+  it('takes a bearer-token write with no CSRF token, even beside a session cookie', async () => {
+    const plain = await t.server.inject(post('/api/v1/products', analyst, makeDraft()));
+    expect(plain.statusCode, plain.body).toBe(201);
+    // The Authorization header decides who writes; a cookie riding along changes nothing.
+    const withCookie = await t.server.inject(
+      post('/api/v1/products', { ...analyst, cookie: analystSession.cookie! }, makeDraft()),
+    );
+    expect(withCookie.statusCode, withCookie.body).toBe(201);
   });
 });
 

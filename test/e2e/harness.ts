@@ -6,7 +6,7 @@ import type { RouteAccess } from '../../src/api/authenticate.js';
 import { type AccordNode, buildNode } from '../../src/app/node.js';
 import type { NodeKeys } from '../../src/app/node-keys.js';
 import type { Role } from '../../src/auth/roles.js';
-import { loadConfig } from '../../src/config/index.js';
+import { type Config, loadConfig } from '../../src/config/index.js';
 import type { Actor } from '../../src/services/actor.js';
 import type { DraftInput } from '../../src/services/product-service.js';
 import { openStore, type Store, type StoreDialect, type TableCounts } from '../../src/store/index.js';
@@ -113,6 +113,8 @@ export interface TestNodeOptions {
   readonly keys?: NodeKeys;
   /** The live stream's settings (issue 7): heartbeat interval, log size. */
   readonly stream?: { readonly heartbeatSeconds?: number; readonly logSize?: number };
+  /** Rate limits (issue 10), merged over the defaults section by section. */
+  readonly rateLimits?: { readonly [K in keyof Config['rateLimits']]?: Partial<Config['rateLimits'][K]> };
 }
 
 export interface TestNode {
@@ -179,6 +181,9 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
           ? {}
           : { auth: { maxFailedLogins: options.maxFailedLogins } }),
         ...(options.stream === undefined ? {} : { stream: options.stream }),
+        // These tests sign in from one address, and the route matrix as one user, far more often
+        // than people do: sign-in limits are high unless a test sets its own (rate-limits.test.ts).
+        rateLimits: options.rateLimits ?? { login: { perAddress: 10_000, perUsername: 10_000 } },
       },
     });
     const store = await openStore(

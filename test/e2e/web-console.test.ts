@@ -1,19 +1,23 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AccordNode, buildNode, startAuditLog } from '../../src/app/node.js';
-import { type NodeKeys, partnerKeysOf, signerOf } from '../../src/app/node-keys.js';
-import type { Role } from '../../src/auth/roles.js';
-import { loadConfig } from '../../src/config/index.js';
-import { createNodeIdentity, publicIdentity } from '../../src/crypto/index.js';
-import { signArrangementAs, withPinnedKeys } from '../../src/federation/index.js';
-import { OutboxWorker } from '../../src/services/outbox-worker.js';
-import { openStore } from '../../src/store/index.js';
-import { makeArrangement } from '../fixtures/builders.js';
-import { requireOrSkip, type ServiceSpec } from '../fixtures/services.js';
+import {
+  buildConsoleIfMissing,
+  type ConsoleNode,
+  type ConsolePerson,
+  chromiumAvailable,
+  deliverAll,
+  launchChromium,
+  makeNodeKeys,
+  openConsole as openConsoleAt,
+  passwordOf,
+  signedArrangement,
+  signIn,
+  signOut,
+  startConsoleNodes,
+  stopConsoleNodes,
+} from '../fixtures/console-nodes.js';
 
 // Issue 8 end to end, in Debian's chromium driven by playwright-core: two real nodes on loopback
 // (USA and GBR, each with its keys, SQLite file and outbox worker) serving the built console. A USA
@@ -22,131 +26,38 @@ import { requireOrSkip, type ServiceSpec } from '../fixtures/services.js';
 // analyst's open console shows it arrive with the third portion withheld; the map shows its footprint.
 // Each main page is screenshotted into test-output/screenshots/, and no page logs a console error.
 
-const CHROMIUM_PATH = process.env.ACCORD_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM: ServiceSpec = {
-  name: 'Chromium',
-  howToStart: `install Debian's chromium (\`apt-get install -y chromium\`; .ci/run does) or set ACCORD_CHROMIUM to its path (looked for at ${CHROMIUM_PATH})`,
-};
-const ROOT = join(import.meta.dirname, '..', '..');
-const WEB_ROOT = join(ROOT, 'dist', 'web');
-const SHOTS = join(ROOT, 'test-output', 'screenshots');
-const run = requireOrSkip(CHROMIUM, existsSync(CHROMIUM_PATH));
+const SHOTS = join(import.meta.dirname, '..', '..', 'test-output', 'screenshots');
+const run = chromiumAvailable();
 
-function nodeKeys(): NodeKeys {
-  const identity = createNodeIdentity();
-  return { identity, public: publicIdentity(identity) };
-}
-const KEYS = { USA: nodeKeys(), GBR: nodeKeys() } as const;
+const KEYS = { USA: makeNodeKeys(), GBR: makeNodeKeys() } as const;
 type Party = keyof typeof KEYS;
-const PARTIES: readonly Party[] = ['USA', 'GBR'];
 
-const ARRANGEMENT = (() => {
-  const terms = withPinnedKeys(
-    makeArrangement({
-      id: 'usa-gbr-console',
-      title: 'USA-GBR counter-terrorism sharing',
-      parties: [...PARTIES],
-      scope: {
-        disciplines: ['SIGINT'],
-        categories: ['counterterrorism'],
-        ceiling: 'TOP SECRET',
-        caveats: ['SI'],
-        controls: ['ORCON'],
-      },
-    }),
-    new Map(PARTIES.map((p) => [p, KEYS[p].public])),
-  );
-  return PARTIES.reduce(
-    (doc, party) => signArrangementAs(doc, party, signerOf(KEYS[party]), '2025-01-01T00:00:00Z'),
-    terms,
-  );
-})();
+const ARRANGEMENT = signedArrangement(KEYS, {
+  id: 'usa-gbr-console',
+  title: 'USA-GBR counter-terrorism sharing',
+  scope: {
+    disciplines: ['SIGINT'],
+    categories: ['counterterrorism'],
+    ceiling: 'TOP SECRET',
+    caveats: ['SI'],
+    controls: ['ORCON'],
+  },
+});
 
-const PEOPLE: readonly { party: Party; username: string; role: Role; clearance: 'SECRET' | 'TOP SECRET' }[] =
-  [
-    { party: 'USA', username: 'analyst.usa', role: 'analyst', clearance: 'TOP SECRET' },
-    { party: 'USA', username: 'officer.usa', role: 'release-officer', clearance: 'TOP SECRET' },
-    { party: 'USA', username: 'auditor.usa', role: 'oversight-auditor', clearance: 'SECRET' },
-    { party: 'GBR', username: 'analyst.gbr', role: 'analyst', clearance: 'SECRET' },
-  ];
-const passwordOf = (username: string) => `console e2e password of ${username}`;
+const PEOPLE: readonly ConsolePerson[] = [
+  { party: 'USA', username: 'analyst.usa', role: 'analyst', clearance: 'TOP SECRET' },
+  { party: 'USA', username: 'officer.usa', role: 'release-officer', clearance: 'TOP SECRET' },
+  { party: 'USA', username: 'auditor.usa', role: 'oversight-auditor', clearance: 'SECRET' },
+  { party: 'GBR', username: 'analyst.gbr', role: 'analyst', clearance: 'SECRET' },
+];
 
-interface Running {
-  readonly node: AccordNode;
-  readonly address: string;
-  readonly worker: OutboxWorker;
-  readonly dir: string;
-}
-const nodes = {} as Record<Party, Running>;
-
-async function startNode(partner: Party): Promise<Running> {
-  const dir = mkdtempSync(join(tmpdir(), `accord-console-${partner.toLowerCase()}-`));
-  const config = loadConfig({
-    flags: { dataDir: dir, partner, log: { level: 'silent' }, http: { host: '127.0.0.1', port: 0 } },
-  });
-  const store = await openStore(
-    { kind: 'sqlite', file: join(dir, 'accord.sqlite') },
-    { now: () => new Date() },
-  );
-  const node = await buildNode(config, { store, keys: KEYS[partner], webRoot: WEB_ROOT });
-  const address = await node.server.listen({ host: '127.0.0.1', port: 0 });
-  const worker = new OutboxWorker({ store, keys: KEYS[partner], partner, now: Date.now, random: () => 0.5 });
-  for (const person of PEOPLE.filter((p) => p.party === partner)) {
-    await node.services.directory.createUser(null, {
-      username: person.username,
-      displayName: person.username,
-      nationality: partner,
-      clearance: person.clearance,
-      caveats: person.clearance === 'TOP SECRET' ? ['SI'] : [],
-      communities: [],
-      roles: [person.role],
-      password: passwordOf(person.username),
-      ...(person.role === 'oversight-auditor' ? { oversightOf: [ARRANGEMENT.id] } : {}),
-    });
-  }
-  return { node, address, worker, dir };
-}
-
-/** Runs both outbox workers until a round delivers nothing more. */
-async function deliverAll(): Promise<number> {
-  let delivered = 0;
-  for (let round = 0; round < 10; round++) {
-    let moved = 0;
-    for (const p of PARTIES) moved += (await nodes[p].worker.runOnce()).delivered;
-    delivered += moved;
-    if (moved === 0) break;
-  }
-  return delivered;
-}
-
+let nodes = {} as Record<Party, ConsoleNode>;
 let browser: Browser | undefined;
 const errors: string[] = [];
 
 async function openConsole(party: Party): Promise<{ context: BrowserContext; page: Page }> {
   if (browser === undefined) throw new Error('no browser');
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(`${party} console: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => errors.push(`${party} page: ${error.message}`));
-  // Nothing is fetched from the internet at run time: every request stays on the node.
-  page.on('request', (request) => {
-    const url = request.url();
-    if (!url.startsWith(nodes[party].address) && !url.startsWith('data:')) {
-      errors.push(`${party} fetched ${url}`);
-    }
-  });
-  page.setDefaultTimeout(30_000);
-  await page.goto(nodes[party].address);
-  return { context, page };
-}
-
-async function signIn(page: Page, username: string): Promise<void> {
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(passwordOf(username));
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  return openConsoleAt(browser, nodes[party].address, errors, party);
 }
 
 /** Signs in with the keyboard alone: Tab through the page, type, Enter. */
@@ -164,11 +75,6 @@ async function signInByKeyboard(page: Page, username: string): Promise<void> {
   await page.keyboard.type(passwordOf(username));
   await page.keyboard.press('Enter');
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
-}
-
-async function signOut(page: Page): Promise<void> {
-  await page.getByRole('button', { name: 'Sign out' }).click();
-  await page.getByRole('button', { name: 'Sign in' }).waitFor();
 }
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -198,39 +104,22 @@ describe.runIf(run)('the web console across two nodes (chromium)', () => {
   const title = 'Facilitator arranging hawala transfers near Karachi';
 
   beforeAll(async () => {
-    if (!existsSync(join(WEB_ROOT, 'index.html'))) {
-      execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
-    }
+    buildConsoleIfMissing();
     mkdirSync(SHOTS, { recursive: true });
-    for (const p of PARTIES) nodes[p] = await startNode(p);
-    for (const p of PARTIES) {
-      for (const q of PARTIES) {
-        await nodes[p].node.store.partners.upsert({
-          code: q,
-          name: q === 'USA' ? 'United States' : 'United Kingdom',
-          endpoint: q === p ? null : nodes[q].address,
-          keys: partnerKeysOf(KEYS[q].public),
-        });
-      }
-      await nodes[p].node.store.arrangements.putVersion(ARRANGEMENT);
-      // Signed tree heads for the oversight page's audit status.
-      startAuditLog(nodes[p].node, 500);
-    }
-    browser = await chromium.launch({
-      executablePath: CHROMIUM_PATH,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    nodes = (await startConsoleNodes(
+      KEYS,
+      { USA: 'United States', GBR: 'United Kingdom' },
+      ARRANGEMENT,
+      PEOPLE,
+    )) as Record<Party, ConsoleNode>;
+    browser = await launchChromium();
     usa = await openConsole('USA');
     gbr = await openConsole('GBR');
   }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
-    for (const p of PARTIES) {
-      await nodes[p]?.worker.stop();
-      await nodes[p]?.node.close();
-      if (nodes[p] !== undefined) rmSync(nodes[p].dir, { recursive: true, force: true });
-    }
+    await stopConsoleNodes(nodes);
   });
 
   it('signs in (by mouse, and by keyboard alone), with classification banners at top and bottom', async () => {
@@ -328,7 +217,7 @@ describe.runIf(run)('the web console across two nodes (chromium)', () => {
     await page.getByRole('link', { name: 'Feed', exact: true }).click();
     // The feed follows the node's live stream (GET /api/v1/stream, Server-Sent Events).
     await page.getByText('Live: updates as they arrive.').waitFor();
-    expect(await deliverAll()).toBeGreaterThan(0);
+    expect(await deliverAll(nodes)).toBeGreaterThan(0);
     // No reload: the open feed picks the product up by itself (stream or poll).
     const link = page.getByRole('link', { name: title });
     await link.waitFor();

@@ -12,7 +12,7 @@ import {
   type VersionMatch,
 } from '../../interop/taxii/index.js';
 import { actorOf, type RouteAccess } from '../authenticate.js';
-import { toProblem } from '../problem.js';
+import { setRetryAfter, toProblem } from '../problem.js';
 
 /** TAXII 2.1 §1.6.8: the media type of every TAXII resource. */
 export const TAXII_MEDIA_TYPE = 'application/taxii+json;version=2.1';
@@ -47,9 +47,7 @@ export function sendTaxiiError(error: unknown, request: FastifyRequest, reply: F
   const problem = toProblem(error);
   if (problem.status >= 500) request.log.error({ err: error }, 'TAXII request failed');
   if (problem.status === 401) void reply.header('www-authenticate', WWW_AUTHENTICATE);
-  if (problem.code === 'AUTH_THROTTLED' && typeof problem.retryAfterSeconds === 'number') {
-    void reply.header('retry-after', String(problem.retryAfterSeconds));
-  }
+  setRetryAfter(problem, reply);
   return sendTaxii(reply.code(problem.status), {
     title: problem.title,
     description: problem.detail,
