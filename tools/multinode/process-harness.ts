@@ -33,8 +33,11 @@ const LOG_LINES = 3000;
 const LISTENING = / node listening on (http:\/\/\S+)/;
 
 const SECOND = 1000;
-/** Start-up is tsx compiling the CLI (1–2 s alone) and unlocking the keys; generous for a busy CI box. */
-const START_TIMEOUT_MS = 30 * SECOND;
+/**
+ * Start-up is tsx compiling the CLI (1–2 s alone) and unlocking the keys: 13 s measured for one
+ * node on a 2-core box at load 20, and five start at once; generous, since only a failure waits it out.
+ */
+const START_TIMEOUT_MS = 120 * SECOND;
 const STOP_TIMEOUT_MS = 15 * SECOND;
 
 // ---------------------------------------------------------------- waiting
