@@ -1,9 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArrangement } from '../../src/arrangements/index.js';
-import { Frontier } from '../../src/audit/index.js';
 import { arrangementFor } from '../../src/demo/seed.js';
 import { DEMO_PARTNERS, demoProducts } from '../../src/demo/seed-data.js';
+import {
+  type CommittedRelease,
+  type Holdings,
+  judgeDelivery,
+  judgeGossip,
+  type NodeGossip,
+  sample,
+  undelivered,
+} from './chaos-checks.js';
 import {
   type Cluster,
   type NodeProcess,
@@ -98,23 +106,6 @@ export interface ChaosReport {
   readonly checks: readonly ChaosCheck[];
 }
 
-/** One release as the originator's store holds it. */
-interface CommittedRelease {
-  readonly origin: string;
-  readonly id: string;
-  readonly productId: string;
-  readonly recipient: string;
-}
-
-/** What every store holds that the checks read. */
-interface Holdings {
-  readonly releases: readonly CommittedRelease[];
-  readonly outbox: readonly { origin: string; releaseId: string; status: string; lastError: string | null }[];
-  /** Per recipient: what it stored, with the envelope it came in. */
-  readonly received: readonly { at: string; sender: string; productId: string; envelopeId: string }[];
-  readonly inbox: readonly { at: string; sender: string; productId: string; outcome: string }[];
-}
-
 function holdingsOf(cluster: Cluster): Holdings {
   const h = {
     releases: [] as CommittedRelease[],
@@ -158,18 +149,6 @@ function holdingsOf(cluster: Cluster): Holdings {
     }
   }
   return h;
-}
-
-const keyOf = (at: string, sender: string, productId: string) => `${at}<-${sender}:${productId}`;
-
-/** Committed releases not (yet) stored at their recipient. */
-function undelivered(h: Holdings): CommittedRelease[] {
-  const held = new Set(h.received.map((r) => keyOf(r.at, r.sender, r.productId)));
-  return h.releases.filter((r) => !held.has(keyOf(r.recipient, r.origin, r.productId)));
-}
-
-function sample(items: readonly string[], count = 3): string {
-  return items.slice(0, count).join('; ') + (items.length > count ? `; … (${items.length} in all)` : '');
 }
 
 function clock(ms: number): string {
@@ -248,7 +227,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const drops = () => [...proxies.values()].reduce((n, p) => n + p.drops, 0);
 
     const originate = async (code: string) => {
-      const node = cluster.node(code);
       const flow = flows.get(code) as Workflow;
       const peers = partners.filter((p) => p !== code);
       const drafts = demoProducts(24, code);
@@ -361,60 +339,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         detail: offenders.length === 0 ? ok : sample(offenders),
       });
 
+    const delivery = judgeDelivery(final, answeredIds);
     check(
       CHAOS_CHECKS.answered,
-      [...answeredIds]
-        .filter(([id]) => !final.releases.some((r) => r.id === id))
-        .map(([id, o]) => `${o} release ${id} missing`),
+      delivery.answered,
       `${answeredIds.size} answered, all in their originators' stores`,
     );
-
-    const copies = new Map<string, number>();
-    for (const r of final.received)
-      copies.set(
-        keyOf(r.at, r.sender, r.productId),
-        (copies.get(keyOf(r.at, r.sender, r.productId)) ?? 0) + 1,
-      );
-    const missing = undelivered(final);
     check(
       CHAOS_CHECKS.exactlyOnce,
-      [
-        ...missing.map((r) => `${r.origin}→${r.recipient} ${r.productId} not stored`),
-        ...final.releases
-          .filter((r) => (copies.get(keyOf(r.recipient, r.origin, r.productId)) ?? 0) > 1)
-          .map(
-            (r) =>
-              `${r.origin}→${r.recipient} ${r.productId} stored ${copies.get(keyOf(r.recipient, r.origin, r.productId))} times`,
-          ),
-      ],
+      delivery.exactlyOnce,
       `${final.releases.length} committed, ${final.releases.length} stored once each`,
     );
-
-    const committedKeys = new Set(final.releases.map((r) => keyOf(r.recipient, r.origin, r.productId)));
-    const outboxPerRelease = new Map<string, number>();
-    for (const m of final.outbox)
-      outboxPerRelease.set(m.releaseId, (outboxPerRelease.get(m.releaseId) ?? 0) + 1);
-    const envelopes = new Map<string, number>();
-    for (const r of final.received) envelopes.set(r.envelopeId, (envelopes.get(r.envelopeId) ?? 0) + 1);
     check(
       CHAOS_CHECKS.noDuplicate,
-      [
-        ...final.received
-          .filter((r) => !committedKeys.has(keyOf(r.at, r.sender, r.productId)))
-          .map((r) => `${r.at} holds ${r.productId} from ${r.sender}, which committed no such release`),
-        ...[...outboxPerRelease]
-          .filter(([, n]) => n > 1)
-          .map(([id, n]) => `release ${id} has ${n} outbox rows`),
-        ...final.releases
-          .filter((r) => !outboxPerRelease.has(r.id))
-          .map((r) => `release ${r.id} has no outbox row`),
-        ...final.inbox
-          .filter((e) => e.outcome !== 'stored')
-          .map((e) => `${e.at} ${e.outcome} ${e.productId} from ${e.sender}`),
-        ...final.outbox
-          .filter((m) => m.status !== 'delivered')
-          .map((m) => `${m.origin} release ${m.releaseId} ${m.status}: ${m.lastError ?? ''}`),
-      ],
+      delivery.noDuplicate,
       `${final.received.length} stored products, ${final.outbox.length} outbox rows, all delivered, no refusal`,
     );
 
@@ -448,7 +386,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         .join(', '),
     );
 
-    const gossip = checkGossip(cluster);
+    const gossip = judgeGossip(gossipOf(cluster));
     check(
       CHAOS_CHECKS.gossip,
       gossip.offenders,
@@ -486,54 +424,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   }
 }
 
-/**
- * Every head a node kept of a partner (audit_peer_heads) against the partner's own log: the root
- * of its first treeSize leaves must be the head's root. Also: every node kept some head of every
- * partner, and no node opened an audit-fork incident.
- */
-function checkGossip(cluster: Cluster): { heads: number; offenders: string[] } {
-  const offenders: string[] = [];
-  let heads = 0;
-  const kept = new Map<string, { holder: string; size: number; root: string }[]>();
-  for (const node of cluster.nodes) {
-    const forks = node.countRows("select count(*) from incidents where kind = 'audit-fork'");
-    if (forks > 0) offenders.push(`${node.partner} opened ${forks} audit-fork incidents`);
-    const rows = node.query('select partner, tree_size, root_hash from audit_peer_heads');
-    for (const other of cluster.nodes) {
-      if (other !== node && !rows.some((r) => r.partner === other.partner)) {
-        offenders.push(`${node.partner} kept no head of ${other.partner}: gossip never reached it`);
-      }
-    }
-    for (const r of rows) {
-      const list = kept.get(String(r.partner)) ?? [];
-      list.push({ holder: node.partner, size: Number(r.tree_size), root: String(r.root_hash) });
-      kept.set(String(r.partner), list);
-    }
-  }
-  for (const node of cluster.nodes) {
-    const wanted = (kept.get(node.partner) ?? []).sort((a, b) => a.size - b.size);
-    heads += wanted.length;
-    const leaves = node.query('select leaf_hash from audit_entries order by idx');
-    const frontier = Frontier.empty();
-    for (const head of wanted) {
-      if (head.size > leaves.length) {
-        offenders.push(
-          `${head.holder} kept a head of ${node.partner} at size ${head.size}, beyond its log (${leaves.length})`,
-        );
-        continue;
-      }
-      while (frontier.treeSize < head.size) {
-        frontier.append(Uint8Array.from(leaves[frontier.treeSize]?.leaf_hash as Buffer));
-      }
-      const root = Buffer.from(frontier.root()).toString('hex');
-      if (root !== head.root) {
-        offenders.push(
-          `${head.holder} kept root ${head.root.slice(0, 12)}… for ${node.partner} at size ${head.size}; its log has ${root.slice(0, 12)}…`,
-        );
-      }
-    }
-  }
-  return { heads, offenders };
+/** Each node's log (leaf hashes in order), the heads it kept of partners, and its fork incidents. */
+function gossipOf(cluster: Cluster): NodeGossip[] {
+  return cluster.nodes.map((node) => ({
+    partner: node.partner,
+    leaves: node
+      .query('select leaf_hash from audit_entries order by idx')
+      .map((row) => Uint8Array.from(row.leaf_hash as Buffer)),
+    kept: node.query('select partner, tree_size, root_hash from audit_peer_heads').map((row) => ({
+      partner: String(row.partner),
+      treeSize: Number(row.tree_size),
+      rootHash: String(row.root_hash),
+    })),
+    forkIncidents: node.countRows("select count(*) from incidents where kind = 'audit-fork'"),
+  }));
 }
 
 /** The report as lines for a terminal: the figures, then one line per check. */
