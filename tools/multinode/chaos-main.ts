@@ -1,13 +1,13 @@
 import { parseArgs } from 'node:util';
 import { formatReport, runChaos } from './chaos.js';
 
-// `npm run chaos -- --minutes N [--drop-rate R] [--kill-every S]`: runs the chaos, prints a
+// `npm run chaos -- --minutes N [--rate R] [--drop-rate P] [--kill-every S]`: runs the chaos, prints a
 // progress line every few seconds and a summary, and exits 0 only when every check holds; else 1,
 // with one line per failed check on stderr (2 for bad usage).
 
 function usage(message: string): never {
   process.stderr.write(
-    `chaos: ${message}\nusage: npm run chaos -- --minutes N [--drop-rate 0-1] [--kill-every SECONDS]\n`,
+    `chaos: ${message}\nusage: npm run chaos -- --minutes N [--rate RELEASES/S] [--drop-rate 0-1] [--kill-every SECONDS]\n`,
   );
   process.exit(2);
 }
@@ -34,6 +34,7 @@ try {
   ({ values } = parseArgs({
     options: {
       minutes: { type: 'string' },
+      rate: { type: 'string' },
       'drop-rate': { type: 'string' },
       'kill-every': { type: 'string' },
     },
@@ -45,6 +46,7 @@ try {
 
 const report = await runChaos({
   minutes: numberOption(values.minutes, 'minutes', 1, 0.1, 24 * 60),
+  releasesPerSecond: numberOption(values.rate, 'rate', 4, 0.1, 1000),
   dropRate: numberOption(values['drop-rate'], 'drop-rate', 0.03, 0, 1),
   killEveryMs: numberOption(values['kill-every'], 'kill-every', 6, 1, 3600) * 1000,
   log: (line) => process.stdout.write(`${line}\n`),

@@ -54,8 +54,11 @@ export interface ChaosOptions {
    * restart takes seconds (tsx compiling the CLI), so two nodes may be down at once, never more.
    */
   readonly killEveryMs?: number;
-  /** Pause of each originator between two releases (default 100 ms). */
-  readonly releasePauseMs?: number;
+  /**
+   * Releases a second across all originators (default 4), each originator starting one every
+   * `nodes / rate` seconds; one that falls behind (its node slow or down) skips, it does not burst.
+   */
+  readonly releasesPerSecond?: number;
   /** How long every committed release may take to arrive once the chaos stops (default 90 s). */
   readonly convergeTimeoutMs?: number;
   /** How often a progress line is written (default 5 s). */
@@ -69,6 +72,8 @@ export interface ChaosFigures {
   readonly nodes: readonly string[];
   readonly arrangements: readonly string[];
   readonly durationMs: number;
+  /** The release rate asked for, across all originators. */
+  readonly targetRate: number;
   /** Releases in the originators' stores (allowed): what counts as committed. */
   readonly committed: number;
   /** Of those, the ones whose API call answered 201. */
@@ -167,7 +172,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const durationMs = Math.round(options.minutes * 60 * SECOND);
   const dropRate = options.dropRate ?? 0.03;
   const killEveryMs = options.killEveryMs ?? 6 * SECOND;
-  const pauseMs = options.releasePauseMs ?? 100;
+  const rate = options.releasesPerSecond ?? 4;
   const partners = DEMO_PARTNERS.map((p) => p.code);
   const proxies = new Map<string, TcpProxy>();
   const closeProxies = () => Promise.all([...proxies.values()].map((p) => p.close()));
@@ -230,11 +235,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const flow = flows.get(code) as Workflow;
       const peers = partners.filter((p) => p !== code);
       const drafts = demoProducts(24, code);
+      const everyMs = (partners.length / rate) * SECOND;
+      let next = Date.now() + Math.random() * everyMs;
       for (let i = 0; !stopping; i++) {
-        if (down.has(code)) {
-          await sleep(200);
-          continue;
-        }
+        await sleep(Math.max(0, next - Date.now()));
+        next = Math.max(next + everyMs, Date.now());
+        if (stopping || down.has(code)) continue;
         const draft = drafts[i % drafts.length]!;
         const to = peers[Math.floor(Math.random() * peers.length)]!;
         try {
@@ -247,7 +253,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           else if (String(error).includes('POLICY_DENIED')) denied++;
           else unexpected.push(`${code}: ${error instanceof Error ? error.message : String(error)}`);
         }
-        await sleep(pauseMs);
       }
     };
 
@@ -323,12 +328,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     log(`chaos: ${converged ? 'converged' : 'did not converge'}; stopping the nodes to check them`);
     // A clean stop signs a last head over everything logged, so verify sees the whole log signed.
     const stopFailures: string[] = [];
-    for (const node of cluster.nodes) {
-      await node.stop().catch((error: unknown) => {
-        stopFailures.push(`${node.partner}: ${(error as Error).message}`);
-        return node.kill();
-      });
-    }
+    await Promise.all(
+      cluster.nodes.map((node) =>
+        node.stop().catch((error: unknown) => {
+          stopFailures.push(`${node.partner}: ${(error as Error).message}`);
+          return node.kill();
+        }),
+      ),
+    );
     const final = holdingsOf(cluster);
 
     const checks: ChaosCheck[] = [];
@@ -398,6 +405,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         nodes: partners,
         arrangements: ARRANGEMENTS,
         durationMs,
+        targetRate: rate,
         committed: final.releases.length,
         answered,
         denied,
@@ -446,7 +454,7 @@ export function formatReport(report: ChaosReport): string[] {
   const s = (ms: number) => `${(ms / SECOND).toFixed(1)} s`;
   return [
     `chaos summary: ${s(f.durationMs)} of chaos over ${f.nodes.join(', ')} under ${f.arrangements.join(', ')}`,
-    `  releases   ${f.committed} committed at their originators (${f.answered} answered 201), ${f.denied} denied by policy, ${f.failedCalls} API calls cut by a kill`,
+    `  releases   ${f.committed} committed at their originators (${(f.committed / (f.durationMs / SECOND)).toFixed(1)}/s of ${f.targetRate}/s asked; ${f.answered} answered 201), ${f.denied} denied by policy, ${f.failedCalls} API calls cut by a kill`,
     `  delivered  ${f.delivered} products stored at recipients; converged ${s(f.convergeAfterLastKillMs)} after the last kill (${s(f.convergeAfterChaosMs)} after the chaos stopped)`,
     `  kills      ${f.kills} SIGKILLs, each node restarted (mean ${s(f.meanRestartMs)} to listen)`,
     `  drops      ${f.drops} connections reset mid-flight of ${f.proxiedConnections} through the proxies`,
