@@ -162,8 +162,16 @@ function clock(ms: number): string {
 }
 
 function isUnanswered(error: unknown): boolean {
-  // fetch rejects with a TypeError when the connection is refused or reset: the node is down.
-  return error instanceof TypeError || (error instanceof Error && error.name === 'TimeoutError');
+  // undici: 'fetch failed' when the connection is refused or reset before the answer, 'terminated'
+  // when it breaks while the body is read; a timeout is a TimeoutError. The node was killed.
+  if (error instanceof TypeError) return error.message === 'fetch failed' || error.message === 'terminated';
+  return error instanceof Error && error.name === 'TimeoutError';
+}
+
+/** Sleeps `ms`, or less once `stop()` turns true (checked every 100 ms). */
+async function sleepUnless(ms: number, stop: () => boolean): Promise<void> {
+  const until = Date.now() + ms;
+  while (!stop() && Date.now() < until) await sleep(Math.min(100, until - Date.now()));
 }
 
 /** Runs the chaos for `options.minutes`, then the checks; the caller prints and decides. */
@@ -215,7 +223,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const proxy of proxies.values()) proxy.setPolicy({ rate: dropRate });
 
     const started = Date.now();
-    const deadline = started + durationMs;
     let stopping = false;
     let answered = 0;
     let denied = 0;
@@ -238,7 +245,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const everyMs = (partners.length / rate) * SECOND;
       let next = Date.now() + Math.random() * everyMs;
       for (let i = 0; !stopping; i++) {
-        await sleep(Math.max(0, next - Date.now()));
+        await sleepUnless(next - Date.now(), () => stopping);
         next = Math.max(next + everyMs, Date.now());
         if (stopping || down.has(code)) continue;
         const draft = drafts[i % drafts.length]!;
@@ -269,7 +276,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     };
     const killer = async () => {
       while (!stopping) {
-        await sleep(killEveryMs * (0.5 + Math.random()));
+        await sleepUnless(killEveryMs * (0.5 + Math.random()), () => stopping);
         const up = cluster.nodes.filter((n) => !down.has(n.partner));
         if (stopping || down.size >= 2) continue;
         const victim = up[Math.floor(Math.random() * up.length)] as NodeProcess;
@@ -290,7 +297,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       `drops ${drops()}${down.size === 0 ? '' : `  down: ${[...down].join(', ')}`}`;
     const progress = async () => {
       while (!stopping) {
-        await sleep(Math.min(options.progressEveryMs ?? 5 * SECOND, Math.max(1, deadline - Date.now())));
+        await sleepUnless(options.progressEveryMs ?? 5 * SECOND, () => stopping);
         if (!stopping) log(progressLine());
       }
     };
