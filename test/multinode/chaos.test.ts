@@ -8,8 +8,8 @@ import { CHAOS_CHECKS, type ChaosReport, formatReport, runChaos } from '../../to
 const SECOND = 1000;
 const MINUTES = Number(process.env.ACCORD_CHAOS_MINUTES ?? '1');
 /**
- * The chaos itself, plus start-up (five nodes: 15 s on a quiet 2-core box, nearly 3 min measured
- * at load 38), the wait for the last deliveries (at most 90 s) and the checks: generous, since
+ * The chaos itself, plus start-up (five nodes: 72 to 166 s measured on a 2-core box at load 20
+ * to 38), the wait for the last deliveries (at most 90 s) and the checks: generous, since
  * only a hang waits it out.
  */
 const RUN_TIMEOUT_MS = (MINUTES * 60 + 480) * SECOND;
