@@ -46,7 +46,12 @@ export const ENV_KEYS: Readonly<Record<string, { path: readonly string[]; type: 
 };
 
 // Variables that belong to other parts (keys, tests) and are not configuration keys.
-const ENV_IGNORED = new Set(['ACCORD_REQUIRE_SERVICES', 'ACCORD_KEY_PASSPHRASE', 'ACCORD_TEST_PG_URL']);
+const ENV_IGNORED = new Set([
+  'ACCORD_REQUIRE_SERVICES',
+  'ACCORD_KEY_PASSPHRASE',
+  'ACCORD_TEST_PG_URL',
+  'ACCORD_CHAOS_MINUTES',
+]);
 
 function fromEnv(env: Readonly<Record<string, string | undefined>>): Json {
   let out: Json = {};

@@ -142,7 +142,7 @@ async function actor(node: AccordNode, username: string): Promise<Actor> {
 }
 
 /** The arrangement a release from `from` to `to` travels under, for a product of `discipline`. */
-function arrangementFor(from: string, to: string, discipline: string): string {
+export function arrangementFor(from: string, to: string, discipline: string): string {
   const pair = new Set([from, to]);
   const sigint = discipline === 'SIGINT' || discipline === 'CYBINT';
   return sigint && pair.has('USA') && pair.has('GBR') ? 'usa-gbr-sigint' : 'fvey-multilateral';

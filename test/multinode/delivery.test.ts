@@ -4,7 +4,6 @@ import { verifyProductSignature, verifyReceipt } from '../../src/federation/inde
 import type { OutboxEntry } from '../../src/services/outbox-service.js';
 import type { DraftInput } from '../../src/services/product-service.js';
 import type { InboxEntry, OutboxMessage, ReceivedProduct } from '../../src/store/index.js';
-import { makeDraft, readExample } from '../e2e/harness.js';
 import {
   type Cluster,
   inParallel,
@@ -14,7 +13,8 @@ import {
   startCluster,
   type Workflow,
   waitUntil,
-} from './process-harness.js';
+} from '../../tools/multinode/process-harness.js';
+import { makeDraft, readExample } from '../e2e/harness.js';
 
 // DESIGN.md §2.5 (nothing lost, nothing twice) with real processes: USA and GBR each run
 // `accord serve` over their own SQLite file, set up through the CLI, under the USA-GBR SIGINT
@@ -40,7 +40,7 @@ const everyRelease: ReleaseAnswer[] = [];
 beforeAll(async () => {
   cluster = await startCluster({
     partners: ['USA', 'GBR'],
-    arrangement: parseArrangement(readExample(`arrangements/${ARRANGEMENT}.json`)),
+    arrangements: [parseArrangement(readExample(`arrangements/${ARRANGEMENT}.json`))],
     // A poll every 200 ms and retries capped at 1 s: a recipient back online gets its backlog
     // within about a second, not after the default's minutes of backoff.
     env: {
