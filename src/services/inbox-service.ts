@@ -44,6 +44,8 @@ import { PINS_REMEMBERED, PinsMemo, remember } from './pins-memo.js';
 export interface InboxKeys {
   readonly identity: NodeIdentity;
   readonly public: PublicIdentity;
+  /** The keys the node rotates to, while it rotates: envelopes sealed to them open too. */
+  readonly next?: { readonly identity: NodeIdentity; readonly public: PublicIdentity };
 }
 
 export interface InboxServiceDeps {
@@ -228,6 +230,9 @@ export class InboxService {
       opened = openEnvelope(parsed ?? body, {
         self: this.#deps.partner,
         recipientPrivateKey: this.#deps.keys.identity.encryption.privateKey,
+        ...(this.#deps.keys.next === undefined
+          ? {}
+          : { nextRecipientPrivateKey: this.#deps.keys.next.identity.encryption.privateKey }),
         resolveSenderKey: (from, fingerprint, arrangement) =>
           this.#senderKey(trust, from, fingerprint, arrangement),
         now,
@@ -296,11 +301,16 @@ export class InboxService {
       store.partners.list(),
       store.arrangements.history(header.arrangement.id),
     ]);
-    const own: KeyOnRecord = { use: 'signing', ...this.#deps.keys.public.signing };
+    const { keys } = this.#deps;
+    // While this node rotates, the version pinning its next key is signed with that key.
+    const own: readonly KeyOnRecord[] = [
+      { use: 'signing', ...keys.public.signing },
+      ...(keys.next === undefined ? [] : [{ use: 'signing' as const, ...keys.next.public.signing }]),
+    ];
     const keysOf = (code: string): readonly KeyOnRecord[] => {
       const recorded = partners.find((p) => p.code === code)?.keys ?? [];
-      // This node's own key comes from its identity, whatever the directory says of it.
-      return code === self ? [own] : recorded;
+      // This node's own keys come from its identity, whatever the directory says of it.
+      return code === self ? own : recorded;
     };
     // One version only: nothing can have retired a key yet, so no signature is checked for it.
     const retirement =
