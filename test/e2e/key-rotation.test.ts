@@ -10,20 +10,16 @@ import { type ArrangementDocument, arrangementVersionHash } from '../../src/arra
 import { loadConfig } from '../../src/config/index.js';
 import { createNodeIdentity, type EncryptionPublicKey, publicIdentity } from '../../src/crypto/index.js';
 import {
-  type DerivedDocument,
   type Envelope,
   newEnvelopeHeader,
-  productDigest,
   type Signer,
   sealEnvelope,
   signArrangementAs,
-  signProduct,
   withPinnedKeys,
 } from '../../src/federation/index.js';
-import { DEFAULT_REGISTRY, renderBanner, renderPortionMark } from '../../src/markings/index.js';
-import { parseProduct } from '../../src/products/index.js';
 import { openStore, type PartnerKey } from '../../src/store/index.js';
-import { makeArrangement, makeProductDocument } from '../fixtures/builders.js';
+import { makeArrangement } from '../fixtures/builders.js';
+import { derivedBy } from '../fixtures/derived-documents.js';
 
 // Issue 10 key compromise drill, across real nodes in one process. GBR rotates its node keys: a
 // new arrangement version (v2) lists GBR's new fingerprints, every party signs it, and it takes
@@ -73,45 +69,6 @@ const V2 = version(2, gbrNew, newSigner, new Date(ROTATION).toISOString().replac
 const records = (...keys: UnlockedKeys[]): PartnerKey[] => keys.flatMap((k) => partnerKeysOf(k.public));
 
 // ---------------------------------------------------------------- products and envelopes
-
-/** A product of `originator`, releasable to USA and GBR, as its release derives and signs it. */
-function derivedBy(signer: Signer, id: string, originator: 'USA' | 'GBR'): DerivedDocument {
-  const source = signProduct(
-    makeProductDocument({
-      id,
-      originator,
-      discipline: 'SIGINT',
-      categories: ['counterterrorism'],
-      portions: [['SECRET//REL TO USA, GBR', `Reporting of ${id}.`]],
-    }),
-    signer,
-  );
-  const product = parseProduct(source, DEFAULT_REGISTRY);
-  const options = { originator: product.originator, registry: DEFAULT_REGISTRY };
-  return signProduct(
-    {
-      id: product.id,
-      version: product.version,
-      originator: product.originator,
-      title: product.title,
-      titleMarking: renderPortionMark(product.titleLabel, options),
-      discipline: product.discipline,
-      categories: [...product.categories],
-      portions: product.portions.map((p) => ({
-        id: p.id,
-        marking: renderPortionMark(p.label, options),
-        text: p.text,
-      })),
-      banner: renderBanner(product.banner, options),
-      withheldCount: 0,
-      reliability: product.reliability,
-      credibility: product.credibility,
-      createdAt: product.createdAt,
-      derivedFrom: { id: source.id, version: source.version, digest: productDigest(source) },
-    },
-    signer,
-  );
-}
 
 interface Sent {
   readonly from: 'USA' | 'GBR';
