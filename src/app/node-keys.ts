@@ -1,5 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type CurveName,
@@ -20,14 +20,25 @@ import type { PartnerKey } from '../store/index.js';
 
 /** The file in the data directory that holds the node's keys. */
 export const KEYS_FILE = 'keys.json';
+/** The keys a node rotates to (`accord keys rotate`), kept beside keys.json until the rotation finishes. */
+export const NEXT_KEYS_FILE = 'keys.next.json';
 
 const FORMAT = 'accord-node-keys';
 const VERSION = 1;
 
-/** A node's identity once unlocked: the key pairs to sign and open with, and what peers are given. */
-export interface NodeKeys {
+/** One unlocked key file: the key pairs and their public half. */
+export interface UnlockedKeys {
   readonly identity: NodeIdentity;
   readonly public: PublicIdentity;
+}
+
+/** A node's identity once unlocked: the key pairs to sign and open with, and what peers are given. */
+export interface NodeKeys extends UnlockedKeys {
+  /**
+   * The keys the node rotates to, while keys.next.json exists (issue 10 key compromise drill): the
+   * node signs with `identity` until the rotation finishes, and opens envelopes sealed to either.
+   */
+  readonly next?: UnlockedKeys;
 }
 
 /** keys.json: both private keys encrypted (scrypt, AES-256-GCM), the public half in clear. */
@@ -40,9 +51,9 @@ interface NodeKeysFile {
   readonly encryption: EncryptedKey;
 }
 
-/** Where a data directory keeps its node keys. */
-export function keysFileOf(dataDir: string): string {
-  return join(dataDir, KEYS_FILE);
+/** Where a data directory keeps its node keys (or, given NEXT_KEYS_FILE, the keys it rotates to). */
+export function keysFileOf(dataDir: string, name: string = KEYS_FILE): string {
+  return join(dataDir, name);
 }
 
 function invalidFile(file: string, message: string, cause?: unknown): never {
@@ -71,7 +82,11 @@ function naming(file: string, error: unknown): never {
  * anything when there is no passphrase, and refuses to overwrite an existing keys.json: losing a
  * node's keys would cut it off from every partner that pinned them.
  */
-export async function createNodeKeys(dataDir: string, passphrase: string | undefined): Promise<NodeKeys> {
+export async function createNodeKeys(
+  dataDir: string,
+  passphrase: string | undefined,
+  name: string = KEYS_FILE,
+): Promise<NodeKeys> {
   const identity = createNodeIdentity();
   const pub = publicIdentity(identity);
   const [signing, encryption] = await Promise.all([
@@ -79,7 +94,7 @@ export async function createNodeKeys(dataDir: string, passphrase: string | undef
     encryptPrivateKey(identity.encryption.privateKey, passphrase),
   ]);
   const content: NodeKeysFile = { format: FORMAT, version: VERSION, public: pub, signing, encryption };
-  const file = keysFileOf(dataDir);
+  const file = keysFileOf(dataDir, name);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   try {
     // 'wx': create only, never replace; the mode applies because the file is new.
@@ -116,8 +131,11 @@ function parseSlot(
   return key;
 }
 
-async function readKeysFile(dataDir: string): Promise<{ file: string; content: NodeKeysFile }> {
-  const file = keysFileOf(dataDir);
+async function readKeysFile(
+  dataDir: string,
+  name: string = KEYS_FILE,
+): Promise<{ file: string; content: NodeKeysFile }> {
+  const file = keysFileOf(dataDir, name);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -125,7 +143,9 @@ async function readKeysFile(dataDir: string): Promise<{ file: string; content: N
     if ((error as { code?: unknown } | null)?.code === 'ENOENT') {
       throw new AccordError(
         'INPUT_INVALID',
-        `no node keys: ${file} does not exist ('accord init' creates it)`,
+        name === KEYS_FILE
+          ? `no node keys: ${file} does not exist ('accord init' creates it)`
+          : `no keys to rotate to: ${file} does not exist ('accord keys rotate' creates it)`,
         { path: file },
         { cause: error },
       );
@@ -167,8 +187,17 @@ async function readKeysFile(dataDir: string): Promise<{ file: string; content: N
  * against its fingerprint, and the file's shape is checked whole. That the public keys belong to
  * the private ones is checked only by loadNodeKeys, which can decrypt them.
  */
-export async function readPublicIdentity(dataDir: string): Promise<PublicIdentity> {
-  return (await readKeysFile(dataDir)).content.public;
+export async function readPublicIdentity(dataDir: string, name: string = KEYS_FILE): Promise<PublicIdentity> {
+  return (await readKeysFile(dataDir, name)).content.public;
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -177,7 +206,18 @@ export async function readPublicIdentity(dataDir: string): Promise<PublicIdentit
  * keys, and KEY_FILE_INVALID when the file is malformed or its public keys are not the private keys'.
  */
 export async function loadNodeKeys(dataDir: string, passphrase: string | undefined): Promise<NodeKeys> {
-  const { file, content } = await readKeysFile(dataDir);
+  const current = await unlockKeys(dataDir, passphrase, KEYS_FILE);
+  // While a rotation is under way the next keys are unlocked too, under the same passphrase.
+  if (!(await exists(keysFileOf(dataDir, NEXT_KEYS_FILE)))) return current;
+  return { ...current, next: await unlockKeys(dataDir, passphrase, NEXT_KEYS_FILE) };
+}
+
+async function unlockKeys(
+  dataDir: string,
+  passphrase: string | undefined,
+  name: string,
+): Promise<UnlockedKeys> {
+  const { file, content } = await readKeysFile(dataDir, name);
   let signing: KeyObject;
   let encryption: KeyObject;
   try {
@@ -206,8 +246,38 @@ export async function loadNodeKeys(dataDir: string, passphrase: string | undefin
   };
 }
 
+/**
+ * Finishes a rotation at its rotation time: keys.next.json becomes keys.json, and the old keys.json
+ * is kept as keys.retired-<time>.json (the node no longer signs or opens anything with it). Both
+ * files must unlock with `passphrase` first, so a rotation never leaves a node without usable keys.
+ * Returns the public identities before and after.
+ */
+export async function finishKeyRotation(
+  dataDir: string,
+  passphrase: string | undefined,
+  at: Date,
+): Promise<{
+  readonly retired: PublicIdentity;
+  readonly current: PublicIdentity;
+  readonly retiredFile: string;
+}> {
+  const keys = await loadNodeKeys(dataDir, passphrase);
+  if (keys.next === undefined) {
+    const file = keysFileOf(dataDir, NEXT_KEYS_FILE);
+    throw new AccordError(
+      'INPUT_INVALID',
+      `no rotation under way: ${file} does not exist ('accord keys rotate' creates it)`,
+      { path: file },
+    );
+  }
+  const retiredFile = keysFileOf(dataDir, `keys.retired-${at.toISOString().replaceAll(':', '')}.json`);
+  await rename(keysFileOf(dataDir), retiredFile);
+  await rename(keysFileOf(dataDir, NEXT_KEYS_FILE), keysFileOf(dataDir));
+  return { retired: keys.public, current: keys.next.public, retiredFile };
+}
+
 /** The node's signing key as federation signs with it: the private key and its pinned fingerprint. */
-export function signerOf(keys: NodeKeys): Signer {
+export function signerOf(keys: UnlockedKeys): Signer {
   return { privateKey: keys.identity.signing.privateKey, fingerprint: keys.public.signing.fingerprint };
 }
 

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { loadNodeKeys, readPublicIdentity, signerOf } from '../app/node-keys.js';
+import { loadNodeKeys, NEXT_KEYS_FILE, readPublicIdentity, signerOf } from '../app/node-keys.js';
 import { type ArrangementDocument, parseArrangement, signatureStatus } from '../arrangements/index.js';
 import { AccordError } from '../errors/index.js';
 import { signArrangementAs, withPinnedKeys } from '../federation/index.js';
@@ -33,6 +33,38 @@ function partyCheck(doc: ArrangementDocument, partner: string): void {
   }
 }
 
+/** The --effective instant: an RFC 3339 UTC time, written back as the document writes times. */
+function parseEffective(value: string): string {
+  const millis = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/.test(value)
+    ? Date.parse(value)
+    : Number.NaN;
+  if (Number.isNaN(millis)) {
+    throw new AccordError(
+      'INPUT_INVALID',
+      `--effective: '${value.slice(0, 40)}' is not a UTC time such as 2026-12-01T00:00:00Z`,
+      { token: value },
+    );
+  }
+  return new Date(millis).toISOString().replace('.000Z', 'Z');
+}
+
+/**
+ * The rotation version (issue 10): the next version of `doc`, a draft, effective at `effective`
+ * (the rotation time), with the party's next keys pinned and no signature. The terms change, so
+ * every party signs again; until then, and until `effective`, the version in force pins the old key.
+ */
+function rotationVersion(doc: ArrangementDocument, effective: string): ArrangementDocument {
+  if (!(Date.parse(effective) < Date.parse(doc.expires))) {
+    throw new AccordError(
+      'INPUT_INVALID',
+      `--effective ${effective} is not before the arrangement's expiry ${doc.expires}`,
+      { token: effective },
+    );
+  }
+  const review = Date.parse(doc.review) < Date.parse(effective) ? effective : doc.review;
+  return { ...doc, version: doc.version + 1, status: 'draft', effective, review, signatures: [] };
+}
+
 /** Adds `arrangement pin` and `arrangement sign` to the `arrangement` command group. */
 export function registerArrangementSigningCommands(program: Command, io: CliIo): void {
   const group =
@@ -45,33 +77,62 @@ export function registerArrangementSigningCommands(program: Command, io: CliIo):
     )
     .option('--dir <dir>', 'data directory')
     .option('--out <file>', 'write the document here instead of to stdout')
-    .action(async (file: string, options: { dir?: string; out?: string }) => {
-      const config = await loadNodeConfig(io, options.dir);
-      const doc = await readDocument(file, io.cwd, 'arrangement', parseArrangement);
-      partyCheck(doc, config.partner);
-      const identity = await readPublicIdentity(config.dataDir);
-      const pinned = withPinnedKeys(doc, new Map([[config.partner, identity]]));
-      await output(io, pinned, options.out);
-      const dropped = doc.signatures.length;
-      writeLine(
-        io.stderr,
-        `pinned ${config.partner}'s keys in ${doc.id} v${doc.version}${dropped === 0 ? '' : `; ${dropped} signature(s) over the old terms dropped`}`,
-      );
-    });
+    .option(
+      '--next',
+      "a key rotation: pin the keys of 'accord keys rotate' in a new version (the document's version + 1, a draft)",
+    )
+    .option('--effective <time>', 'with --next: the rotation time, when the new version takes effect (UTC)')
+    .action(
+      async (file: string, options: { dir?: string; out?: string; next?: boolean; effective?: string }) => {
+        if (options.effective !== undefined && options.next !== true) {
+          throw new AccordError('INPUT_INVALID', '--effective goes with --next (a key rotation)', {
+            token: '--effective',
+          });
+        }
+        const config = await loadNodeConfig(io, options.dir);
+        const doc = await readDocument(file, io.cwd, 'arrangement', parseArrangement);
+        partyCheck(doc, config.partner);
+        const rotating = options.next === true;
+        const identity = await readPublicIdentity(config.dataDir, rotating ? NEXT_KEYS_FILE : undefined);
+        const terms = rotating
+          ? rotationVersion(
+              doc,
+              parseEffective(options.effective ?? new Date(io.now?.() ?? Date.now()).toISOString()),
+            )
+          : doc;
+        const pinned = withPinnedKeys(terms, new Map([[config.partner, identity]]));
+        await output(io, pinned, options.out);
+        const dropped = doc.signatures.length;
+        writeLine(
+          io.stderr,
+          rotating
+            ? `pinned ${config.partner}'s next keys in ${doc.id} v${pinned.version}, effective ${pinned.effective}; every party signs it again`
+            : `pinned ${config.partner}'s keys in ${doc.id} v${doc.version}${dropped === 0 ? '' : `; ${dropped} signature(s) over the old terms dropped`}`,
+        );
+      },
+    );
   group
     .command('sign <file>')
     .description(`sign the arrangement's version hash as this node (needs $ACCORD_KEY_PASSPHRASE)`)
     .option('--dir <dir>', 'data directory')
     .option('--out <file>', 'write the document here instead of to stdout')
-    .action(async (file: string, options: { dir?: string; out?: string }) => {
+    .option('--next', "sign with the keys of 'accord keys rotate' (a rotation version pins those)")
+    .action(async (file: string, options: { dir?: string; out?: string; next?: boolean }) => {
       const config = await loadNodeConfig(io, options.dir);
       const doc = await readDocument(file, io.cwd, 'arrangement', parseArrangement);
       partyCheck(doc, config.partner);
       const keys = await loadNodeKeys(config.dataDir, keyPassphraseOf(io));
+      if (options.next === true && keys.next === undefined) {
+        throw new AccordError(
+          'INPUT_INVALID',
+          `--next: ${config.partner} has no keys to rotate to ('accord keys rotate' makes them)`,
+          { token: '--next' },
+        );
+      }
       const signed = signArrangementAs(
         doc,
         config.partner,
-        signerOf(keys),
+        signerOf(options.next === true && keys.next !== undefined ? keys.next : keys),
         new Date(io.now?.() ?? Date.now()).toISOString(),
       );
       await output(io, signed, options.out);

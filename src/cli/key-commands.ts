@@ -1,12 +1,19 @@
 import type { Command } from 'commander';
-import { partnerKeysOf, readPublicIdentity } from '../app/node-keys.js';
+import {
+  createNodeKeys,
+  finishKeyRotation,
+  loadNodeKeys,
+  NEXT_KEYS_FILE,
+  partnerKeysOf,
+  readPublicIdentity,
+} from '../app/node-keys.js';
 import { type PublicIdentity, parsePublicIdentity } from '../crypto/index.js';
 import { AccordError } from '../errors/index.js';
 import { PartnerInputSchema } from '../services/directory-service.js';
 import type { PartnerInput, PartnerKey } from '../store/index.js';
 import { createValidator } from '../validation/index.js';
 import { type CliIo, printable, writeJson, writeLine } from './cli-io.js';
-import { loadNodeConfig, withLocalNode } from './local-node.js';
+import { keyPassphraseOf, loadNodeConfig, withLocalNode } from './local-node.js';
 import { parsePartnerOption } from './option-values.js';
 import { readDocument } from './read-json-file.js';
 
@@ -74,6 +81,35 @@ function sameKeys(a: readonly PartnerKey[], b: readonly PartnerKey[]): boolean {
   return JSON.stringify(text(a)) === JSON.stringify(text(b));
 }
 
+/**
+ * The keys to record for a partner: its identity's, and with `keepSigning` every signing key
+ * recorded before too, so the arrangement versions that pinned them still verify and what a retired
+ * key signs is recognised, and refused as KEY_RETIRED, once the rotation is in force.
+ */
+function keysToRecord(
+  identity: PublicIdentity,
+  before: readonly PartnerKey[] | undefined,
+  keepSigning: boolean,
+): PartnerKey[] {
+  const fresh = partnerKeysOf(identity);
+  if (!keepSigning) return fresh;
+  const kept = (before ?? []).filter(
+    (k) => k.use === 'signing' && !fresh.some((f) => f.fingerprint === k.fingerprint),
+  );
+  return [...kept, ...fresh];
+}
+
+function writeIdentityLines(io: CliIo, identity: PublicIdentity): void {
+  writeLine(
+    io.stdout,
+    `signing     ${identity.signing.fingerprint}  Ed25519 public key ${identity.signing.publicKey}`,
+  );
+  writeLine(
+    io.stdout,
+    `encryption  ${identity.encryption.fingerprint}  X25519 public key ${identity.encryption.publicKey}`,
+  );
+}
+
 function writeKeyLines(io: CliIo, keys: readonly PartnerKey[]): void {
   if (keys.length === 0) writeLine(io.stdout, '  no keys recorded');
   for (const key of keys) writeLine(io.stdout, `  ${key.use.padEnd(10)}  ${key.fingerprint}`);
@@ -89,22 +125,56 @@ export function registerKeyCommands(program: Command, io: CliIo): void {
     )
     .option('--dir <dir>', 'data directory')
     .option('--json', 'print the identity as JSON, for `accord partner add --identity` on other nodes')
-    .action(async (options: { dir?: string; json?: boolean }) => {
+    .option('--next', "the keys the node rotates to ('accord keys rotate'), not the ones in use")
+    .action(async (options: { dir?: string; json?: boolean; next?: boolean }) => {
       const config = await loadNodeConfig(io, options.dir);
-      const identity = await readPublicIdentity(config.dataDir);
+      const identity = await readPublicIdentity(
+        config.dataDir,
+        options.next === true ? NEXT_KEYS_FILE : undefined,
+      );
       const document: IdentityDocument = { partner: config.partner, ...identity };
       if (options.json === true) {
         writeJson(io.stdout, document);
         return;
       }
       writeLine(io.stdout, `partner     ${document.partner}`);
+      writeIdentityLines(io, identity);
+    });
+
+  keys
+    .command('rotate')
+    .description(
+      `start a key rotation: make new key pairs in ${NEXT_KEYS_FILE}, keeping the old ones in use until --finish (needs $ACCORD_KEY_PASSPHRASE)`,
+    )
+    .option('--dir <dir>', 'data directory')
+    .option(
+      '--finish',
+      `at the rotation time: make ${NEXT_KEYS_FILE} the node's keys and retire the old ones`,
+    )
+    .action(async (options: { dir?: string; finish?: boolean }) => {
+      const config = await loadNodeConfig(io, options.dir);
+      const passphrase = keyPassphraseOf(io);
+      if (options.finish === true) {
+        const done = await finishKeyRotation(config.dataDir, passphrase, new Date(io.now?.() ?? Date.now()));
+        writeLine(io.stdout, `rotated ${config.partner}'s keys; the node now signs and opens with:`);
+        writeIdentityLines(io, done.current);
+        writeLine(
+          io.stdout,
+          `retired signing ${done.retired.signing.fingerprint} (kept in ${done.retiredFile})`,
+        );
+        return;
+      }
+      // The next keys are sealed under the same passphrase, so it must unlock the current ones first.
+      await loadNodeKeys(config.dataDir, passphrase);
+      const next = await createNodeKeys(config.dataDir, passphrase, NEXT_KEYS_FILE);
       writeLine(
         io.stdout,
-        `signing     ${identity.signing.fingerprint}  Ed25519 public key ${identity.signing.publicKey}`,
+        `new keys for ${config.partner} in ${NEXT_KEYS_FILE}; the old ones stay in use until --finish`,
       );
+      writeIdentityLines(io, next.public);
       writeLine(
         io.stdout,
-        `encryption  ${identity.encryption.fingerprint}  X25519 public key ${identity.encryption.publicKey}`,
+        "next: 'accord keys show --next --json' for partners, 'accord arrangement pin FILE --next --effective TIME', then every party signs",
       );
     });
 
@@ -117,12 +187,23 @@ export function registerKeyCommands(program: Command, io: CliIo): void {
     .requiredOption('--identity <file>', "the partner's identity JSON; each key must match its fingerprint")
     .requiredOption('--endpoint <url>', "base URL of the partner's node")
     .option('--name <name>', 'display name (default: the name it has, or the code)')
+    .option(
+      '--keep-signing-keys',
+      'keep the signing keys recorded before (a partner rotating its keys): what they signed before the rotation still verifies, and after it is refused as retired',
+    )
     .option('--dir <dir>', 'data directory')
     .option('--json', 'print the stored partner as JSON')
     .action(
       async (
         codeArgument: string,
-        options: { identity: string; endpoint: string; name?: string; dir?: string; json?: boolean },
+        options: {
+          identity: string;
+          endpoint: string;
+          name?: string;
+          keepSigningKeys?: boolean;
+          dir?: string;
+          json?: boolean;
+        },
       ) => {
         const endpoint = parseEndpoint(options.endpoint);
         const document = await readDocument(options.identity, io.cwd, 'identity', parseIdentityDocument);
@@ -147,7 +228,7 @@ export function registerKeyCommands(program: Command, io: CliIo): void {
           const input = validatePartner({ code, name: options.name ?? before?.name ?? code, endpoint });
           const stored = await node.services.directory.upsertPartner(null, {
             ...input,
-            keys: partnerKeysOf(document),
+            keys: keysToRecord(document, before?.keys, options.keepSigningKeys === true),
           });
           return { saved: stored, existing: before };
         });

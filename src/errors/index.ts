@@ -77,6 +77,8 @@ export const ERROR_CODES = {
   PRODUCT_SIGNATURE_INVALID:
     "A product or derived version's signature is malformed or does not verify over its digest.",
   KEY_UNPINNED: 'A signature names a key that no signed arrangement pins for that party.',
+  KEY_RETIRED:
+    "A signature names a party's key that a later arrangement version, signed by every party and in force, no longer lists (a key rotation).",
   ENVELOPE_MALFORMED:
     'An envelope or its payload does not match the envelope format; the details name the field.',
   ENVELOPE_MISADDRESSED: 'An envelope is addressed to another partner than this node.',

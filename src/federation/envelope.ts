@@ -250,6 +250,11 @@ export interface OpenEnvelopeContext {
   readonly self: string;
   /** This node's X25519 private key; read only once every other check has passed. */
   readonly recipientPrivateKey: KeyObject;
+  /**
+   * Another X25519 private key to try when the first does not open the envelope: the node's next
+   * key while it rotates its keys (issue 10), so partners may seal to it before the rotation time.
+   */
+  readonly nextRecipientPrivateKey?: KeyObject;
   readonly resolveSenderKey: SenderKeyResolver;
   /** The recipient's time, epoch milliseconds. */
   readonly now: number;
@@ -415,7 +420,14 @@ export function openEnvelope(input: unknown, ctx: OpenEnvelopeContext): OpenedEn
   let plaintext: Uint8Array;
   try {
     const aad = envelopeHeaderBytes(header);
-    plaintext = open(ctx.recipientPrivateKey, envelope.enc, INFO_BYTES, aad, envelope.ciphertext);
+    try {
+      plaintext = open(ctx.recipientPrivateKey, envelope.enc, INFO_BYTES, aad, envelope.ciphertext);
+    } catch (error) {
+      const next = ctx.nextRecipientPrivateKey;
+      if (next === undefined || !isAccordError(error) || error.code !== 'ENVELOPE_DECRYPT_FAILED')
+        throw error;
+      plaintext = open(next, envelope.enc, INFO_BYTES, aad, envelope.ciphertext);
+    }
   } catch (error) {
     if (isAccordError(error) && error.code === 'ENVELOPE_DECRYPT_FAILED') {
       throw new AccordError(

@@ -75,6 +75,7 @@ export {
   parseIncidentNotice,
   STATE_AFTER,
 } from './incident-notice.js';
+export { type KeyRetirement, keyRetirement, type PinnedVersion, versionInForce } from './key-rotation.js';
 export {
   type DerivedDocument,
   DerivedDocumentSchema,

@@ -13,7 +13,7 @@ import { AccordError } from '../errors/index.js';
 import type { MarkingRegistry } from '../markings/index.js';
 import { PartnerCode, Timestamp } from '../products/index.js';
 import type { ArrangementVersion, Repositories, Store } from '../store/index.js';
-import { type Actor, requirePermission } from './actor.js';
+import { type Actor, oversightScope, requirePermission } from './actor.js';
 import { arrangementEvent } from './audit-events.js';
 import type { AuditRecorder } from './audit-log.js';
 
@@ -45,15 +45,20 @@ export class ArrangementService {
     this.#audit = deps.audit;
   }
 
+  /** The arrangements the actor may see: all, or for an actor scoped to oversee some, only those. */
   async list(actor: Actor): Promise<readonly ArrangementVersion[]> {
     requirePermission(actor, 'arrangement:read');
-    return this.#store.arrangements.list();
+    const all = await this.#store.arrangements.list();
+    const scope = oversightScope(actor);
+    return scope === undefined ? all : all.filter((a) => scope.includes(a.id));
   }
 
+  /** One version (the latest by default); NOT_FOUND when absent or outside the actor's oversight scope, alike. */
   async get(actor: Actor, id: string, version?: number): Promise<ArrangementVersion> {
     requirePermission(actor, 'arrangement:read');
-    const found =
-      version === undefined
+    const found = !this.#inScope(actor, id)
+      ? undefined
+      : version === undefined
         ? await this.#store.arrangements.latest(id)
         : await this.#store.arrangements.getVersion(id, version);
     if (found === undefined)
@@ -63,9 +68,18 @@ export class ArrangementService {
 
   async history(actor: Actor, id: string): Promise<readonly ArrangementVersion[]> {
     requirePermission(actor, 'arrangement:read');
-    const versions = await this.#store.arrangements.history(id);
+    const versions = this.#inScope(actor, id) ? await this.#store.arrangements.history(id) : [];
     if (versions.length === 0) throw new AccordError('NOT_FOUND', `no arrangement '${id}'`, { id });
     return versions;
+  }
+
+  /**
+   * SECURITY.md actors: a scoped oversight auditor never reads the metadata of an arrangement it
+   * does not oversee; one outside its scope answers as one not held (issue 10, no existence leaks).
+   */
+  #inScope(actor: Actor, id: string): boolean {
+    const scope = oversightScope(actor);
+    return scope === undefined || scope.includes(id);
   }
 
   /** Stores a new arrangement (version 1) from its document (attacker-controlled until parsed). */

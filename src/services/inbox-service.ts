@@ -8,6 +8,8 @@ import {
   type EnvelopeArrangement,
   type EnvelopeHeader,
   type KeyOnRecord,
+  type KeyRetirement,
+  keyRetirement,
   type OpenedEnvelope,
   openEnvelope,
   parseEnvelope,
@@ -42,6 +44,8 @@ import { PINS_REMEMBERED, PinsMemo, remember } from './pins-memo.js';
 export interface InboxKeys {
   readonly identity: NodeIdentity;
   readonly public: PublicIdentity;
+  /** The keys the node rotates to, while it rotates: envelopes sealed to them open too. */
+  readonly next?: { readonly identity: NodeIdentity; readonly public: PublicIdentity };
 }
 
 export interface InboxServiceDeps {
@@ -81,6 +85,8 @@ interface Trust {
   readonly pins: ArrangementPins | undefined;
   /** The whole stored document as JSON: what the memos of its pins and compiled form are keyed by. */
   readonly documentKey: string | undefined;
+  /** Set when the header's sender key is one a later version of the arrangement, in force now, retired. */
+  readonly retirement?: KeyRetirement;
 }
 
 /** What passed every check: the receipt's product, and the writes that store it beside its inbox row. */
@@ -148,6 +154,22 @@ function isRetryOf(entry: InboxEntry, header: EnvelopeHeader): boolean {
   );
 }
 
+/** The refusal of an envelope signed with a retired key (issue 10 key compromise drill). */
+function retiredKeyError(header: EnvelopeHeader, retirement: KeyRetirement): AccordError {
+  return new AccordError(
+    'KEY_RETIRED',
+    `envelope ${header.envelopeId} from ${header.from} is signed with ${retirement.fingerprint}, which arrangement ${retirement.arrangementId} v${retirement.retiredBy} (signed by every party) retired at ${retirement.since}; only v${retirement.pinnedBy} and earlier pin it`,
+    {
+      envelopeId: header.envelopeId,
+      from: header.from,
+      fingerprint: retirement.fingerprint,
+      arrangementId: retirement.arrangementId,
+      retiredBy: retirement.retiredBy,
+      since: retirement.since,
+    },
+  );
+}
+
 function replayed(envelopeId: string): AccordError {
   return new AccordError('ENVELOPE_REPLAYED', `envelope ${envelopeId} has been received before`, {
     envelopeId,
@@ -190,10 +212,17 @@ export class InboxService {
     const [earlier, trust] =
       header === undefined
         ? [undefined, undefined]
-        : await Promise.all([store.inbox.get(header.envelopeId), this.#trustFor(header)]);
+        : await Promise.all([store.inbox.get(header.envelopeId), this.#trustFor(header, now)]);
     // The very envelope answered before (the sender's retry after a lost answer): the same answer,
-    // whatever its age now. Identical bytes carry the signature that verified the first time.
-    if (earlier !== undefined && earlier.envelopeDigest === digest) return this.#again(earlier);
+    // whatever its age now. Identical bytes carry the signature that verified the first time; but
+    // once the key that made it is retired, a replay of it is refused like anything else it signs.
+    if (earlier !== undefined && earlier.envelopeDigest === digest) {
+      const retirement = trust?.retirement;
+      if (header !== undefined && retirement !== undefined) {
+        throw await this.#refuseRetired(header, digest, remoteAddress, now, retirement, true);
+      }
+      return this.#again(earlier);
+    }
 
     let authenticated = false;
     let opened: OpenedEnvelope;
@@ -201,6 +230,9 @@ export class InboxService {
       opened = openEnvelope(parsed ?? body, {
         self: this.#deps.partner,
         recipientPrivateKey: this.#deps.keys.identity.encryption.privateKey,
+        ...(this.#deps.keys.next === undefined
+          ? {}
+          : { nextRecipientPrivateKey: this.#deps.keys.next.identity.encryption.privateKey }),
         resolveSenderKey: (from, fingerprint, arrangement) =>
           this.#senderKey(trust, from, fingerprint, arrangement),
         now,
@@ -210,6 +242,10 @@ export class InboxService {
         // envelope is the sender's, and a refusal is recorded against its id.
         hasSeen: () => {
           authenticated = true;
+          // The signature verified under a key an earlier version pinned and a later one, in
+          // force now, retired: whoever holds that key may be an attacker now (issue 10).
+          const retirement = trust?.retirement;
+          if (header !== undefined && retirement !== undefined) throw retiredKeyError(header, retirement);
           return earlier !== undefined;
         },
       });
@@ -226,6 +262,16 @@ export class InboxService {
         isRetryOf(earlier, header)
       ) {
         return this.#again(earlier);
+      }
+      if (authenticated && header !== undefined && trust?.retirement !== undefined) {
+        throw await this.#refuseRetired(
+          header,
+          digest,
+          remoteAddress,
+          now,
+          trust.retirement,
+          earlier !== undefined,
+        );
       }
       if (
         authenticated &&
@@ -244,24 +290,49 @@ export class InboxService {
     return this.#store(opened.header, accepted, digest, remoteAddress, now);
   }
 
-  /** This node's copy of the envelope's arrangement version and the keys it pins. */
-  async #trustFor(header: EnvelopeHeader): Promise<Trust> {
+  /**
+   * This node's copy of the envelope's arrangement version and the keys it pins, and whether the
+   * sender key is one a later version of the arrangement, in force at `now`, retired.
+   */
+  async #trustFor(header: EnvelopeHeader, now: number): Promise<Trust> {
     const { store, partner: self } = this.#deps;
-    const [arrangement, partners] = await Promise.all([
+    const [arrangement, partners, history] = await Promise.all([
       store.arrangements.getVersion(header.arrangement.id, header.arrangement.version),
       store.partners.list(),
+      store.arrangements.history(header.arrangement.id),
     ]);
-    if (arrangement === undefined || arrangement.versionHash !== header.arrangement.versionHash) {
-      return { arrangement, pins: undefined, documentKey: undefined };
-    }
-    const own: KeyOnRecord = { use: 'signing', ...this.#deps.keys.public.signing };
+    const { keys } = this.#deps;
+    // While this node rotates, the version pinning its next key is signed with that key.
+    const own: readonly KeyOnRecord[] = [
+      { use: 'signing', ...keys.public.signing },
+      ...(keys.next === undefined ? [] : [{ use: 'signing' as const, ...keys.next.public.signing }]),
+    ];
     const keysOf = (code: string): readonly KeyOnRecord[] => {
       const recorded = partners.find((p) => p.code === code)?.keys ?? [];
-      // This node's own key comes from its identity, whatever the directory says of it.
-      return code === self ? [own] : recorded;
+      // This node's own keys come from its identity, whatever the directory says of it.
+      return code === self ? own : recorded;
     };
+    // One version only: nothing can have retired a key yet, so no signature is checked for it.
+    const retirement =
+      history.length < 2
+        ? undefined
+        : keyRetirement(
+            history.map((v) => ({ document: v.document, pins: this.#pins.pinsOf(v.document, keysOf) })),
+            header.from,
+            header.senderKey,
+            now,
+          );
+    const retired = retirement === undefined ? {} : { retirement };
+    if (arrangement === undefined || arrangement.versionHash !== header.arrangement.versionHash) {
+      return { arrangement, pins: undefined, documentKey: undefined, ...retired };
+    }
     const documentKey = JSON.stringify(arrangement.document);
-    return { arrangement, pins: this.#pins.pinsOf(arrangement.document, keysOf, documentKey), documentKey };
+    return {
+      arrangement,
+      pins: this.#pins.pinsOf(arrangement.document, keysOf, documentKey),
+      documentKey,
+      ...retired,
+    };
   }
 
   /**
@@ -296,6 +367,9 @@ export class InboxService {
         { arrangementId: named.id, version: named.version },
       );
     }
+    // A retired key's signature must verify before its refusal is recorded: the key the earlier
+    // version pinned checks it, whichever version the envelope names (hasSeen then refuses it).
+    if (trust.retirement !== undefined) return trust.retirement.key;
     const pins = trust.pins;
     if (pins === undefined || local.id !== named.id || local.version !== named.version) return undefined;
     if (pins.unverified.length > 0) {
@@ -638,6 +712,26 @@ export class InboxService {
       { ...error.details, envelopeId: header.envelopeId, ...(receipt === null ? {} : { receipt }) },
       { cause: error },
     );
+  }
+
+  /**
+   * Refuses an envelope signed with a retired key, its signature verified: recorded in the inbox
+   * and the audit log as #refuse does, or, when the inbox holds a row for its id already (a replay
+   * of an envelope taken before the rotation), in the audit log alone, beside the row that stands.
+   */
+  async #refuseRetired(
+    header: EnvelopeHeader,
+    digest: string,
+    remoteAddress: string,
+    now: number,
+    retirement: KeyRetirement,
+    recorded: boolean,
+  ): Promise<AccordError> {
+    const error = retiredKeyError(header, retirement);
+    if (!recorded) return this.#refuse(header, digest, remoteAddress, now, error, undefined);
+    const entry = this.#entryOf(header, digest, remoteAddress, new Date(now).toISOString());
+    await this.#deps.audit?.record(envelopeReceivedEvent(entry, { refused: error.code }));
+    return error;
   }
 
   // ---------------------------------------------------------------- recall (issue 4)

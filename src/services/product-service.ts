@@ -776,8 +776,15 @@ export class ProductService {
 
   async #arrangementFor(tx: Repositories, arrangementId: string): Promise<ArrangementVersion> {
     const history = await tx.arrangements.history(arrangementId);
-    // The newest version every party signed into force governs; a newer unsigned draft does not.
-    const governing = [...history].reverse().find((v) => v.status === 'active') ?? history.at(-1);
+    // The newest version every party signed into force governs; a newer unsigned draft does not,
+    // nor an active version whose effective time has not come (a key rotation signed in advance:
+    // until its rotation time the partners' inboxes take the keys of the version before it).
+    const now = this.#deps.now();
+    const newestFirst = [...history].reverse();
+    const governing =
+      newestFirst.find((v) => v.status === 'active' && Date.parse(v.document.effective) <= now) ??
+      newestFirst.find((v) => v.status === 'active') ??
+      history.at(-1);
     if (governing === undefined)
       throw new AccordError('NOT_FOUND', `no arrangement '${arrangementId}'`, { id: arrangementId });
     return governing;

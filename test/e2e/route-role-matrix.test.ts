@@ -1,152 +1,16 @@
-import { randomBytes } from 'node:crypto';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RouteAccess } from '../../src/api/authenticate.js';
 import { grantsOf, PERMISSIONS, ROLES, type Role } from '../../src/auth/roles.js';
-import { createNodeIdentity, fingerprintOf, publicIdentity } from '../../src/crypto/index.js';
-import { newEnvelopeHeader, sealEnvelope } from '../../src/federation/index.js';
+import { createNodeIdentity, publicIdentity } from '../../src/crypto/index.js';
+import { BODIES, concreteUrl, requestFor, WRITES } from '../fixtures/route-requests.js';
 import { keyOf, listRoutes, type Route } from '../fixtures/routes.js';
-import { type AuthHeaders, makeDraft, readExample, startTestNode, type TestUser, USERS } from './harness.js';
+import { type AuthHeaders, startTestNode, type TestUser, USERS } from './harness.js';
 
 // The route × role matrix: every route the running server registers, called by every role (with a
 // bearer token and with a session cookie) and by an anonymous caller, must answer as the
 // permission table in src/auth/roles.ts says. Routes are read from the router itself, so a route
 // added later is in the matrix without anyone listing it here.
-
-// ---------------------------------------------------------------- requests that pass validation
-
-const PARAMS: Readonly<Record<string, string>> = {
-  id: 'no-such-id',
-  productId: 'no-such-id',
-  version: '1',
-  code: 'GBR',
-};
-
-/** A query string for read routes that need one, so a permitted caller gets past validation. */
-const QUERIES: Readonly<Record<string, string>> = {
-  'GET /api/v1/audit/proofs/inclusion': 'index=0',
-  'GET /api/v1/audit/proofs/consistency': 'first=0',
-  'GET /federation/v1/audit/consistency': 'first=0&second=0',
-  'GET /api/v1/reports/compliance': 'arrangement=no-such-id&from=2026-01-01&to=2026-02-01',
-  'GET /api/v1/search': 'q=hawala',
-};
-
-/** Marks a write route that takes no body. */
-const NO_BODY = Symbol('no body');
-
-let userSerial = 0;
-
-// A body that passes each write route's schema, so a permitted caller reaches the handler (and is
-// answered by it: 2xx, or 404/409 for the made-up ids) rather than by validation.
-const BODIES: Readonly<Record<string, () => unknown>> = {
-  'POST /api/v1/auth/login': () => ({ username: USERS.analyst.username, password: USERS.analyst.password }),
-  'POST /api/v1/auth/logout': () => NO_BODY,
-  'POST /api/v1/auth/tokens': () => ({ label: 'matrix' }),
-  'POST /api/v1/arrangements': () => readExample('arrangements/ct-task-force.json'),
-  'POST /api/v1/arrangements/:id/versions': () => ({ changes: { title: 'Amended title' } }),
-  'POST /api/v1/arrangements/:id/versions/:version/signatures': () => ({
-    partner: 'GBR',
-    fingerprint: `sha256:${'0'.repeat(64)}`,
-    signedAt: '2026-01-01T00:00:00Z',
-    signature: 'c2lnbmF0dXJl',
-  }),
-  'POST /api/v1/arrangements/:id/versions/:version/status': () => ({ status: 'suspended' }),
-  'POST /api/v1/arrangements/:id/versions/:version/suspensions': () => ({ partner: 'GBR', suspended: true }),
-  'PUT /api/v1/partners/:code': () => ({ name: 'United Kingdom', endpoint: null }),
-  'POST /api/v1/users': () => ({
-    username: `matrix-${++userSerial}`,
-    displayName: 'Matrix user',
-    nationality: 'USA',
-    clearance: 'SECRET',
-    caveats: [],
-    communities: [],
-    roles: ['analyst'],
-  }),
-  'POST /api/v1/products': () => makeDraft(),
-  'POST /api/v1/products/release-preview': () => makeDraft(),
-  'POST /api/v1/alert-rules': () => ({ kind: 'entity-by-partners', minPartners: 2, windowHours: 24 }),
-  'DELETE /api/v1/alert-rules/:id': () => NO_BODY,
-  'PUT /api/v1/products/:id': () => makeDraft(),
-  'POST /api/v1/products/:id/submit': () => NO_BODY,
-  'POST /api/v1/products/:id/approve': () => ({ comment: 'matrix' }),
-  'POST /api/v1/products/:id/reject': () => ({ comment: 'matrix' }),
-  'POST /api/v1/products/:id/releases': () => ({ to: 'GBR', arrangement: 'fvey-multilateral' }),
-  'POST /api/v1/products/:id/recall': () => ({ reason: 'matrix' }),
-  'POST /api/v1/received/:productId/consent-requests': () => ({
-    recipient: 'CAN',
-    arrangementId: 'fvey-multilateral',
-    reason: 'matrix',
-  }),
-  'POST /api/v1/received/:productId/releases': () => ({
-    recipient: 'CAN',
-    arrangementId: 'fvey-multilateral',
-  }),
-  'POST /api/v1/consent-requests/:id/grant': () => ({}),
-  'POST /api/v1/consent-requests/:id/deny': () => ({ reason: 'matrix' }),
-  'POST /api/v1/audit/tree-head': () => NO_BODY,
-  'POST /api/v1/incidents': () => ({
-    arrangement: 'fvey-multilateral',
-    suspectedParty: 'GBR',
-    products: [],
-    severity: 'low',
-    description: 'matrix',
-  }),
-  'POST /api/v1/incidents/:id/review': () => ({}),
-  'POST /api/v1/incidents/:id/confirm': () => ({}),
-  'POST /api/v1/incidents/:id/resolve': () => ({}),
-  'POST /api/v1/incidents/:id/suspend': () => ({}),
-  // A well-formed envelope for another node: the inbox itself answers (ENVELOPE_MISADDRESSED).
-  'POST /federation/v1/inbox': () => {
-    const sender = createNodeIdentity();
-    const signer = {
-      privateKey: sender.signing.privateKey,
-      fingerprint: fingerprintOf(sender.signing.publicKey),
-    };
-    const header = newEnvelopeHeader(
-      {
-        kind: 'release',
-        from: 'GBR',
-        to: 'CAN',
-        arrangement: { id: 'usa-gbr-sigint', version: 1, versionHash: `sha256:${'0'.repeat(64)}` },
-        product: { id: 'no-such-id', version: 1 },
-        senderKey: signer.fingerprint,
-      },
-      { now: Date.now(), randomBytes: (n) => new Uint8Array(randomBytes(n)) },
-    );
-    return sealEnvelope({
-      header,
-      payload: {},
-      signer,
-      recipientEncryptionKey: createNodeIdentity().encryption.publicKey,
-    });
-  },
-};
-
-const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
-function concreteUrl(route: Route): string {
-  return route.url
-    .replace(/:([A-Za-z]+)/g, (_whole, name: string) => {
-      const value = PARAMS[name];
-      if (value === undefined)
-        throw new Error(`no sample value for path parameter :${name} (${keyOf(route)})`);
-      return value;
-    })
-    .replace('*', 'swagger-ui.css');
-}
-
-function requestFor(route: Route, headers: AuthHeaders): InjectOptions {
-  const query = QUERIES[keyOf(route)];
-  const options: InjectOptions = {
-    method: route.method as NonNullable<InjectOptions['method']>,
-    url: query === undefined ? concreteUrl(route) : `${concreteUrl(route)}?${query}`,
-    headers: { ...headers },
-  };
-  if (!WRITES.has(route.method)) return options;
-  const body = BODIES[keyOf(route)]?.();
-  if (body === undefined) throw new Error(`no sample body for ${keyOf(route)}; add one to BODIES`);
-  return body === NO_BODY ? options : { ...options, payload: body as NonNullable<InjectOptions['payload']> };
-}
 
 // ---------------------------------------------------------------- the node and its callers
 
