@@ -52,6 +52,7 @@ export {
   type IncidentState,
   type IncidentStep,
   type IncidentStepAction,
+  type IndexedProduct,
   type IsoInstant,
   type LoggedStreamEvent,
   type LoginAttemptRepository,

@@ -1105,6 +1105,19 @@ export interface SearchHit {
 export interface SearchIndexRepository {
   /** Every title or portion matching all the words of `query`; empty for a query with no words. */
   match(query: string): Promise<readonly SearchHit[]>;
+  /**
+   * The products with a title or portion that may hold any of `words` (lower-case letters and
+   * digits each): a superset the caller narrows by reading the text; empty for no words.
+   */
+  holdingAny(words: readonly string[]): Promise<readonly IndexedProduct[]>;
+  /** Every product whose current version is indexed, by source then id. */
+  products(): Promise<readonly IndexedProduct[]>;
+}
+
+/** A product in the search index. */
+export interface IndexedProduct {
+  readonly source: EntitySource;
+  readonly productId: string;
 }
 
 export interface Repositories {
