@@ -519,6 +519,30 @@ describe.each(TARGETS)('store on $dialect', (target) => {
       expect(await store.entities.count()).toBe(0);
       expect(await hits('Sevastopol')).toEqual([]);
     });
+
+    it('finds the products that may hold any of some words (a superset), and lists what is indexed', async () => {
+      await store.products.createDraft(
+        versionInput(
+          makeProduct({
+            portions: [
+              { id: 'p1', marking: 'S//REL TO USA, GBR', text: 'Beacon to 203.0.113.7 from the Café.' },
+            ],
+          }),
+        ),
+      );
+      await store.products.createDraft(
+        versionInput(makeProduct({ id: 'prod-2', portions: [{ id: 'p1', marking: 'U', text: 'Weather.' }] })),
+      );
+      const holding = async (...words: string[]) =>
+        (await store.search.holdingAny(words)).map((p) => `${p.source}:${p.productId}`);
+      expect(await holding('beacon')).toEqual(['own:prod-1']);
+      expect(await holding('113')).toEqual(['own:prod-1']);
+      expect(await holding('cafe', 'weather')).toEqual(['own:prod-1', 'own:prod-2']);
+      expect(await holding('nothing')).toEqual([]);
+      expect(await holding('"*"', '%')).toEqual([]);
+      expect(await holding()).toEqual([]);
+      expect((await store.search.products()).map((p) => p.productId)).toEqual(['prod-1', 'prod-2']);
+    });
   });
 
   describe('alert rules and alerts (issue 9)', () => {

@@ -225,14 +225,17 @@ export function createSearchIndexRepository(ctx: RepositoryContext): SearchIndex
       for (let i = 0; i < usable.length; i += LOOKUP_CHUNK) {
         const chunk = usable.slice(i, i + LOOKUP_CHUNK);
         // PostgreSQL's parser keeps `203.0.113.7` one lexeme, so its tsvector cannot find `113`: a
-        // case-insensitive substring scan instead (a superset, which the caller narrows). SQLite:
-        // FTS5 with each word double-quoted (letters and digits only), any of them.
+        // substring scan instead (a superset, which the caller narrows) over the text lower-cased
+        // with its combining diacritical marks (U+0300–U+036F) removed after NFD, as the words were
+        // folded. SQLite: FTS5 (unicode61 folds diacritics) with each word double-quoted (letters
+        // and digits only), any of them.
         const rows =
           ctx.dialect === 'postgres'
             ? (
                 await sql<ProductRow>`
                   select distinct source, product_id from search_text
-                  where body ilike any (${chunk.map((w) => `%${w}%`)}::text[])`.execute(db)
+                  where lower(regexp_replace(normalize(body, NFD), '[\u0300-\u036f]', '', 'g'))
+                    like any (${chunk.map((w) => `%${w}%`)}::text[])`.execute(db)
               ).rows
             : (
                 await sql<ProductRow>`
