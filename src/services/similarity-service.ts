@@ -136,8 +136,9 @@ export class SimilarityService {
   ): Promise<readonly DuplicateClusterView[]> {
     requirePermission(actor, 'product:read');
     const threshold = options.threshold ?? DEFAULT_DUPLICATE_THRESHOLD;
-    if (!(threshold > 0 && threshold <= 1)) {
-      throw new AccordError('INPUT_INVALID', 'duplicates: threshold must be in (0, 1]', {
+    // Below one half, "near-duplicate" means little and nearly every pair of short reports joins.
+    if (!(threshold >= 0.5 && threshold <= 1)) {
+      throw new AccordError('INPUT_INVALID', 'duplicates: threshold must be between 0.5 and 1', {
         path: '/threshold',
       });
     }
