@@ -33,15 +33,17 @@ const STOP_WORDS = new Set([
 ]);
 
 /**
- * The terms of a text: lower-cased Unicode words (letters and digits), diacritics folded as SQLite
- * FTS5's unicode61 tokenizer folds them, one-character words and stop words dropped.
+ * The terms of a text: lower-cased Unicode words (letters and digits, NFC), one-character words and
+ * stop words dropped. Diacritics are kept: SQLite FTS5's unicode61 tokenizer folds them, so the
+ * index finds a superset of the products holding a term, which the caller narrows by these terms.
  */
 export function termsOf(text: string): string[] {
-  const folded = text
-    .normalize('NFD')
-    .replace(/\p{M}+/gu, '')
-    .toLowerCase();
-  return (folded.match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => w.length > 1 && !STOP_WORDS.has(w));
+  const words =
+    text
+      .normalize('NFC')
+      .toLowerCase()
+      .match(/[\p{L}\p{M}\p{N}]+/gu) ?? [];
+  return words.filter((w) => w.length > 1 && !STOP_WORDS.has(w));
 }
 
 /** How often each term occurs over `texts`. */

@@ -537,7 +537,7 @@ describe.each(TARGETS)('store on $dialect', (target) => {
         (await store.search.holdingAny(words)).map((p) => `${p.source}:${p.productId}`);
       expect(await holding('beacon')).toEqual(['own:prod-1']);
       expect(await holding('113')).toEqual(['own:prod-1']);
-      expect(await holding('cafe', 'weather')).toEqual(['own:prod-1', 'own:prod-2']);
+      expect(await holding('café', 'weather')).toEqual(['own:prod-1', 'own:prod-2']);
       expect(await holding('nothing')).toEqual([]);
       expect(await holding('"*"', '%')).toEqual([]);
       expect(await holding()).toEqual([]);

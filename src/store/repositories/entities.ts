@@ -219,23 +219,21 @@ export function createSearchIndexRepository(ctx: RepositoryContext): SearchIndex
     },
 
     async holdingAny(words) {
-      const usable = words.filter((w) => /^[\p{L}\p{N}]+$/u.test(w));
+      const usable = words.filter((w) => /^[\p{L}\p{M}\p{N}]+$/u.test(w));
       if (usable.length === 0) return [];
       const found = new Map<string, IndexedProduct>();
       for (let i = 0; i < usable.length; i += LOOKUP_CHUNK) {
         const chunk = usable.slice(i, i + LOOKUP_CHUNK);
         // PostgreSQL's parser keeps `203.0.113.7` one lexeme, so its tsvector cannot find `113`: a
-        // substring scan instead (a superset, which the caller narrows) over the text lower-cased
-        // with its combining diacritical marks (U+0300–U+036F) removed after NFD, as the words were
-        // folded. SQLite: FTS5 (unicode61 folds diacritics) with each word double-quoted (letters
-        // and digits only), any of them.
+        // substring scan of the lower-cased text instead (a superset, which the caller narrows).
+        // SQLite: FTS5 with each word double-quoted (letters, marks and digits only), any of them;
+        // unicode61 folds diacritics in the text and the query alike, which only widens the match.
         const rows =
           ctx.dialect === 'postgres'
             ? (
                 await sql<ProductRow>`
                   select distinct source, product_id from search_text
-                  where lower(regexp_replace(normalize(body, NFD), '[\u0300-\u036f]', '', 'g'))
-                    like any (${chunk.map((w) => `%${w}%`)}::text[])`.execute(db)
+                  where lower(body) like any (${chunk.map((w) => `%${w}%`)}::text[])`.execute(db)
               ).rows
             : (
                 await sql<ProductRow>`
