@@ -25,6 +25,7 @@ import { federationSuite } from './suites/federation.js';
 import { httpSuite } from './suites/http.js';
 import { policySuite } from './suites/policy.js';
 import { searchSuite } from './suites/search.js';
+import { similaritySuite } from './suites/similarity.js';
 import { stixSuite } from './suites/stix.js';
 import { streamSuite } from './suites/stream.js';
 import { taxiiSuite } from './suites/taxii.js';
@@ -40,6 +41,7 @@ const SUITES: readonly Suite[] = [
   analyticsSuite,
   correlationSuite,
   searchSuite,
+  similaritySuite,
 ];
 
 function selected(args: BenchArgs): { suite: Suite; c: AnyBenchCase }[] {

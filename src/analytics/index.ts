@@ -8,3 +8,16 @@ export {
   type PortionText,
   refang,
 } from './extract.js';
+export {
+  clusterNearDuplicates,
+  type DuplicateCluster,
+  jaccard,
+  queryTermsOf,
+  rankBySimilarity,
+  type ShingledDocument,
+  type SimilarDocument,
+  shinglesOf,
+  type TermDocument,
+  termCountsOf,
+  termsOf,
+} from './text-similarity.js';

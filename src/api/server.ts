@@ -24,6 +24,7 @@ import { registerProductRoutes } from './routes/product-routes.js';
 import { registerRecallRoutes } from './routes/recall-routes.js';
 import { registerReceivedRoutes } from './routes/received-routes.js';
 import { registerReportRoutes } from './routes/report-routes.js';
+import { registerSimilarityRoutes } from './routes/similarity-routes.js';
 import { registerStreamRoutes } from './routes/stream-routes.js';
 import { isTaxiiPath, registerTaxiiRoutes, sendTaxiiError } from './routes/taxii-routes.js';
 import { installSecurityHeaders, swaggerUiPolicy } from './security-headers.js';
@@ -144,6 +145,7 @@ export async function buildServer(services: Services, options: ServerOptions): P
   registerInboxRoutes(app, services.inboxLog);
   registerReceivedRoutes(app, services.received);
   registerAnalyticsRoutes(app, services.correlation, services.alerts, services.search);
+  registerSimilarityRoutes(app, services.similarity);
   registerConsentRoutes(app, services.consents);
   registerAuditRoutes(app, services.audit);
   registerReportRoutes(app, services.compliance);

@@ -22,6 +22,7 @@ import { ProductService } from '../services/product-service.js';
 import { RecallService } from '../services/recall-service.js';
 import { ReceivedService } from '../services/received-service.js';
 import { SearchService } from '../services/search-service.js';
+import { SimilarityService } from '../services/similarity-service.js';
 import { StreamService } from '../services/stream-service.js';
 import type { Store } from '../store/index.js';
 import { type NodeKeys, signerOf } from './node-keys.js';
@@ -75,6 +76,8 @@ export interface Services {
   readonly alerts: AlertService;
   /** Full-text and geo search, filtered by the read policy before ranking (issue 9). */
   readonly search: SearchService;
+  /** Related products by text and near-duplicates across partners, over what the caller may read (issue 9). */
+  readonly similarity: SimilarityService;
   /** The clock the services run on, epoch milliseconds. */
   readonly now: () => number;
 }
@@ -157,6 +160,7 @@ export function createServices(
     correlation,
     alerts,
     search: new SearchService({ store, correlation }),
+    similarity: new SimilarityService({ store, correlation }),
     now,
   };
 }

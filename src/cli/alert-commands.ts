@@ -38,12 +38,18 @@ interface RuleOptions {
   readonly categories?: string;
   readonly partner?: string;
   readonly minReliability?: string;
+  readonly team?: string;
   readonly dir?: string;
   readonly json?: boolean;
 }
 
 /** The rule the options describe; the alert service validates it like a request body. */
 function ruleOf(options: RuleOptions): Record<string, unknown> {
+  const rule = kindOf(options);
+  return options.team === undefined ? rule : { ...rule, team: options.team };
+}
+
+function kindOf(options: RuleOptions): Record<string, unknown> {
   const list = (value: string | undefined) => value?.split(',').map((s) => s.trim());
   switch (options.kind) {
     case 'entity-by-partners':
@@ -78,7 +84,10 @@ function printAlert(io: CliIo, alert: AlertView): void {
   }
 }
 
-/** Registers `alerts` (a user's alerts) and `alert-rule add|list|remove` (issue 9, early warning). */
+/**
+ * Registers `alerts` (a user's alerts) and `alert-rule add|list|remove` (issue 9, early warning):
+ * a user's own rules, or with `--team` their team's.
+ */
 export function registerAlertCommands(program: Command, io: CliIo): void {
   program
     .command('alerts')
@@ -98,7 +107,7 @@ export function registerAlertCommands(program: Command, io: CliIo): void {
       writeLine(io.stdout, `${alerts.length} alert(s)`);
     });
 
-  const rule = program.command('alert-rule').description("a user's early-warning rules");
+  const rule = program.command('alert-rule').description("a user's or their team's early-warning rules");
   rule
     .command('add')
     .description('add a rule: entity-by-partners, watched-area or reliable-source')
@@ -111,6 +120,7 @@ export function registerAlertCommands(program: Command, io: CliIo): void {
     .option('--categories <list>', 'watched-area: any of these categories')
     .option('--partner <code>', 'reliable-source: originator')
     .option('--min-reliability <A-F>', 'reliable-source: at least this reliable')
+    .option('--team <community>', "the team's rule (one of the user's communities), judged for each member")
     .option('--dir <dir>', 'data directory')
     .option('--json', 'print as JSON')
     .action(async (options: RuleOptions) => {
@@ -122,7 +132,7 @@ export function registerAlertCommands(program: Command, io: CliIo): void {
         writeJson(io.stdout, added);
         return;
       }
-      writeLine(io.stdout, `rule ${added.id} added: ${describeRule(added.rule)}`);
+      writeLine(io.stdout, `rule ${added.id} added: ${describeRule(added.rule)}${teamOf(added.rule)}`);
     });
 
   rule
@@ -139,7 +149,7 @@ export function registerAlertCommands(program: Command, io: CliIo): void {
         writeJson(io.stdout, rules);
         return;
       }
-      for (const r of rules) writeLine(io.stdout, `${r.id}  ${describeRule(r.rule)}`);
+      for (const r of rules) writeLine(io.stdout, `${r.id}  ${describeRule(r.rule)}${teamOf(r.rule)}`);
       writeLine(io.stdout, `${rules.length} rule(s)`);
     });
 
@@ -154,6 +164,10 @@ export function registerAlertCommands(program: Command, io: CliIo): void {
       );
       writeLine(io.stdout, `rule ${id} removed`);
     });
+}
+
+function teamOf(rule: AlertRuleInput): string {
+  return rule.team === undefined ? '' : ` (team ${rule.team})`;
 }
 
 function describeRule(rule: AlertRuleInput): string {

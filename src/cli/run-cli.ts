@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { type ErrorCode, isAccordError } from '../errors/index.js';
 import { registerAlertCommands } from './alert-commands.js';
+import { registerAnalyticsCommands } from './analytics-commands.js';
 import { registerArrangementSigningCommands } from './arrangement-signing-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { type CliIo, printable, writeLine } from './cli-io.js';
@@ -75,6 +76,7 @@ function buildProgram(io: CliIo): Command {
   registerOutboxCommands(program, io);
   registerReceivedCommands(program, io);
   registerAlertCommands(program, io);
+  registerAnalyticsCommands(program, io);
   registerConsentCommands(program, io);
   registerAuditCommands(program, io);
   registerGossipCommands(program, io);

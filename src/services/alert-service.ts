@@ -3,18 +3,20 @@ import Type, { type Static } from 'typebox';
 import { ENTITY_TYPES } from '../analytics/index.js';
 import type { BusErrorSink, BusSubscription, EventBus, StreamEvent } from '../bus/index.js';
 import { AccordError, isAccordError } from '../errors/index.js';
-import { PartnerCode, RELIABILITY } from '../products/index.js';
-import type { AlertRecord, AlertRuleRecord, EntitySource, Store } from '../store/index.js';
+import { Identifier, PartnerCode, RELIABILITY } from '../products/index.js';
+import type { AlertRecord, AlertRuleRecord, EntitySource, Store, User } from '../store/index.js';
 import { createValidator } from '../validation/index.js';
 import { type Actor, requirePermission } from './actor.js';
 import type { CorrelationService, ReadableProduct } from './correlation-service.js';
 import { bboxOf, intersects } from './product-service.js';
 
-// Issue 9, early warning. Rules belong to one user and are judged as that user: every product an
-// alert names passed decideRead for the owner (through CorrelationService.readable), and an
-// entity counts only where the owner may read the portion holding it. Listing and the live stream
-// judge each alert again as the owner is now, so a product they may no longer read is dropped
-// from it, and an alert with none left is not shown at all.
+// Issue 9, early warning. Rules belong to one user, or to a team (a community users hold), and
+// are judged as that user, or as each member of the team in turn: every product an alert names
+// passed decideRead for the user it is stored for (through CorrelationService.readable), and an
+// entity counts only where that user may read the portion holding it. A team rule therefore raises
+// one alert per member, each naming only what that member may read, and none for a member who may
+// read none of it. Listing and the live stream judge each alert again as the user is now, so a
+// product they may no longer read is dropped from it, and an alert with none left is not shown.
 
 const Bbox = Type.Object(
   {
@@ -26,11 +28,15 @@ const Bbox = Type.Object(
   { additionalProperties: false },
 );
 
-/** A rule as a user writes it. */
+// A team rule names the community that owns it; its author must be a member.
+const team = Type.Optional(Identifier);
+
+/** A rule as a user writes it: their own, or with `team` their team's. */
 export const AlertRuleInputSchema = Type.Union([
   Type.Object(
     {
       kind: Type.Literal('entity-by-partners'),
+      team,
       minPartners: Type.Integer({ minimum: 2, maximum: 50 }),
       windowHours: Type.Integer({ minimum: 1, maximum: 24 * 90 }),
       entityTypes: Type.Optional(
@@ -42,6 +48,7 @@ export const AlertRuleInputSchema = Type.Union([
   Type.Object(
     {
       kind: Type.Literal('watched-area'),
+      team,
       bbox: Bbox,
       categories: Type.Optional(
         Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 20 }),
@@ -52,6 +59,7 @@ export const AlertRuleInputSchema = Type.Union([
   Type.Object(
     {
       kind: Type.Literal('reliable-source'),
+      team,
       partner: PartnerCode,
       minReliability: Type.Union(RELIABILITY.map((r) => Type.Literal(r))),
     },
@@ -103,6 +111,11 @@ export interface AlertServiceDeps {
   readonly now: () => number;
 }
 
+/** Whose rules an actor holds: their own and their teams' (their communities). */
+function holderOf(actor: Actor): { readonly userId: string; readonly teams: readonly string[] } {
+  return { userId: actor.user.id, teams: actor.user.communities };
+}
+
 /** The stream topic of a stored alert: the alert's id, so the stream can send it to its owner only. */
 export function alertTopicOf(alertId: string): string {
   return `alert.${alertId}`;
@@ -134,10 +147,20 @@ export class AlertService {
     ) {
       throw new AccordError('INPUT_INVALID', 'alert rule: bbox min must not exceed max', { path: '/bbox' });
     }
-    const { kind, ...params } = rule;
+    const { kind, team: owningTeam, ...params } = rule;
+    if (owningTeam !== undefined && !actor.user.communities.includes(owningTeam)) {
+      throw new AccordError(
+        'FORBIDDEN',
+        `alert rule: only a member of team '${owningTeam}' may add its rules`,
+        {
+          permission: 'product:read',
+        },
+      );
+    }
     const stored = await this.#deps.store.alerts.addRule({
       id: randomUUID(),
       ownerId: actor.user.id,
+      team: owningTeam ?? null,
       kind,
       params,
       createdAt: new Date(this.#deps.now()).toISOString(),
@@ -148,20 +171,27 @@ export class AlertService {
   #ruleView(record: AlertRuleRecord): AlertRuleView {
     return {
       id: record.id,
-      rule: { kind: record.kind, ...record.params } as AlertRuleInput,
+      rule: {
+        kind: record.kind,
+        ...record.params,
+        ...(record.team === null ? {} : { team: record.team }),
+      } as AlertRuleInput,
       createdAt: record.createdAt,
     };
   }
 
   async rules(actor: Actor): Promise<readonly AlertRuleView[]> {
     requirePermission(actor, 'product:read');
-    return (await this.#deps.store.alerts.rules(actor.user.id)).map((r) => this.#ruleView(r));
+    return (await this.#deps.store.alerts.rules(holderOf(actor))).map((r) => this.#ruleView(r));
   }
 
-  /** Deletes one of the actor's rules; another user's rule is NOT_FOUND, as if it did not exist. */
+  /**
+   * Deletes one of the actor's rules or one of their teams' (any member may); another user's rule,
+   * or another team's, is NOT_FOUND, as if it did not exist.
+   */
   async deleteRule(actor: Actor, id: string): Promise<void> {
     requirePermission(actor, 'product:read');
-    if (!(await this.#deps.store.alerts.deleteRule(id, actor.user.id))) {
+    if (!(await this.#deps.store.alerts.deleteRule(id, holderOf(actor)))) {
       throw new AccordError('NOT_FOUND', `no alert rule '${id}'`, { id });
     }
   }
@@ -244,45 +274,68 @@ export class AlertService {
   /** Evaluates every rule on one stored version; returns the alerts raised (each stored and published). */
   async evaluate(product: Pick<StreamEvent['product'], 'id' | 'source'>): Promise<readonly AlertRecord[]> {
     const raised: AlertRecord[] = [];
+    let everyone: readonly User[] | undefined;
+    const judgesOf = async (rule: AlertRuleRecord): Promise<readonly User[]> => {
+      if (rule.team === null) {
+        const owner = await this.#deps.store.users.getById(rule.ownerId);
+        return owner === undefined ? [] : [owner];
+      }
+      everyone ??= await this.#deps.store.users.list();
+      const members = everyone.filter((u) => rule.team !== null && u.communities.includes(rule.team));
+      return members.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    };
     for (const rule of await this.#deps.store.alerts.rules()) {
-      const owner = await this.#deps.store.users.getById(rule.ownerId);
-      if (owner === undefined || owner.disabled) continue;
-      const actor: Actor = { user: owner, via: 'local' };
-      try {
-        requirePermission(actor, 'product:read');
-      } catch (error) {
-        if (isAccordError(error)) continue;
-        throw error;
-      }
-      const seen = await this.#deps.correlation.readable(actor, product.source, product.id);
-      if (seen === undefined) continue;
-      for (const candidate of await this.#fires(
-        actor,
-        { kind: rule.kind, ...rule.params } as AlertRuleInput,
-        seen,
-      )) {
-        const stored = await this.#deps.store.alerts.add({
-          id: randomUUID(),
-          ruleId: rule.id,
-          ownerId: rule.ownerId,
-          dedupeKey: `${rule.id}|${candidate.key}`,
-          product: { source: seen.source, id: seen.id, version: seen.version },
-          detail: candidate.detail as unknown as Record<string, unknown>,
-          firedAt: new Date(this.#deps.now()).toISOString(),
-        });
-        if (stored === undefined) continue;
-        raised.push(stored);
-        await this.#deps.events?.publish({
-          kind: 'alert',
-          product: { id: seen.id, version: seen.version, source: seen.source },
-          topic: alertTopicOf(stored.id),
-        });
-      }
+      for (const judge of await judgesOf(rule))
+        raised.push(...(await this.#evaluateAs(rule, judge, product)));
     }
     return raised;
   }
 
-  /** What the rule raises on `seen` (as its owner reads it): a dedupe key and the stored detail each. */
+  /** Evaluates one rule on one stored version as `user` (its owner, or a member of its team). */
+  async #evaluateAs(
+    rule: AlertRuleRecord,
+    user: User,
+    product: Pick<StreamEvent['product'], 'id' | 'source'>,
+  ): Promise<readonly AlertRecord[]> {
+    const raised: AlertRecord[] = [];
+    if (user.disabled) return raised;
+    const actor: Actor = { user, via: 'local' };
+    try {
+      requirePermission(actor, 'product:read');
+    } catch (error) {
+      if (isAccordError(error)) return raised;
+      throw error;
+    }
+    const seen = await this.#deps.correlation.readable(actor, product.source, product.id);
+    if (seen === undefined) return raised;
+    for (const candidate of await this.#fires(
+      actor,
+      { kind: rule.kind, ...rule.params } as AlertRuleInput,
+      seen,
+    )) {
+      const stored = await this.#deps.store.alerts.add({
+        id: randomUUID(),
+        ruleId: rule.id,
+        ownerId: user.id,
+        // A team rule's alert is its member's: one per member and condition.
+        dedupeKey:
+          rule.team === null ? `${rule.id}|${candidate.key}` : `${rule.id}|${user.id}|${candidate.key}`,
+        product: { source: seen.source, id: seen.id, version: seen.version },
+        detail: candidate.detail as unknown as Record<string, unknown>,
+        firedAt: new Date(this.#deps.now()).toISOString(),
+      });
+      if (stored === undefined) continue;
+      raised.push(stored);
+      await this.#deps.events?.publish({
+        kind: 'alert',
+        product: { id: seen.id, version: seen.version, source: seen.source },
+        topic: alertTopicOf(stored.id),
+      });
+    }
+    return raised;
+  }
+
+  /** What the rule raises on `seen` (as the judging user reads it): a dedupe key and the stored detail each. */
   async #fires(
     actor: Actor,
     rule: AlertRuleInput,

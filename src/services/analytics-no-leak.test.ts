@@ -2,7 +2,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { arbLabel, makeLabel } from '../../test/fixtures/label-arbitraries.js';
 import { arbReader } from '../../test/fixtures/policy-arbitraries.js';
-import { extractEntities } from '../analytics/index.js';
+import {
+  clusterNearDuplicates,
+  extractEntities,
+  queryTermsOf,
+  rankBySimilarity,
+  shinglesOf,
+  termCountsOf,
+} from '../analytics/index.js';
 import { isAccordError } from '../errors/index.js';
 import { DEFAULT_REGISTRY, type Label, nominalRank, renderBanner } from '../markings/index.js';
 import { decideRead, type Reader } from '../policy/index.js';
@@ -13,6 +20,7 @@ import { CorrelationService } from './correlation-service.js';
 import { ProductService } from './product-service.js';
 import { ReceivedService } from './received-service.js';
 import { SearchService } from './search-service.js';
+import { QUERY_TERMS, SHINGLE_WORDS, SimilarityService } from './similarity-service.js';
 
 // Issue 9, the no-leak properties of correlation and search. Over generated products (portions with
 // generated labels, each mentioning some indicators from a small pool so that links are common),
@@ -46,11 +54,11 @@ const arbProductSpec: fc.Arbitrary<ProductSpec> = fc.record({
   submitted: fc.boolean(),
 });
 
-function documentOf(id: string, spec: ProductSpec): ProductDocument {
+function documentOf(id: string, spec: ProductSpec, originator = 'USA'): ProductDocument {
   return {
     id,
     version: 1,
-    originator: 'USA',
+    originator,
     author: 'author.usa',
     title: `Report ${id}`,
     titleMarking: 'U',
@@ -67,8 +75,13 @@ function documentOf(id: string, spec: ProductSpec): ProductDocument {
   };
 }
 
-async function put(store: Store, id: string, spec: ProductSpec): Promise<ProductDocument> {
-  const document = documentOf(id, spec);
+async function put(
+  store: Store,
+  id: string,
+  spec: ProductSpec,
+  originator = 'USA',
+): Promise<ProductDocument> {
+  const document = documentOf(id, spec, originator);
   const product = parseProduct(document, DEFAULT_REGISTRY);
   const portionRanks = Object.fromEntries(
     product.portions.map((p) => [p.id, nominalRank(DEFAULT_REGISTRY, p.label.classification) ?? 4]),
@@ -130,7 +143,12 @@ function actorOf(reader: Reader): Actor {
 }
 
 async function withServices<T>(
-  work: (store: Store, correlation: CorrelationService, search: SearchService) => Promise<T>,
+  work: (
+    store: Store,
+    correlation: CorrelationService,
+    search: SearchService,
+    similarity: SimilarityService,
+  ) => Promise<T>,
 ): Promise<T> {
   const store = await openStore({ kind: 'sqlite', file: ':memory:' });
   try {
@@ -138,7 +156,12 @@ async function withServices<T>(
     const products = new ProductService(deps);
     const received = new ReceivedService(deps);
     const correlation = new CorrelationService({ store, products, received });
-    return await work(store, correlation, new SearchService({ store, correlation }));
+    return await work(
+      store,
+      correlation,
+      new SearchService({ store, correlation }),
+      new SimilarityService({ store, correlation }),
+    );
   } finally {
     await store.close();
   }
@@ -290,5 +313,306 @@ describe('SearchService.search', () => {
       ),
       { numRuns: 60 },
     );
+  });
+});
+
+// ---------------------------------------------------------------- related by text, near-duplicates
+
+const ORIGINATORS = ['USA', 'GBR', 'CAN'] as const;
+
+/** The texts decideRead lets the reader see: the title unless withheld, then the readable portions. */
+function readableTexts(
+  document: ProductDocument,
+  submitted: boolean,
+  reader: Reader,
+): { title: string; portions: string[] } | undefined {
+  if (!submitted) return undefined;
+  const decision = decideRead(parseProduct(document, DEFAULT_REGISTRY), reader, {
+    at: NOW,
+    registry: DEFAULT_REGISTRY,
+  });
+  if (decision.effect === 'deny' || decision.derived === null) return undefined;
+  const derived = decision.derived;
+  return { title: derived.titleWithheld ? '' : derived.title, portions: derived.portions.map((p) => p.text) };
+}
+
+/**
+ * Products the reader may not read a word of that matters: every portion they may not read keeps
+ * the shared indicators, and whatever they may read (the title, some portions) is rewritten into
+ * words of its own, shared with nothing else.
+ */
+async function putHidden(
+  store: Store,
+  specs: readonly ProductSpec[],
+  originators: readonly string[],
+  reader: Reader,
+): Promise<void> {
+  for (const [i, spec] of specs.entries()) {
+    const id = `hidden-${i}`;
+    const originator = originators[i % originators.length] ?? 'USA';
+    const visible = readablePortions(documentOf(id, spec, originator), spec.submitted, reader);
+    const own = `xenon${i} quartz${i} lumen${i} ferric${i}`;
+    const document = {
+      ...documentOf(id, spec, originator),
+      title: `Kappa${i} ${own}`,
+      portions: spec.portions.map((p, j) => ({
+        id: `p${j + 1}`,
+        marking: renderBanner(p.label, { registry: DEFAULT_REGISTRY }),
+        text: visible.has(`p${j + 1}`) ? own : `Seen ${p.mentions.join(' and ')} today.`,
+      })),
+    };
+    const product = parseProduct(document, DEFAULT_REGISTRY);
+    await store.products.createDraft({
+      document,
+      banner: renderBanner(product.banner, { registry: DEFAULT_REGISTRY }),
+      rank: nominalRank(DEFAULT_REGISTRY, product.banner.classification) ?? 4,
+      portionRanks: Object.fromEntries(
+        product.portions.map((p) => [p.id, nominalRank(DEFAULT_REGISTRY, p.label.classification) ?? 4]),
+      ),
+    });
+    if (spec.submitted) await store.products.setState(id, 'submitted');
+  }
+}
+
+/** similar() as plain data, or 'not-found'. */
+async function similarOf(similarity: SimilarityService, actor: Actor, id: string) {
+  try {
+    return (await similarity.similar(actor, 'own', id)).map((r) => ({
+      id: r.id,
+      score: r.score,
+      terms: r.terms,
+    }));
+  } catch (error) {
+    if (isAccordError(error) && error.code === 'NOT_FOUND') return 'not-found' as const;
+    throw error;
+  }
+}
+
+/** duplicates() as plain data: each cluster's product ids and partners. */
+async function duplicatesOf(similarity: SimilarityService, actor: Actor, threshold: number) {
+  return (await similarity.duplicates(actor, { threshold })).map((c) => ({
+    ids: c.products.map((p) => p.id),
+    partners: c.partners,
+    similarity: c.similarity,
+  }));
+}
+
+const arbOriginators = fc.array(fc.constantFrom(...ORIGINATORS), { minLength: 1, maxLength: 6 });
+
+describe('SimilarityService.similar', () => {
+  it('ranks by TF-IDF over what the reader may read, with frequencies counted over that alone', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(arbProductSpec, { minLength: 2, maxLength: 5 }),
+        arbReader(),
+        fc.nat(),
+        async (specs, reader, pick) =>
+          withServices(async (store, _correlation, _search, similarity) => {
+            const texts = [];
+            for (const [i, spec] of specs.entries()) {
+              const document = await put(store, `prod-${i}`, spec);
+              texts.push(readableTexts(document, spec.submitted, reader));
+            }
+            const subject = pick % specs.length;
+            const mine = texts[subject];
+            let expected: Awaited<ReturnType<typeof similarOf>> = 'not-found';
+            if (mine !== undefined) {
+              const counts = termCountsOf([mine.title, ...mine.portions]);
+              const others = texts.flatMap((t, i) =>
+                t === undefined || i === subject
+                  ? []
+                  : [{ key: `own:prod-${i}`, counts: termCountsOf([t.title, ...t.portions]) }],
+              );
+              expected = rankBySimilarity(
+                { key: `own:prod-${subject}`, counts },
+                others,
+                queryTermsOf(counts, QUERY_TERMS),
+                20,
+              ).map((r) => ({
+                id: r.key.slice('own:'.length),
+                score: Math.round(r.score * 10_000) / 10_000,
+                terms: r.terms,
+              }));
+            }
+            expect(await similarOf(similarity, actorOf(reader), `prod-${subject}`)).toEqual(expected);
+          }),
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('answers the same whether or not products the reader cannot read hold the same words', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(arbProductSpec, { minLength: 1, maxLength: 4 }),
+        fc.array(arbProductSpec, { minLength: 1, maxLength: 4 }),
+        arbOriginators,
+        arbReader(),
+        fc.nat(),
+        async (specs, hiddenSpecs, originators, reader, pick) =>
+          withServices(async (store, _correlation, _search, similarity) => {
+            for (const [i, spec] of specs.entries()) await put(store, `prod-${i}`, spec);
+            const actor = actorOf(reader);
+            const subject = `prod-${pick % specs.length}`;
+            const before = await similarOf(similarity, actor, subject);
+            await putHidden(store, hiddenSpecs, originators, reader);
+            expect(await similarOf(similarity, actor, subject)).toEqual(before);
+          }),
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('never relates a product whose only shared text is in a portion the reader may not read', async () => {
+    await withServices(async (store, _correlation, _search, similarity) => {
+      const unclassified = makeLabel('U');
+      await put(store, 'subject', {
+        submitted: true,
+        portions: [{ label: unclassified, mentions: ['evil.example.com'] }],
+      });
+      const twin = {
+        ...documentOf('twin', { submitted: true, portions: [] }),
+        title: 'Zeta',
+        portions: [
+          { id: 'p1', marking: 'U', text: 'Nothing alike.' },
+          { id: 'p2', marking: 'S//NOFORN', text: 'Report subject: Seen evil.example.com today.' },
+        ],
+      };
+      const product = parseProduct(twin, DEFAULT_REGISTRY);
+      await store.products.createDraft({
+        document: twin,
+        banner: renderBanner(product.banner, { registry: DEFAULT_REGISTRY }),
+        rank: 3,
+        portionRanks: { p1: 0, p2: 3 },
+      });
+      await store.products.setState('twin', 'submitted');
+      const gbr = actorOf({
+        id: 'gbr',
+        nationality: 'GBR',
+        clearance: 'SECRET',
+        caveats: [],
+        communities: [],
+      });
+      const usa = actorOf({
+        id: 'usa',
+        nationality: 'USA',
+        clearance: 'SECRET',
+        caveats: [],
+        communities: [],
+      });
+      expect(await similarOf(similarity, gbr, 'subject')).toEqual([]);
+      expect((await similarOf(similarity, usa, 'subject')) as unknown[]).toHaveLength(1);
+    });
+  });
+});
+
+describe('SimilarityService.duplicates', () => {
+  it('clusters across partners exactly as the readable portions alone say', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(arbProductSpec, { minLength: 2, maxLength: 6 }),
+        arbOriginators,
+        arbReader(),
+        fc.constantFrom(0.5, 0.8, 1),
+        async (specs, originators, reader, threshold) =>
+          withServices(async (store, _correlation, _search, similarity) => {
+            const docs = [];
+            for (const [i, spec] of specs.entries()) {
+              const originator = originators[i % originators.length] ?? 'USA';
+              const texts = readableTexts(
+                await put(store, `prod-${i}`, spec, originator),
+                spec.submitted,
+                reader,
+              );
+              if (texts !== undefined)
+                docs.push({
+                  key: `own:prod-${i}`,
+                  group: originator,
+                  shingles: shinglesOf(texts.portions, SHINGLE_WORDS),
+                });
+            }
+            const expected = clusterNearDuplicates(docs, threshold).map((c) => ({
+              ids: c.keys.map((k) => k.slice('own:'.length)),
+              partners: c.groups,
+              similarity: Math.round(c.similarity * 10_000) / 10_000,
+            }));
+            expect(await duplicatesOf(similarity, actorOf(reader), threshold)).toEqual(expected);
+          }),
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('answers the same whether or not products the reader cannot read repeat the text', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(arbProductSpec, { minLength: 1, maxLength: 4 }),
+        fc.array(arbProductSpec, { minLength: 1, maxLength: 4 }),
+        arbOriginators,
+        arbReader(),
+        async (specs, hiddenSpecs, originators, reader) =>
+          withServices(async (store, _correlation, _search, similarity) => {
+            for (const [i, spec] of specs.entries())
+              await put(store, `prod-${i}`, spec, originators[i % originators.length] ?? 'USA');
+            const actor = actorOf(reader);
+            const before = await duplicatesOf(similarity, actor, 0.8);
+            await putHidden(store, hiddenSpecs, [...originators].reverse(), reader);
+            expect(await duplicatesOf(similarity, actor, 0.8)).toEqual(before);
+          }),
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('never clusters a product whose only repeated text is in a portion the reader may not read', async () => {
+    await withServices(async (store, _correlation, _search, similarity) => {
+      const spec = { submitted: true, portions: [{ label: makeLabel('U'), mentions: ['evil.example.com'] }] };
+      await put(store, 'a', spec, 'GBR');
+      const usaOnly = makeLabel('S//REL TO USA, CAN');
+      await put(
+        store,
+        'b',
+        { submitted: true, portions: [{ label: usaOnly, mentions: ['evil.example.com'] }] },
+        'CAN',
+      );
+      const gbr = actorOf({
+        id: 'gbr',
+        nationality: 'GBR',
+        clearance: 'SECRET',
+        caveats: [],
+        communities: [],
+      });
+      const usa = actorOf({
+        id: 'usa',
+        nationality: 'USA',
+        clearance: 'SECRET',
+        caveats: [],
+        communities: [],
+      });
+      expect(await duplicatesOf(similarity, gbr, 0.8)).toEqual([]);
+      expect(await duplicatesOf(similarity, usa, 0.8)).toEqual([
+        { ids: ['a', 'b'], partners: ['CAN', 'GBR'], similarity: 1 },
+      ]);
+    });
+  });
+
+  it('does not call the same text from one partner a cross-partner cluster', async () => {
+    await withServices(async (store, _correlation, _search, similarity) => {
+      const spec = { submitted: true, portions: [{ label: makeLabel('U'), mentions: ['evil.example.com'] }] };
+      await put(store, 'a', spec, 'GBR');
+      await put(store, 'b', spec, 'GBR');
+      const reader = actorOf({
+        id: 'usa',
+        nationality: 'USA',
+        clearance: 'SECRET',
+        caveats: [],
+        communities: [],
+      });
+      expect(await duplicatesOf(similarity, reader, 0.8)).toEqual([]);
+      await put(store, 'c', spec, 'CAN');
+      expect(await duplicatesOf(similarity, reader, 0.8)).toEqual([
+        { ids: ['a', 'b', 'c'], partners: ['CAN', 'GBR'], similarity: 1 },
+      ]);
+    });
   });
 });

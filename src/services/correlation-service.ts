@@ -27,6 +27,8 @@ export interface ReadableProduct {
   readonly geo: Readonly<Record<string, unknown>> | null;
   /** The ids of the portions this reader may read. */
   readonly portionIds: ReadonlySet<string>;
+  /** The text of the portions this reader may read, in order. */
+  readonly portionTexts: readonly string[];
 }
 
 /** One product linked to the subject, with the entities that link them as the reader sees both. */
@@ -168,7 +170,7 @@ function readableOf(
     readonly categories: ReadableProduct['categories'];
     readonly reliability: ReadableProduct['reliability'];
     readonly geo: ReadableProduct['geo'];
-    readonly portions: readonly { readonly id: string }[];
+    readonly portions: readonly { readonly id: string; readonly text: string }[];
   },
 ): ReadableProduct {
   return {
@@ -184,5 +186,6 @@ function readableOf(
     titleWithheld: view.titleWithheld,
     geo: view.geo,
     portionIds: new Set(view.portions.map((p) => p.id)),
+    portionTexts: view.portions.map((p) => p.text),
   };
 }

@@ -53,6 +53,7 @@ export {
   type IncidentState,
   type IncidentStep,
   type IncidentStepAction,
+  type IndexedProduct,
   type IsoInstant,
   type LoggedStreamEvent,
   type LoginAttemptRepository,

@@ -379,6 +379,8 @@ export interface AlertRulesTable {
   kind: string;
   params_json: string;
   created_at: string;
+  /** The community (team) owning the rule; null for a user's own rule (0016). */
+  team: string | null;
 }
 
 export interface AlertsTable {

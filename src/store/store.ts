@@ -1097,10 +1097,14 @@ export interface EntityIndexRepository {
   count(): Promise<number>;
 }
 
-/** An early-warning rule of one user (issue 9); `params` are checked by the alert service. */
+/**
+ * An early-warning rule (issue 9) of one user, or of a team (a community users hold) when `team`
+ * is set, `ownerId` then naming who added it; `params` are checked by the alert service.
+ */
 export interface AlertRuleRecord {
   readonly id: string;
   readonly ownerId: string;
+  readonly team: string | null;
   readonly kind: string;
   readonly params: Readonly<Record<string, unknown>>;
   readonly createdAt: IsoInstant;
@@ -1118,12 +1122,18 @@ export interface AlertRecord {
   readonly firedAt: IsoInstant;
 }
 
+/** Whose rules: one user's own (team null) and those of the teams they belong to. */
+export interface RuleHolder {
+  readonly userId: string;
+  readonly teams: readonly string[];
+}
+
 export interface AlertRepository {
   addRule(rule: AlertRuleRecord): Promise<AlertRuleRecord>;
-  /** Every rule, or one user's, oldest first. */
-  rules(ownerId?: string): Promise<readonly AlertRuleRecord[]>;
-  /** Deletes a rule of `ownerId`; false when they have none with that id. */
-  deleteRule(id: string, ownerId: string): Promise<boolean>;
+  /** Every rule, or those of one user (their own, and their teams'), oldest first. */
+  rules(holder?: RuleHolder): Promise<readonly AlertRuleRecord[]>;
+  /** Deletes one of the holder's rules (their own or a team's); false when they hold none with that id. */
+  deleteRule(id: string, holder: RuleHolder): Promise<boolean>;
   /** Stores an alert; undefined when one with its dedupe key is already held. */
   add(alert: AlertRecord): Promise<AlertRecord | undefined>;
   get(id: string): Promise<AlertRecord | undefined>;
@@ -1144,6 +1154,19 @@ export interface SearchHit {
 export interface SearchIndexRepository {
   /** Every title or portion matching all the words of `query`; empty for a query with no words. */
   match(query: string): Promise<readonly SearchHit[]>;
+  /**
+   * The products with a title or portion that may hold any of `words` (lower-case letters and
+   * digits each): a superset the caller narrows by reading the text; empty for no words.
+   */
+  holdingAny(words: readonly string[]): Promise<readonly IndexedProduct[]>;
+  /** Every product whose current version is indexed, by source then id. */
+  products(): Promise<readonly IndexedProduct[]>;
+}
+
+/** A product in the search index. */
+export interface IndexedProduct {
+  readonly source: EntitySource;
+  readonly productId: string;
 }
 
 export interface Repositories {

@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/services/actor.js';
 import { dataOf, SseClient } from '../fixtures/sse-client.js';
-import { jsonOf, makeDraft, startTestNode, type TestNode, USERS } from './harness.js';
+import { jsonOf, makeDraft, receiveFromPartner, startTestNode, type TestNode, USERS } from './harness.js';
 
 // Issue 9, early warning: a rule `entity-by-partners` (2 partners, 24 h) fires when a second
 // partner reports an indicator, is pushed live on the stream to its owner only, and is listed; an
@@ -19,71 +18,9 @@ async function actorOf(username: string): Promise<Actor> {
   return { user, via: 'local' };
 }
 
-/** Stores a product from GBR as the inbox does, then announces it after the commit, as the inbox does. */
+/** Stores a product from GBR as the inbox does, then announces it after the commit. */
 async function receiveFromGbr(id: string, marking: string, text: string): Promise<void> {
-  const sig = { by: `sha256:${'a'.repeat(64)}`, value: `${'A'.repeat(86)}==` };
-  const envelopeId = randomUUID();
-  const receivedAt = new Date(t.node.services.now()).toISOString();
-  await t.store.inbox.record({
-    envelopeId,
-    sender: 'GBR',
-    kind: 'release',
-    arrangementId: 'fvey-multilateral',
-    arrangementVersion: 1,
-    productId: id,
-    productVersion: 1,
-    envelopeDigest: `sha256:${'c'.repeat(64)}`,
-    remoteAddress: '127.0.0.1',
-    outcome: 'stored',
-    code: null,
-    reason: null,
-    receipt: {
-      receipt: {
-        envelopeId,
-        from: 'USA',
-        to: 'GBR',
-        product: { id, version: 1, digest: `sha256:${'d'.repeat(64)}` },
-        receivedAt,
-        outcome: 'stored',
-        signerKey: `sha256:${'e'.repeat(64)}`,
-      },
-      signature: 'c2ln',
-    },
-    receivedAt,
-  });
-  await t.store.receivedProducts.add({
-    envelopeId,
-    productId: id,
-    productVersion: 1,
-    originator: 'GBR',
-    sender: 'GBR',
-    arrangementId: 'fvey-multilateral',
-    arrangementVersion: 1,
-    document: {
-      id,
-      version: 1,
-      originator: 'GBR',
-      title: 'Implant infrastructure',
-      titleMarking: '(U)',
-      discipline: 'CYBINT',
-      categories: ['cyber'],
-      portions: [{ id: 'p1', marking, text }],
-      banner: marking.slice(1, -1),
-      withheldCount: 0,
-      reliability: 'B',
-      credibility: 2,
-      createdAt: '2026-11-26T11:00:00Z',
-      derivedFrom: { id, version: 1, digest: `sha256:${'b'.repeat(64)}` },
-      signature: sig,
-    },
-    banner: marking.slice(1, -1),
-    rank: 3,
-    receivedAt,
-  });
-  await t.node.services.events.publish({
-    kind: 'product.received',
-    product: { id, version: 1, source: 'received' },
-  });
+  await receiveFromPartner(t, { id, marking, text });
 }
 
 beforeAll(async () => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -315,4 +316,85 @@ export async function addUsaWorkflowActors(node: AccordNode): Promise<{ analyst:
   }
   const [analyst, officer] = actors;
   return { analyst: analyst!, officer: officer! };
+}
+
+/**
+ * Stores a product from a partner (GBR unless named) under fvey-multilateral as the inbox does,
+ * then announces it after the commit, as the inbox does: one portion, with its marking and text.
+ */
+export async function receiveFromPartner(
+  t: TestNode,
+  input: {
+    readonly id: string;
+    readonly marking: string;
+    readonly text: string;
+    readonly partner?: string;
+    readonly title?: string;
+  },
+): Promise<void> {
+  const { id, marking, text } = input;
+  const partner = input.partner ?? 'GBR';
+  const sig = { by: `sha256:${'a'.repeat(64)}`, value: `${'A'.repeat(86)}==` };
+  const envelopeId = randomUUID();
+  const receivedAt = new Date(t.node.services.now()).toISOString();
+  await t.store.inbox.record({
+    envelopeId,
+    sender: partner,
+    kind: 'release',
+    arrangementId: 'fvey-multilateral',
+    arrangementVersion: 1,
+    productId: id,
+    productVersion: 1,
+    envelopeDigest: `sha256:${'c'.repeat(64)}`,
+    remoteAddress: '127.0.0.1',
+    outcome: 'stored',
+    code: null,
+    reason: null,
+    receipt: {
+      receipt: {
+        envelopeId,
+        from: 'USA',
+        to: partner,
+        product: { id, version: 1, digest: `sha256:${'d'.repeat(64)}` },
+        receivedAt,
+        outcome: 'stored',
+        signerKey: `sha256:${'e'.repeat(64)}`,
+      },
+      signature: 'c2ln',
+    },
+    receivedAt,
+  });
+  await t.store.receivedProducts.add({
+    envelopeId,
+    productId: id,
+    productVersion: 1,
+    originator: partner,
+    sender: partner,
+    arrangementId: 'fvey-multilateral',
+    arrangementVersion: 1,
+    document: {
+      id,
+      version: 1,
+      originator: partner,
+      title: input.title ?? 'Implant infrastructure',
+      titleMarking: '(U)',
+      discipline: 'CYBINT',
+      categories: ['cyber'],
+      portions: [{ id: 'p1', marking, text }],
+      banner: marking.slice(1, -1),
+      withheldCount: 0,
+      reliability: 'B',
+      credibility: 2,
+      createdAt: '2026-11-26T11:00:00Z',
+      derivedFrom: { id, version: 1, digest: `sha256:${'b'.repeat(64)}` },
+      signature: sig,
+    },
+    banner: marking.slice(1, -1),
+    rank: 3,
+    receivedAt,
+  });
+  await t.node.services.events.publish({
+    kind: 'product.received',
+    product: { id, version: 1, source: 'received' },
+  });
 }

@@ -520,6 +520,30 @@ describe.each(TARGETS)('store on $dialect', (target) => {
       expect(await store.entities.count()).toBe(0);
       expect(await hits('Sevastopol')).toEqual([]);
     });
+
+    it('finds the products that may hold any of some words (a superset), and lists what is indexed', async () => {
+      await store.products.createDraft(
+        versionInput(
+          makeProduct({
+            portions: [
+              { id: 'p1', marking: 'S//REL TO USA, GBR', text: 'Beacon to 203.0.113.7 from the Café.' },
+            ],
+          }),
+        ),
+      );
+      await store.products.createDraft(
+        versionInput(makeProduct({ id: 'prod-2', portions: [{ id: 'p1', marking: 'U', text: 'Weather.' }] })),
+      );
+      const holding = async (...words: string[]) =>
+        (await store.search.holdingAny(words)).map((p) => `${p.source}:${p.productId}`);
+      expect(await holding('beacon')).toEqual(['own:prod-1']);
+      expect(await holding('113')).toEqual(['own:prod-1']);
+      expect(await holding('café', 'weather')).toEqual(['own:prod-1', 'own:prod-2']);
+      expect(await holding('nothing')).toEqual([]);
+      expect(await holding('"*"', '%')).toEqual([]);
+      expect(await holding()).toEqual([]);
+      expect((await store.search.products()).map((p) => p.productId)).toEqual(['prod-1', 'prod-2']);
+    });
   });
 
   describe('alert rules and alerts (issue 9)', () => {
@@ -527,13 +551,14 @@ describe.each(TARGETS)('store on $dialect', (target) => {
       const rule = {
         id: 'r-1',
         ownerId: 'u-1',
+        team: null,
         kind: 'entity-by-partners',
         params: { minPartners: 2 },
         createdAt: T0,
       };
       expect(await store.alerts.addRule(rule)).toEqual({ ...rule, createdAt: T0 });
       await store.alerts.addRule({ ...rule, id: 'r-2', ownerId: 'u-2' });
-      expect((await store.alerts.rules('u-1')).map((r) => r.id)).toEqual(['r-1']);
+      expect((await store.alerts.rules({ userId: 'u-1', teams: [] })).map((r) => r.id)).toEqual(['r-1']);
       expect((await store.alerts.rules()).map((r) => r.id)).toEqual(['r-1', 'r-2']);
       const alert = {
         id: 'a-1',
@@ -554,9 +579,31 @@ describe.each(TARGETS)('store on $dialect', (target) => {
       });
       expect((await store.alerts.list('u-1')).map((a) => a.id)).toEqual(['a-3', 'a-1']);
       expect(await store.alerts.list('u-2')).toEqual([]);
-      expect(await store.alerts.deleteRule('r-1', 'u-2')).toBe(false);
-      expect(await store.alerts.deleteRule('r-1', 'u-1')).toBe(true);
+      expect(await store.alerts.deleteRule('r-1', { userId: 'u-2', teams: [] })).toBe(false);
+      expect(await store.alerts.deleteRule('r-1', { userId: 'u-1', teams: [] })).toBe(true);
       expect((await store.alerts.rules()).map((r) => r.id)).toEqual(['r-2']);
+    });
+
+    it("holds a team's rule for its members, not for its author once they leave, nor as anyone's own", async () => {
+      const rule = {
+        id: 't-1',
+        ownerId: 'u-1',
+        team: 'ct-cell',
+        kind: 'watched-area',
+        params: {},
+        createdAt: T0,
+      };
+      await store.alerts.addRule(rule);
+      await store.alerts.addRule({ ...rule, id: 'own-1', team: null });
+      const ids = async (userId: string, teams: string[]) =>
+        (await store.alerts.rules({ userId, teams })).map((r) => r.id);
+      expect(await ids('u-1', ['ct-cell'])).toEqual(['own-1', 't-1']);
+      expect(await ids('u-1', [])).toEqual(['own-1']);
+      expect(await ids('u-2', ['ct-cell', 'FVEY'])).toEqual(['t-1']);
+      expect(await ids('u-3', ['FVEY'])).toEqual([]);
+      expect((await store.alerts.rules()).find((r) => r.id === 't-1')).toEqual(rule);
+      expect(await store.alerts.deleteRule('t-1', { userId: 'u-1', teams: [] })).toBe(false);
+      expect(await store.alerts.deleteRule('t-1', { userId: 'u-2', teams: ['ct-cell'] })).toBe(true);
     });
   });
 

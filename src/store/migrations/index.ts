@@ -15,6 +15,7 @@ import { streamEventsMigration } from './0012-stream-events.js';
 import { stixDateAddedMigration } from './0013-stix-date-added.js';
 import { entityIndexMigration } from './0014-entity-index.js';
 import { alertsAndSearchMigration } from './0015-alerts-and-search.js';
+import { teamAlertRulesMigration } from './0016-team-alert-rules.js';
 import { stixCollectionOrderMigration } from './0018-stix-collection-order.js';
 
 /** Names of the tables where Kysely records applied migrations and holds its migration lock. */
@@ -37,6 +38,7 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
     '0013_stix_date_added': stixDateAddedMigration(),
     '0014_entity_index': entityIndexMigration(),
     '0015_alerts_and_search': alertsAndSearchMigration(dialect),
+    '0016_team_alert_rules': teamAlertRulesMigration(),
     '0018_stix_collection_order': stixCollectionOrderMigration(),
   };
 }

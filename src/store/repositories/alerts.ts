@@ -1,11 +1,13 @@
-import type { AlertRulesTable, AlertsTable } from '../schema.js';
-import type { AlertRecord, AlertRepository, AlertRuleRecord, EntitySource } from '../store.js';
+import type { ExpressionBuilder } from 'kysely';
+import type { AlertRulesTable, AlertsTable, Database } from '../schema.js';
+import type { AlertRecord, AlertRepository, AlertRuleRecord, EntitySource, RuleHolder } from '../store.js';
 import { isoInstant, pageOf, parseStoredJson, type RepositoryContext } from './context.js';
 
 function toRule(row: AlertRulesTable): AlertRuleRecord {
   return {
     id: row.id,
     ownerId: row.owner_id,
+    team: row.team,
     kind: row.kind,
     params: parseStoredJson<Record<string, unknown>>(row.params_json),
     createdAt: row.created_at,
@@ -24,6 +26,12 @@ function toAlert(row: AlertsTable): AlertRecord {
   };
 }
 
+/** A user's own rules (no team) or their teams' rules. */
+function heldBy(eb: ExpressionBuilder<Database, 'alert_rules'>, holder: RuleHolder) {
+  const own = eb.and([eb('owner_id', '=', holder.userId), eb('team', 'is', null)]);
+  return holder.teams.length === 0 ? own : eb.or([own, eb('team', 'in', [...holder.teams])]);
+}
+
 export function createAlertRepository(ctx: RepositoryContext): AlertRepository {
   const { db } = ctx;
   return {
@@ -34,22 +42,23 @@ export function createAlertRepository(ctx: RepositoryContext): AlertRepository {
         kind: rule.kind,
         params_json: JSON.stringify(rule.params),
         created_at: isoInstant(rule.createdAt, 'createdAt'),
+        team: rule.team,
       };
       await db.insertInto('alert_rules').values(row).execute();
       return toRule(row);
     },
 
-    async rules(ownerId) {
+    async rules(holder) {
       let query = db.selectFrom('alert_rules').selectAll();
-      if (ownerId !== undefined) query = query.where('owner_id', '=', ownerId);
+      if (holder !== undefined) query = query.where((eb) => heldBy(eb, holder));
       return (await query.orderBy('created_at').orderBy('id').execute()).map(toRule);
     },
 
-    async deleteRule(id, ownerId) {
+    async deleteRule(id, holder) {
       const result = await db
         .deleteFrom('alert_rules')
         .where('id', '=', id)
-        .where('owner_id', '=', ownerId)
+        .where((eb) => heldBy(eb, holder))
         .executeTakeFirst();
       return Number(result.numDeletedRows) > 0;
     },

@@ -5,6 +5,7 @@ import type {
   EntityIndexRepository,
   EntityOccurrence,
   EntitySource,
+  IndexedProduct,
   SearchHit,
   SearchIndexRepository,
 } from '../store.js';
@@ -216,5 +217,56 @@ export function createSearchIndexRepository(ctx: RepositoryContext): SearchIndex
         where search_fts match ${match}`.execute(db);
       return result.rows.map(toHit);
     },
+
+    async holdingAny(words) {
+      const usable = words.filter((w) => /^[\p{L}\p{M}\p{N}]+$/u.test(w));
+      if (usable.length === 0) return [];
+      const found = new Map<string, IndexedProduct>();
+      for (let i = 0; i < usable.length; i += LOOKUP_CHUNK) {
+        const chunk = usable.slice(i, i + LOOKUP_CHUNK);
+        // PostgreSQL's parser keeps `203.0.113.7` one lexeme, so its tsvector cannot find `113`: a
+        // substring scan of the lower-cased text instead (a superset, which the caller narrows).
+        // SQLite: FTS5 with each word double-quoted (letters, marks and digits only), any of them;
+        // unicode61 folds diacritics in the text and the query alike, which only widens the match.
+        const rows =
+          ctx.dialect === 'postgres'
+            ? (
+                await sql<ProductRow>`
+                  select distinct source, product_id from search_text
+                  where lower(body) like any (${chunk.map((w) => `%${w}%`)}::text[])`.execute(db)
+              ).rows
+            : (
+                await sql<ProductRow>`
+                  select distinct t.source, t.product_id
+                  from search_fts join search_text t on t.id = search_fts.rowid
+                  where search_fts match ${chunk.map((w) => `"${w}"`).join(' OR ')}`.execute(db)
+              ).rows;
+        for (const r of rows) found.set(`${r.source}\u0000${r.product_id}`, toIndexed(r));
+      }
+      return [...found.values()].sort(byProduct);
+    },
+
+    async products() {
+      const rows = await db.selectFrom('search_text').select(['source', 'product_id']).distinct().execute();
+      return rows.map(toIndexed).sort(byProduct);
+    },
   };
+}
+
+type ProductRow = { source: string; product_id: string };
+
+function toIndexed(r: ProductRow): IndexedProduct {
+  return { source: r.source as EntitySource, productId: r.product_id };
+}
+
+function byProduct(a: IndexedProduct, b: IndexedProduct): number {
+  return a.source < b.source
+    ? -1
+    : a.source > b.source
+      ? 1
+      : a.productId < b.productId
+        ? -1
+        : a.productId > b.productId
+          ? 1
+          : 0;
 }
