@@ -241,18 +241,17 @@ describe('MISP import of hostile events', () => {
     );
   }, 120_000);
 
-  // Bug in src/interop/misp/event-shape.ts (eventOf): the date pattern admits day 29-31 of any month
-  // and Date.parse rolls 2026-02-30 over to 2026-03-02, so a date that does not exist is accepted.
-  it.fails('refuses an event date that is no date (2026-02-30) as INPUT_INVALID', async () => {
+  // The date pattern admits day 29-31 of any month and Date.parse would roll 2026-02-30 over to
+  // 2026-03-02: a date that does not exist must be refused, not moved.
+  it('refuses an event date that is no date (2026-02-30) as INPUT_INVALID', async () => {
     const error = await importError({ Event: eventOf({ date: '2026-02-30' }) });
     expect(isAccordError(error) && error.code).toBe('INPUT_INVALID');
   });
 
-  // Bug in src/interop/misp/taxonomy.ts (readTag): a tag whose namespace only looks like `tlp` (a
-  // Cyrillic er, a zero-width space, a full-width t, a space before the colon) is no known
-  // namespace, so it is kept as a free-text tag and the event imports as (U) with no TLP, where a
-  // reader of the tag sees TLP:RED. Expected to fail until such look-alikes are refused.
-  it.fails.each(['tl\u0440:red', 'tlp\u200b:red', '\uff54lp:red', 'TLP :RED'])(
+  // A tag whose namespace only looks like `tlp` (a Cyrillic er, a zero-width space, a full-width t,
+  // a space before the colon) is no known namespace; kept as free text, the event would import as
+  // (U) with no TLP where a reader of the tag sees TLP:RED. It is refused.
+  it.each(['tl\u0440:red', 'tlp\u200b:red', '\uff54lp:red', 'TLP :RED'])(
     'refuses %j, a look-alike of tlp:red, as INPUT_INVALID',
     async (name) => {
       const error = await importError({ Event: eventOf({ Tag: [{ name }] }) });

@@ -188,7 +188,8 @@ function eventOf(value: unknown, path: string): MispEvent {
   const uuid = text(e.uuid, `${path}/uuid`, true)!;
   if (!UUID.test(uuid)) fail(`${path}/uuid`, 'expected a UUID');
   const date = text(e.date, `${path}/date`, false);
-  if (date !== null && !(DATE.test(date) && !Number.isNaN(Date.parse(`${date}T00:00:00Z`))))
+  // A day that does not exist (2026-02-30) is refused, not rolled over by Date.parse.
+  if (date !== null && !(DATE.test(date) && sameDay(date)))
     fail(`${path}/date`, 'expected a date YYYY-MM-DD');
   const orgc =
     e.Orgc === undefined || e.Orgc === null ? null : object(e.Orgc, `${path}/Orgc`, 'an organisation');
@@ -255,4 +256,10 @@ export function parseMispEvents(input: unknown): MispEvent[] {
     seen.set(event.uuid, event.path);
   }
   return events;
+}
+
+/** Whether a YYYY-MM-DD date exists: it reads back the same from the instant it names. */
+function sameDay(date: string): boolean {
+  const time = Date.parse(`${date}T00:00:00Z`);
+  return !Number.isNaN(time) && new Date(time).toISOString().slice(0, 10) === date;
 }

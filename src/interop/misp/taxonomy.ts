@@ -103,6 +103,14 @@ export function readTag(name: string, path: string, taxonomies: TaxonomySet): Re
     // A known namespace written without a predicate (`tlp`, `tlp:`) is a mistake, not free text.
     const bare = name.trim().replace(/:$/, '').toLowerCase();
     if (taxonomies.has(bare)) throw unknownTag(name, path, `taxonomy '${bare}' needs a predicate`);
+    // A namespace that only looks like a known one (`tlр` with a Cyrillic er, a zero-width space,
+    // a full-width letter, a space before the colon) would let a reader see TLP:RED where the
+    // import saw free text: refused, not kept.
+    const colon = name.indexOf(':');
+    const lookalike = colon < 0 ? undefined : skeleton(name.slice(0, colon));
+    if (lookalike !== undefined && taxonomies.has(lookalike)) {
+      throw unknownTag(name, path, `its namespace only looks like taxonomy '${lookalike}'`);
+    }
     return { kind: 'other', name };
   }
   const predicate = parts.predicate.toLowerCase();
@@ -122,6 +130,50 @@ export function readTag(name: string, path: string, taxonomies: TaxonomySet): Re
         : `'${taxonomy.namespace}:${predicate}' has no value '${parts.value}'`,
     );
   return { kind: 'taxonomy', name, namespace: taxonomy.namespace.toLowerCase(), predicate, value };
+}
+
+// Letters of other scripts that are drawn like Latin ones (Unicode confusables, the common part).
+const CONFUSABLE: Readonly<Record<string, string>> = {
+  а: 'a',
+  в: 'b',
+  е: 'e',
+  к: 'k',
+  м: 'm',
+  н: 'h',
+  о: 'o',
+  р: 'p',
+  с: 'c',
+  т: 't',
+  у: 'y',
+  х: 'x',
+  і: 'i',
+  ј: 'j',
+  ѕ: 's',
+  ԁ: 'd',
+  һ: 'h',
+  ӏ: 'l',
+  ԛ: 'q',
+  ԝ: 'w',
+  α: 'a',
+  β: 'b',
+  ε: 'e',
+  ι: 'i',
+  κ: 'k',
+  ν: 'v',
+  ο: 'o',
+  ρ: 'p',
+  τ: 't',
+  υ: 'u',
+  χ: 'x',
+};
+
+/** A name as it looks: compatibility forms folded, invisible and space characters gone, look-alike letters Latin, lower case. */
+function skeleton(text: string): string {
+  const folded = text
+    .normalize('NFKC')
+    .replace(/[\p{Cf}\s]/gu, '')
+    .toLowerCase();
+  return [...folded].map((c) => CONFUSABLE[c] ?? c).join('');
 }
 
 function unknownTag(name: string, path: string, reason: string): AccordError<'INPUT_INVALID'> {

@@ -52,7 +52,13 @@ function timestampAt(object: Record<string, unknown>, key: string, path: string)
   if (typeof value !== 'string' || !TIMESTAMP.test(value) || Number.isNaN(Date.parse(value))) {
     fail(`${path}/${key}`, `${key} must be an RFC 3339 UTC timestamp ending in Z`);
   }
-  return Date.parse(value);
+  const time = Date.parse(value);
+  // Date.parse rolls a day that does not exist over (2026-02-30 is 2 March): the instant must
+  // read back as the date and time written.
+  if (new Date(time).toISOString().slice(0, 19) !== value.slice(0, 19)) {
+    fail(`${path}/${key}`, `${key} is not a date and time that exists`);
+  }
+  return time;
 }
 
 function identifierAt(value: unknown, path: string, prefix?: string): string {
