@@ -180,6 +180,9 @@ function sentences(rules: readonly RuleResult[]): string {
   return rules.map((r) => `${r.rule} (${r.reason})`).join('; ');
 }
 
+// Requests read from the store at a time while listing what an officer may see.
+const LIST_BATCH = 200;
+
 /** Consent requests (both ends), their answers, and onward releases of received products. */
 export class ConsentService {
   readonly #deps: ConsentServiceDeps;
@@ -488,7 +491,47 @@ export class ConsentService {
     } = {},
   ): Promise<readonly ConsentRequestView[]> {
     requirePermission(actor, 'product:release');
-    return (await this.#deps.store.consentRequests.list(filter)).map(viewOf);
+    // Only requests about products the officer may read, filtered before paging: a request's
+    // product id, version and reason tell of a product, and page sizes would tell of the rest.
+    const { limit = 50, offset = 0, ...where } = filter;
+    const store = this.#deps.store;
+    const visible: ConsentRequestRecord[] = [];
+    for (let at = 0; visible.length < offset + limit; at += LIST_BATCH) {
+      const batch = await store.consentRequests.list({ ...where, limit: LIST_BATCH, offset: at });
+      for (const request of batch)
+        if (await this.#mayReadSubject(store, actor, request)) visible.push(request);
+      if (batch.length < LIST_BATCH) break;
+    }
+    return visible.slice(offset, offset + limit).map(viewOf);
+  }
+
+  /** Whether the officer may read any of the product a request is about; a request about another is not theirs to see. */
+  async #mayReadSubject(tx: Repositories, actor: Actor, request: ConsentRequestRecord): Promise<boolean> {
+    const context = { at: this.#deps.now(), registry: this.#deps.registry };
+    try {
+      if (request.direction === 'outgoing') {
+        const received = await tx.receivedProducts.get(request.productId, request.productVersion);
+        // A recalled version keeps no content to read.
+        if (received === undefined || received.recalledAt !== null) return false;
+        const product = productOfDerived(received.document, this.#deps.registry);
+        return decideRead(product, readerOf(actor.user), context).effect === 'allow';
+      }
+      const record = await tx.products.get(request.productId);
+      const version =
+        record?.originator === this.#deps.partner
+          ? await tx.products.getVersion(request.productId, request.productVersion)
+          : undefined;
+      if (record === undefined || version === undefined) return false;
+      const product = parseProduct(
+        { ...version.document, approvals: [], recalled: record.state === 'recalled' },
+        this.#deps.registry,
+      );
+      return decideRead(product, readerOf(actor.user), context).effect === 'allow';
+    } catch (error) {
+      // A document this node can no longer parse is readable by no one (deny by default).
+      if (isAccordError(error)) return false;
+      throw error;
+    }
   }
 
   /**
@@ -513,7 +556,7 @@ export class ConsentService {
       expiresAt = this.#iso(ms);
     }
     const view = await this.#deps.store.transaction(async (tx) => {
-      const request = await this.#pending(tx, id);
+      const request = await this.#pending(tx, actor, id);
       const product = await this.#ownVersion(tx, actor, request);
       const arrangement = await this.#askedArrangement(tx, request);
       const compiled = compileArrangement(arrangement.document, this.#deps.registry);
@@ -575,7 +618,7 @@ export class ConsentService {
     const signer = this.#signer();
     const decidedAt = this.#iso();
     const view = await this.#deps.store.transaction(async (tx) => {
-      const request = await this.#pending(tx, id);
+      const request = await this.#pending(tx, actor, id);
       const arrangement = await this.#askedArrangement(tx, request);
       const payload: ConsentAnswerPayload = {
         kind: 'consent-grant',
@@ -627,9 +670,16 @@ export class ConsentService {
   }
 
   /** An incoming request still to be decided: NOT_FOUND or CONSENT_REQUEST_DECIDED otherwise. */
-  async #pending(tx: Repositories, id: string): Promise<ConsentRequestRecord> {
+  async #pending(tx: Repositories, actor: Actor, id: string): Promise<ConsentRequestRecord> {
     const request = await tx.consentRequests.get(id);
-    if (request === undefined || request.direction !== 'incoming') throw notFound('consent request', id);
+    // A request about a product the officer may not read answers as one that does not exist.
+    if (
+      request === undefined ||
+      request.direction !== 'incoming' ||
+      !(await this.#mayReadSubject(tx, actor, request))
+    ) {
+      throw notFound('consent request', id);
+    }
     if (request.status !== 'pending') {
       throw new AccordError(
         'CONSENT_REQUEST_DECIDED',

@@ -376,6 +376,51 @@ describe('the third-party rule across three nodes', () => {
     expect(await logged('USA')).toEqual(expect.arrayContaining(['consent.granted CAN']));
   });
 
+  it('shows a request only to officers who may read its product: to another it does not exist', async () => {
+    const id = await releasedToGbr(FVEY_PORTIONS);
+    const asked = await askUsa(id);
+    // A USA release officer cleared only to UNCLASSIFIED may read none of the product.
+    await nodes.USA.node.services.directory.createUser(null, {
+      username: 'officer.junior',
+      displayName: 'officer.junior',
+      nationality: 'USA',
+      clearance: 'UNCLASSIFIED',
+      caveats: [],
+      communities: [],
+      roles: ['release-officer'],
+    });
+    const junior = (await nodes.USA.node.store.users.getByUsername('officer.junior'))!;
+    const { token } = await nodes.USA.node.services.auth.issueToken(junior.id, 'consent test');
+    const headers = { authorization: `Bearer ${token}` };
+    const listed = await api(nodes.USA, headers, 'GET', '/api/v1/consent-requests?direction=incoming');
+    expect(listed.statusCode).toBe(200);
+    expect(json<ConsentRequestView[]>(listed).map((r) => r.id)).not.toContain(asked.id);
+    const missing = 'c0ffee00-0000-4000-8000-000000000000'.slice(0, asked.id.length);
+    for (const action of ['grant', 'deny'] as const) {
+      const body = action === 'deny' ? { reason: 'no' } : {};
+      const hidden = await api(
+        nodes.USA,
+        headers,
+        'POST',
+        `/api/v1/consent-requests/${asked.id}/${action}`,
+        body,
+      );
+      const absent = await api(
+        nodes.USA,
+        headers,
+        'POST',
+        `/api/v1/consent-requests/${missing}/${action}`,
+        body,
+      );
+      expect(hidden.statusCode).toBe(404);
+      expect(hidden.body.replace(asked.id, 'X')).toBe(absent.body.replace(missing, 'X'));
+    }
+    // Still pending for the officer who may read it.
+    expect((await nodes.USA.node.store.consentRequests.get(asked.id))?.status).toBe('pending');
+    const theirs = await api(nodes.USA, usaHeaders, 'GET', '/api/v1/consent-requests?direction=incoming');
+    expect(json<ConsentRequestView[]>(theirs).map((r) => r.id)).toContain(asked.id);
+  });
+
   it('carries a denial back to GBR with its reason, and GBR still may not pass the product on', async () => {
     const id = await releasedToGbr(FVEY_PORTIONS);
     const asked = await askUsa(id);
