@@ -7,6 +7,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { loadNodeKeys, type NodeKeys, signerOf } from '../../src/app/node-keys.js';
 import type { ArrangementDocument } from '../../src/arrangements/index.js';
+import { runCli } from '../../src/cli/run-cli.js';
 import type { PublicIdentity } from '../../src/crypto/index.js';
 import { signArrangementAs, withPinnedKeys } from '../../src/federation/index.js';
 import type { DraftInput } from '../../src/services/product-service.js';
@@ -140,6 +141,28 @@ function runAccord(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Cli
   });
 }
 
+/**
+ * Runs `accord …args` in this process (runCli, as bin/accord.js does after tsx): the same commands
+ * and environment without a process start-up each (about 2 s of tsx and imports), which is what
+ * lets 32 nodes be set up in a minute. Throws with its output unless it exits 0.
+ */
+async function runAccordInProcess(args: readonly string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(args, {
+    stdout: { write: (chunk: string) => (stdout += chunk) },
+    stderr: { write: (chunk: string) => (stderr += chunk) },
+    env,
+    cwd: REPO_ROOT,
+  });
+  if (code !== 0) {
+    throw new Error(
+      `harness: accord ${args.join(' ')} exited ${code} (in-process)\n--- stdout\n${stdout}--- stderr\n${stderr}`,
+    );
+  }
+  return { stdout, stderr };
+}
+
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((done) => child.once('exit', () => done()));
@@ -153,18 +176,33 @@ export class NodeProcess {
   /** The base URL partners deliver to and the tests call. */
   readonly url: string;
   readonly #env: NodeJS.ProcessEnv;
+  readonly #inProcessCli: boolean;
+  readonly #startTimeoutMs: number;
   readonly #log: string[] = [];
   #child: ChildProcess | undefined;
   #generation = 0;
   /** The node's unlocked keys, as the test process loaded them from keys.json. */
   keys: NodeKeys | undefined;
 
-  constructor(partner: string, dir: string, port: number, env: NodeJS.ProcessEnv) {
+  constructor(
+    partner: string,
+    dir: string,
+    port: number,
+    env: NodeJS.ProcessEnv,
+    options: { readonly inProcessCli?: boolean; readonly startTimeoutMs?: number } = {},
+  ) {
     this.partner = partner;
     this.dir = dir;
     this.port = port;
     this.url = `http://127.0.0.1:${port}`;
     this.#env = env;
+    this.#inProcessCli = options.inProcessCli ?? false;
+    this.#startTimeoutMs = options.startTimeoutMs ?? START_TIMEOUT_MS;
+  }
+
+  /** The process id of the serving process while it runs (for /proc/<pid>/status). */
+  get pid(): number | undefined {
+    return this.running ? this.#child?.pid : undefined;
   }
 
   /** Whether a serving process of this node is alive (it may be paused). */
@@ -173,9 +211,13 @@ export class NodeProcess {
     return child !== undefined && child.exitCode === null && child.signalCode === null;
   }
 
-  /** Runs one CLI command against this node's data directory (`--dir` is added). */
-  cli(args: readonly string[]): Promise<CliResult> {
-    return runAccord([...args, '--dir', this.dir], this.#env);
+  /**
+   * Runs one CLI command against this node's data directory (`--dir` is added unless `withDir` is
+   * false, for a command that names the directory itself, as `audit verify <dir>` does).
+   */
+  cli(args: readonly string[], options: { readonly withDir?: boolean } = {}): Promise<CliResult> {
+    const argv = options.withDir === false ? args : [...args, '--dir', this.dir];
+    return this.#inProcessCli ? runAccordInProcess(argv, this.#env) : runAccord(argv, this.#env);
   }
 
   /** Starts `accord serve` and resolves once it listens; throws with its output if it dies first. */
@@ -194,8 +236,10 @@ export class NodeProcess {
     const ready = new Promise<void>((done, fail) => {
       const timer = setTimeout(
         () =>
-          fail(new Error(`harness: ${this.partner} did not listen within ${START_TIMEOUT_MS / SECOND} s`)),
-        START_TIMEOUT_MS,
+          fail(
+            new Error(`harness: ${this.partner} did not listen within ${this.#startTimeoutMs / SECOND} s`),
+          ),
+        this.#startTimeoutMs,
       );
       const onLine = (line: string) => {
         if (!listening && LISTENING.test(line)) {
@@ -365,6 +409,11 @@ export class ApiUser {
     this.#token = token;
   }
 
+  /** The bearer token, for a client this class does not wrap (a live stream). */
+  get token(): string {
+    return this.#token;
+  }
+
   async request(method: string, path: string, body?: unknown): Promise<ApiResponse> {
     const response = await fetch(`${this.#node.url}${path}`, {
       method,
@@ -493,12 +542,25 @@ export interface ClusterOptions {
   readonly arrangement: ArrangementDocument;
   /** ACCORD_* configuration for every command and server (e.g. short outbox timings). */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Further arrangements, pinned and signed by their parties like `arrangement`; each is stored
+   * only at its parties' nodes.
+   */
+  readonly moreArrangements?: readonly ArrangementDocument[];
+  /** Runs the set-up commands in this process instead of one child process each (see runAccordInProcess). */
+  readonly inProcessSetUp?: boolean;
+  /** At most this many nodes start at once (default: all); each start is a few seconds of CPU. */
+  readonly startConcurrency?: number;
+  /** How long a node may take to listen (default 30 s); a machine shared with other work needs more. */
+  readonly startTimeoutMs?: number;
 }
 
 export interface Cluster {
   readonly root: string;
   /** The arrangement as signed by every party and stored on every node. */
   readonly arrangement: ArrangementDocument;
+  /** `arrangement` then `moreArrangements`, each as signed by every party. */
+  readonly arrangements: readonly ArrangementDocument[];
   readonly nodes: readonly NodeProcess[];
   node(partner: string): NodeProcess;
   /** The node's analyst and release officer (sign in once it runs). */
@@ -537,10 +599,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     [...nodes.values()].map((n) => `===== ${n.partner} (${n.dir})\n${n.output(lines)}`).join('\n');
 
   let arrangement = options.arrangement;
+  let moreArrangements = options.moreArrangements ?? [];
   const cluster: Cluster = {
     root,
     get arrangement() {
       return arrangement;
+    },
+    get arrangements() {
+      return [arrangement, ...moreArrangements];
     },
     get nodes() {
       return [...nodes.values()];
@@ -576,7 +642,13 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       const port = await freePort();
       // ACCORD_PORT too, so that `init` records the node's own endpoint as it will really listen.
       const env = childEnv({ ...options.env, ACCORD_PORT: String(port) });
-      nodes.set(partner, new NodeProcess(partner, join(root, partner.toLowerCase()), port, env));
+      nodes.set(
+        partner,
+        new NodeProcess(partner, join(root, partner.toLowerCase()), port, env, {
+          inProcessCli: options.inProcessSetUp ?? false,
+          startTimeoutMs: options.startTimeoutMs ?? START_TIMEOUT_MS,
+        }),
+      );
     }
 
     await each((node) => node.cli(['init', '--partner', node.partner, '--name', `${node.partner} harness`]));
@@ -590,15 +662,25 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const identities = new Map<string, PublicIdentity>(
       [...nodes.values()].map((n) => [n.partner, (n.keys as NodeKeys).public]),
     );
-    arrangement = withPinnedKeys(options.arrangement, identities);
     const signedAt = new Date().toISOString();
-    for (const party of arrangement.parties) {
-      const keys = nodes.get(party.partner)?.keys;
-      if (keys === undefined) throw new Error(`harness: party ${party.partner} has no node in the cluster`);
-      arrangement = signArrangementAs(arrangement, party.partner, signerOf(keys), signedAt);
-    }
+    const signedByAll = (terms: ArrangementDocument): ArrangementDocument => {
+      let signed = withPinnedKeys(terms, identities);
+      for (const party of signed.parties) {
+        const keys = nodes.get(party.partner)?.keys;
+        if (keys === undefined) throw new Error(`harness: party ${party.partner} has no node in the cluster`);
+        signed = signArrangementAs(signed, party.partner, signerOf(keys), signedAt);
+      }
+      return signed;
+    };
+    arrangement = signedByAll(options.arrangement);
+    moreArrangements = moreArrangements.map(signedByAll);
     const arrangementFile = join(root, 'arrangement.json');
     writeFileSync(arrangementFile, JSON.stringify(arrangement, null, 2));
+    const moreFiles = moreArrangements.map((more, i) => {
+      const file = join(root, `arrangement-${i + 2}.json`);
+      writeFileSync(file, JSON.stringify(more, null, 2));
+      return { file, parties: new Set(more.parties.map((p) => p.partner)) };
+    });
 
     await each(async (node) => {
       for (const other of nodes.values()) {
@@ -636,9 +718,13 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         ]);
       }
       await node.cli(['arrangement', 'add', arrangementFile, '--as', 'admin']);
+      for (const more of moreFiles) {
+        if (more.parties.has(node.partner))
+          await node.cli(['arrangement', 'add', more.file, '--as', 'admin']);
+      }
     });
 
-    await each((node) => node.start());
+    await inParallel([...nodes.values()], options.startConcurrency ?? nodes.size, (node) => node.start());
   } catch (error) {
     const report = output();
     await cluster.close();
