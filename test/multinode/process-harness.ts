@@ -145,8 +145,8 @@ function runAccord(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Cli
 
 /**
  * Runs `accord …args` in this process (runCli, as bin/accord.js does after tsx): the same commands
- * and environment without a process start-up each (about 2 s of tsx and imports), which is what
- * lets 32 nodes be set up in a minute. Throws with its output unless it exits 0.
+ * and environment without a process start-up each (about 2 s of tsx and imports). Throws with its
+ * output unless it exits 0.
  */
 async function runAccordInProcess(args: readonly string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
   let stdout = '';
@@ -606,8 +606,8 @@ function installExitHook(): void {
 /**
  * What `partner add`, `user add` and `arrangement add` record, through the same services, in one
  * opening of the node instead of one per command: each opening builds the node's server (about a
- * second on a busy 2-core machine), which for 32 nodes is the difference between one minute of
- * set-up and half an hour.
+ * second on a busy 2-core machine), which for 32 nodes (some 700 partner records) is the
+ * difference between minutes of set-up and most of an hour.
  */
 async function recordInProcess(
   node: NodeProcess,
