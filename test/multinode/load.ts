@@ -551,7 +551,7 @@ async function driveLoad(
   check(
     'stored exactly once',
     missing === 0 && duplicates === 0 && unexpected === 0 && stored === released,
-    `${stored} stored of ${released} released; ${missing} missing after ${DRAIN_TIMEOUT_MS / SECOND} s, ${duplicates} twice, ${unexpected} unexpected`,
+    `${stored} stored of ${released} released; ${missing} not stored within ${DRAIN_TIMEOUT_MS / SECOND} s of the end, ${duplicates} twice, ${unexpected} unexpected`,
   );
   check(
     `p99 ≤ ${p99Target} ms`,
