@@ -5,8 +5,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
-import { loadNodeKeys, type NodeKeys, signerOf } from '../../src/app/node-keys.js';
+import type { AccordNode } from '../../src/app/node.js';
+import { loadNodeKeys, type NodeKeys, partnerKeysOf, signerOf } from '../../src/app/node-keys.js';
 import type { ArrangementDocument } from '../../src/arrangements/index.js';
+import { actorFor, withLocalNode } from '../../src/cli/local-node.js';
 import { runCli } from '../../src/cli/run-cli.js';
 import type { PublicIdentity } from '../../src/crypto/index.js';
 import { signArrangementAs, withPinnedKeys } from '../../src/federation/index.js';
@@ -150,18 +152,45 @@ export class NodeProcess {
   /** The base URL partners deliver to and the tests call. */
   readonly url: string;
   readonly #env: NodeJS.ProcessEnv;
+  readonly #startTimeoutMs: number;
   readonly #log: string[] = [];
   #child: ChildProcess | undefined;
   #generation = 0;
   /** The node's unlocked keys, as the test process loaded them from keys.json. */
   keys: NodeKeys | undefined;
 
-  constructor(partner: string, dir: string, port: number, env: NodeJS.ProcessEnv) {
+  constructor(
+    partner: string,
+    dir: string,
+    port: number,
+    env: NodeJS.ProcessEnv,
+    options: { readonly startTimeoutMs?: number } = {},
+  ) {
     this.partner = partner;
     this.dir = dir;
     this.port = port;
     this.url = `http://127.0.0.1:${port}`;
     this.#env = env;
+    this.#startTimeoutMs = options.startTimeoutMs ?? START_TIMEOUT_MS;
+  }
+
+  /**
+   * Runs `work` over this node opened in this process as a CLI command opens it (store, services,
+   * a server that does not listen), with the node's environment; while it does not serve.
+   */
+  open<T>(work: (node: AccordNode) => Promise<T>): Promise<T> {
+    const io = {
+      stdout: { write: () => true },
+      stderr: { write: () => true },
+      env: this.#env,
+      cwd: REPO_ROOT,
+    };
+    return withLocalNode(io, this.dir, work);
+  }
+
+  /** The process id of the serving process while it runs (for /proc/<pid>/status). */
+  get pid(): number | undefined {
+    return this.running ? this.#child?.pid : undefined;
   }
 
   /** Whether a serving process of this node is alive (it may be paused). */
@@ -170,9 +199,12 @@ export class NodeProcess {
     return child !== undefined && child.exitCode === null && child.signalCode === null;
   }
 
-  /** Runs one CLI command, in-process, against this node's data directory (`--dir` is added). */
-  cli(args: readonly string[]): Promise<CliResult> {
-    return runAccord([...args, '--dir', this.dir], this.#env);
+  /**
+   * Runs one CLI command, in-process, against this node's data directory (`--dir` is added unless
+   * `withDir` is false, for a command that names the directory itself, as `audit verify <dir>` does).
+   */
+  cli(args: readonly string[], options: { readonly withDir?: boolean } = {}): Promise<CliResult> {
+    return runAccord(options.withDir === false ? args : [...args, '--dir', this.dir], this.#env);
   }
 
   /** Starts `accord serve` and resolves once it listens; throws with its output if it dies first. */
@@ -191,8 +223,10 @@ export class NodeProcess {
     const ready = new Promise<void>((done, fail) => {
       const timer = setTimeout(
         () =>
-          fail(new Error(`harness: ${this.partner} did not listen within ${START_TIMEOUT_MS / SECOND} s`)),
-        START_TIMEOUT_MS,
+          fail(
+            new Error(`harness: ${this.partner} did not listen within ${this.#startTimeoutMs / SECOND} s`),
+          ),
+        this.#startTimeoutMs,
       );
       const onLine = (line: string) => {
         if (!listening && LISTENING.test(line)) {
@@ -376,6 +410,11 @@ export class ApiUser {
     this.#token = token;
   }
 
+  /** The bearer token, for a client this class does not wrap (a live stream). */
+  get token(): string {
+    return this.#token;
+  }
+
   async request(method: string, path: string, body?: unknown): Promise<ApiResponse> {
     const response = await fetch(`${this.#node.url}${path}`, {
       method,
@@ -509,6 +548,16 @@ export interface ClusterOptions {
    * say, so that what travels between nodes passes through something the caller controls.
    */
   readonly endpointFor?: (node: NodeProcess) => Promise<string> | string;
+  /**
+   * Sets the nodes up in this process: `init` and `keys show` through runCli, then partners, users
+   * and arrangements through the services those commands call (see recordInProcess), each node
+   * opened once instead of once per command.
+   */
+  readonly inProcessSetUp?: boolean;
+  /** At most this many nodes start at once (default: all); each start is a few seconds of CPU. */
+  readonly startConcurrency?: number;
+  /** How long a node may take to listen (default 30 s); a machine shared with other work needs more. */
+  readonly startTimeoutMs?: number;
 }
 
 export interface Cluster {
@@ -538,6 +587,52 @@ function installExitHook(): void {
 }
 
 /**
+ * What `partner add`, `user add` and `arrangement add` record, through the same services, in one
+ * opening of the node instead of one per command: each opening builds the node's server (about a
+ * second on a busy 2-core machine), which for 32 nodes (some 700 partner records) is the
+ * difference between minutes of set-up and most of an hour.
+ */
+async function recordInProcess(
+  node: NodeProcess,
+  peers: readonly NodeProcess[],
+  arrangements: readonly ArrangementDocument[],
+): Promise<void> {
+  await node.open(async (local) => {
+    for (const peer of peers) {
+      const keys = peer.keys;
+      if (keys === undefined) throw new Error(`harness: ${peer.partner} has no keys loaded`);
+      await local.services.directory.upsertPartner(null, {
+        code: peer.partner,
+        name: peer.partner,
+        endpoint: peer.url,
+        keys: partnerKeysOf(keys.public),
+      });
+    }
+    const lower = node.partner.toLowerCase();
+    for (const [username, role] of [
+      [`analyst.${lower}`, 'analyst'],
+      [`officer.${lower}`, 'release-officer'],
+    ] as const) {
+      await local.services.directory.createUser(null, {
+        username,
+        displayName: username,
+        nationality: node.partner,
+        clearance: 'TOP SECRET',
+        caveats: ['SI', 'TK'],
+        communities: [],
+        roles: [role],
+        password: USER_PASSWORD,
+      });
+    }
+    const admin = await actorFor(local, 'admin');
+    for (const terms of arrangements) {
+      if (terms.parties.some((p) => p.partner === node.partner))
+        await local.services.arrangements.create(admin, terms);
+    }
+  });
+}
+
+/**
  * Creates one node per partner through the CLI (init, keys show, partner add for each other
  * node, user add for an analyst and a release officer, arrangement add), then starts them all.
  * Nodes are set up in parallel; each node's own commands run one after another.
@@ -546,7 +641,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   installExitHook();
   const root = mkdtempSync(join(tmpdir(), 'accord-multinode-'));
   const nodes = new Map<string, NodeProcess>();
-  const each = <R>(work: (node: NodeProcess) => Promise<R>) => Promise.all([...nodes.values()].map(work));
+  // In-process set-up shares one event loop: a few nodes at a time, or each command's server
+  // (built to open the node) misses Fastify's plugin timeout.
+  const setUpLanes = options.inProcessSetUp === true ? 2 : Number.POSITIVE_INFINITY;
+  const each = <R>(work: (node: NodeProcess) => Promise<R>) =>
+    inParallel([...nodes.values()], setUpLanes, work);
   const workflows = new Map<string, Workflow>();
 
   const output = (lines = 150) =>
@@ -592,7 +691,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       const port = await freePort();
       // ACCORD_PORT too, so that `init` records the node's own endpoint as it will really listen.
       const env = childEnv({ ...options.env, ACCORD_PORT: String(port) });
-      nodes.set(partner, new NodeProcess(partner, join(root, partner.toLowerCase()), port, env));
+      nodes.set(
+        partner,
+        new NodeProcess(partner, join(root, partner.toLowerCase()), port, env, {
+          startTimeoutMs: options.startTimeoutMs ?? START_TIMEOUT_MS,
+        }),
+      );
     }
 
     await each((node) => node.cli(['init', '--partner', node.partner, '--name', `${node.partner} harness`]));
@@ -629,9 +733,23 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       endpoints.set(node.partner, (await options.endpointFor?.(node)) ?? node.url);
     }
 
+    // A node records the partners it shares an arrangement with (every node, with one arrangement).
+    const signed = arrangements;
+    const shareAny = (a: string, b: string) =>
+      signed.some(
+        (terms) => terms.parties.some((p) => p.partner === a) && terms.parties.some((p) => p.partner === b),
+      );
     await each(async (node) => {
+      if (options.inProcessSetUp === true) {
+        await recordInProcess(
+          node,
+          [...nodes.values()].filter((o) => o !== node && shareAny(node.partner, o.partner)),
+          signed,
+        );
+        return;
+      }
       for (const other of nodes.values()) {
-        if (other === node) continue;
+        if (other === node || !shareAny(node.partner, other.partner)) continue;
         await node.cli([
           'partner',
           'add',
@@ -670,7 +788,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       }
     });
 
-    await each((node) => node.start());
+    await inParallel([...nodes.values()], options.startConcurrency ?? nodes.size, (node) => node.start());
   } catch (error) {
     const report = output();
     await cluster.close();
