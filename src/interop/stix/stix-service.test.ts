@@ -4,8 +4,7 @@ import { join, relative, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   dropPgSchema,
-  freshPgSchemaName,
-  PG_TEST_URL,
+  openTestStore,
   POSTGRES_SERVICE,
   pgAvailable,
   requireOrSkip,
@@ -17,7 +16,7 @@ import { AccordError } from '../../errors/index.js';
 import { parseMarking } from '../../markings/index.js';
 import type { Actor } from '../../services/actor.js';
 import type { DraftInput } from '../../services/product-service.js';
-import { openStore, type Store, type StoreDialect } from '../../store/index.js';
+import type { Store, StoreDialect } from '../../store/index.js';
 import type { StixObject } from './index.js';
 import { loadOasisValidator } from './oasis-schemas.js';
 
@@ -104,14 +103,7 @@ describe.each(DIALECTS)('StixService over $dialect', ({ dialect, enabled }) => {
 
   async function startNode(partner = 'USA', name = 'a', now = NOW): Promise<Node> {
     const config = loadConfig({ flags: { dataDir: join(dir, name), partner, log: { level: 'silent' } } });
-    let store: Store;
-    if (dialect === 'sqlite') {
-      store = await openStore({ kind: 'sqlite', file: join(dir, `${name}.sqlite`) });
-    } else {
-      const schema = freshPgSchemaName();
-      schemas.push(schema);
-      store = await openStore({ kind: 'postgres', url: PG_TEST_URL, schema });
-    }
+    const store = await openTestStore(dialect, join(dir, `${name}.sqlite`), schemas);
     opened.push(store);
     const services = createServices(config, store, () => now);
     const people = [

@@ -5,8 +5,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   dropPgSchema,
-  freshPgSchemaName,
-  PG_TEST_URL,
+  openTestStore,
   POSTGRES_SERVICE,
   pgAvailable,
   requireOrSkip,
@@ -15,7 +14,7 @@ import { createServices, type Services } from '../../app/services.js';
 import { loadConfig } from '../../config/index.js';
 import type { Actor } from '../../services/actor.js';
 import type { DraftInput } from '../../services/product-service.js';
-import { openStore, type Store, type StoreDialect } from '../../store/index.js';
+import type { Store, StoreDialect } from '../../store/index.js';
 import { filterEntries, type TaxiiEntry, type TaxiiFilter, type VersionMatch } from './taxii-query.js';
 import { NODE_COLLECTION_ID } from './taxii-service.js';
 
@@ -77,14 +76,7 @@ describe.each(DIALECTS)('TAXII pages read in SQL over $dialect', ({ dialect, ena
     const config = loadConfig({
       flags: { dataDir: join(dir, name), partner: 'USA', log: { level: 'silent' } },
     });
-    let store: Store;
-    if (dialect === 'sqlite') {
-      store = await openStore({ kind: 'sqlite', file: join(dir, `${name}.sqlite`) });
-    } else {
-      const schema = freshPgSchemaName();
-      schemas.push(schema);
-      store = await openStore({ kind: 'postgres', url: PG_TEST_URL, schema });
-    }
+    const store = await openTestStore(dialect, join(dir, `${name}.sqlite`), schemas);
     stores.push(store);
     return { store, services: createServices(config, store, () => clock) };
   }
