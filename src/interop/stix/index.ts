@@ -35,6 +35,7 @@ export {
   StixService,
   type StixServiceDeps,
   type StixViewer,
+  storedEntry,
   visibleStixObjects,
 } from './stix-service.js';
 export { TLP2_EXTENSION_ID, TLP2_MARKING_IDS, tlp2MarkingDefinition, tlpOfMarkingId } from './tlp.js';

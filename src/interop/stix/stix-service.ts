@@ -233,20 +233,20 @@ export class StixService {
     const productIds = options.productId === undefined ? undefined : [options.productId];
     for (const { record, seen } of await this.#visibleProducts(viewer, productIds)) {
       const raw = await store.stix.list({ productId: record.id });
-      const entries = raw.length > 0 && servedAsImported(record, seen) ? raw.map(rawEntry) : undefined;
+      const entries = raw.length > 0 && servedAsImported(record, seen) ? raw.map(storedEntry) : undefined;
       for (const entry of entries ?? (await this.#generated(record, seen, raw))) add(entry);
     }
     // Imported objects of no product, read once.
     const raw = await store.stix.list({ productId: null });
     if (viewer.kind === 'operator' && options.productId === undefined) {
-      for (const r of raw) add(rawEntry(r));
+      for (const r of raw) add(storedEntry(r));
     } else {
       // Foreign objects of no product carry no label this node can judge: deny by default, except
       // the marking definitions that what the viewer sees names (foreign ones travel with them).
       const definitions = raw.filter((r) => r.type === 'marking-definition');
       if (definitions.length > 0) {
         const named = new Set([...out.values()].flatMap((e) => markingRefsOfObject(e.object)));
-        for (const r of definitions) if (named.has(r.stixId)) add(rawEntry(r));
+        for (const r of definitions) if (named.has(r.stixId)) add(storedEntry(r));
       }
     }
     // TAXII 2.1: objects in the order the node added them (a stable sort: a product's report, then
@@ -288,7 +288,7 @@ export class StixService {
     const named = new Set(await store.stix.markingRefsOf(importedProducts));
     for (const e of out.values()) for (const ref of markingRefsOfObject(e.object)) named.add(ref);
     for (const r of await store.stix.list({ productId: null, types: ['marking-definition'] })) {
-      if (named.has(r.stixId)) add(rawEntry(r));
+      if (named.has(r.stixId)) add(storedEntry(r));
     }
     // An id and version both generated here and stored with a product served as imported: the
     // earlier added is kept (the stored one on a tie), as objectsFor keeps it.
@@ -504,7 +504,7 @@ function addEarliest(out: Map<string, StixEntry>, entry: StixEntry): void {
 }
 
 /** A stored object as an entry, parsed only when its object is read. */
-function rawEntry(r: StixObjectRecord): StixEntry {
+export function storedEntry(r: StixObjectRecord): StixEntry {
   return {
     get object() {
       return r.object as StixObject;

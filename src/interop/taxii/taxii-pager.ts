@@ -1,5 +1,5 @@
 import type { StixObjectRecord, StixObjectRepository } from '../../store/index.js';
-import type { CollectionParts, StixEntry, StixObject } from '../stix/index.js';
+import { type CollectionParts, type StixEntry, storedEntry } from '../stix/index.js';
 import {
   chosenVersions,
   decodeCursor,
@@ -7,9 +7,11 @@ import {
   MAX_PAGE_LIMIT,
   matchesFilter,
   normaliseTimestamp,
+  rankedStamp,
   type TaxiiEntry,
   type TaxiiFilter,
   type TaxiiPage,
+  taxiiEntryOf,
   versionStamp,
 } from './taxii-query.js';
 
@@ -40,18 +42,6 @@ function compareKeys(a: Key, b: Key): number {
 /** The stored form of a key's instant: `…T12:00:00.123` + `000000Z` → `…T12:00:00.123Z`. */
 function storedInstant(stamp: string): string {
   return stamp === '' ? '' : `${stamp.slice(0, 23)}Z`;
-}
-
-function recordEntry(r: StixObjectRecord): StixEntry {
-  return {
-    get object() {
-      return r.object as StixObject;
-    },
-    id: r.stixId,
-    type: r.type,
-    version: r.version,
-    dateAdded: r.dateAdded,
-  };
 }
 
 /** The page after `next` (or the first) of what `parts` holds that passes `filter`. */
@@ -125,11 +115,11 @@ export async function pageCollection(
     if (lastRow !== undefined) storedAfter = [lastRow.dateAdded, lastRow.stixId, lastRow.version];
     if (rows.length < batch) storedDone = true;
     const chunk: Keyed[] = rows.filter(shown).map((r) => {
-      const entry = recordEntry(r);
+      const entry = storedEntry(r);
       return { key: keyOf(entry), entry };
     });
     // The memory part up to the last stored key read (all of it once the stored part is done).
-    const bound = lastRow === undefined || storedDone ? undefined : keyOf(recordEntry(lastRow));
+    const bound = lastRow === undefined || storedDone ? undefined : keyOf(storedEntry(lastRow));
     while (m < memory.length && (bound === undefined || compareKeys((memory[m] as Keyed).key, bound) <= 0)) {
       chunk.push(memory[m] as Keyed);
       m++;
@@ -143,21 +133,12 @@ export async function pageCollection(
     for (const { key, entry } of candidates) {
       const millisecond = key[0].slice(0, 23);
       const rank = (await rankIn(millisecond)).get(`${key[1]}\u0000${key[2]}`) ?? 0;
-      const dateAdded = `${millisecond}${String(Math.min(rank, 999_999)).padStart(6, '0')}Z`;
+      const dateAdded = rankedStamp(millisecond, rank);
       if (filter.addedAfter !== undefined && dateAdded <= filter.addedAfter) continue;
       if (filter.versions.kind === 'these' && !filter.versions.versions.has(versionStamp(entry.version)))
         continue;
       if (chosen !== undefined && chosen.get(entry.id) !== entry.version) continue;
-      items.push({
-        get object() {
-          return entry.object;
-        },
-        id: entry.id,
-        type: entry.type,
-        version: entry.version,
-        dateAdded,
-        key,
-      });
+      items.push(taxiiEntryOf(entry, dateAdded, key));
       if (items.length > limit) break;
     }
   }
@@ -184,7 +165,7 @@ async function chosenAmong(
   const versions: Keyed[] = (await stored.versionsOf([...ids], parts.importedProducts, { objects }))
     .filter((r) => !parts.hidden.has(`${r.stixId}@${r.version}`))
     .map((r) => {
-      const entry = recordEntry(r);
+      const entry = storedEntry(r);
       return { key: keyOf(entry), entry };
     });
   for (const x of memory) if (ids.has(x.entry.id)) versions.push(x);

@@ -113,20 +113,32 @@ export function orderEntries(entries: readonly StixEntry[]): TaxiiEntry[] {
     group = ms;
     // More than a million versions added in one millisecond would overflow the rank; an import
     // stores far fewer per transaction (MAX_IMPORT_OBJECTS).
-    const dateAdded = `${ms}${String(Math.min(rank, 999_999)).padStart(6, '0')}Z`;
-    out.push({
-      // Read when the page is written: an imported object is parsed only if it is served.
-      get object() {
-        return entry.object;
-      },
-      id: entry.id,
-      type: entry.type,
-      version: entry.version,
-      dateAdded,
-      key,
-    });
+    out.push(taxiiEntryOf(entry, rankedStamp(ms, rank), key));
   }
   return out;
+}
+
+/** A version's unique date_added: its millisecond, then its rank among those added in it. */
+export function rankedStamp(millisecond: string, rank: number): string {
+  return `${millisecond}${String(Math.min(rank, 999_999)).padStart(6, '0')}Z`;
+}
+
+/** An entry as a collection serves it; its object is read only when the page is written (an imported one parsed only if served). */
+export function taxiiEntryOf(
+  entry: StixEntry,
+  dateAdded: string,
+  key: readonly [string, string, string],
+): TaxiiEntry {
+  return {
+    get object() {
+      return entry.object;
+    },
+    id: entry.id,
+    type: entry.type,
+    version: entry.version,
+    dateAdded,
+    key,
+  };
 }
 
 /**
