@@ -84,7 +84,7 @@ export async function pageCollection(
     const keys: Key[] = (await stored.keysAddedAt(`${millisecond}Z`, products))
       .filter((k) => !parts.hidden.has(`${k.stixId}@${k.version}`))
       .map((k) => [`${millisecond}000000Z`, k.stixId, k.version]);
-    for (const m of memory) if (m.key[0].startsWith(millisecond)) keys.push(m.key);
+    for (const held of memory) if (held.key[0].startsWith(millisecond)) keys.push(held.key);
     keys.sort(compareKeys);
     table = new Map(keys.map((k, rank) => [`${k[1]}\u0000${k[2]}`, rank]));
     ranks.set(millisecond, table);
