@@ -35,7 +35,7 @@ export interface Services {
   readonly directory: DirectoryService;
   readonly arrangements: ArrangementService;
   readonly products: ProductService;
-  /** STIX 2.1 import and export, filtered by policy (issue 6); TAXII serves objectsFor(). */
+  /** STIX 2.1 import and export, filtered by policy (issue 6); TAXII pages its collectionParts(). */
   readonly stix: StixService;
   /** TAXII 2.1 collections over what `stix` lets each user see (issue 6). */
   readonly taxii: TaxiiService;

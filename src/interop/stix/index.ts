@@ -36,7 +36,6 @@ export {
   type StixServiceDeps,
   type StixViewer,
   storedEntry,
-  visibleStixObjects,
 } from './stix-service.js';
 export { TLP2_EXTENSION_ID, TLP2_MARKING_IDS, tlp2MarkingDefinition, tlpOfMarkingId } from './tlp.js';
 export { checkStixObject, MAX_IMPORT_OBJECTS, parseStixObjects, selectorResolves } from './validate.js';

@@ -13,15 +13,15 @@ import { type Actor, readerOf, requirePermission } from '../../services/actor.js
 import { userActor } from '../../services/audit-events.js';
 import type { AuditRecorder } from '../../services/audit-log.js';
 import type { ProductService } from '../../services/product-service.js';
-import type {
-  ArrangementVersion,
-  ProductRecord,
-  ProductState,
-  Repositories,
-  StixObjectRecord,
-  Store,
+import {
+  type ArrangementVersion,
+  markingRefsOfObject,
+  type ProductRecord,
+  type ProductState,
+  type Repositories,
+  type StixObjectRecord,
+  type Store,
 } from '../../store/index.js';
-import { markingRefsOfObject } from '../../store/index.js';
 import { type KeptStixIds, productToStix } from './export.js';
 import { type StixObject, uuidV5 } from './ids.js';
 import { planImport, versionOf } from './import.js';
@@ -187,7 +187,8 @@ export class StixService {
     viewer: StixViewer,
     options: { readonly productId?: string } = {},
   ): Promise<{ readonly type: 'bundle'; readonly id: string; readonly objects: readonly StixObject[] }> {
-    const entries = await this.objectsFor(viewer, options);
+    const productIds = options.productId === undefined ? undefined : [options.productId];
+    const entries = await this.objectsFor(viewer, productIds === undefined ? {} : { productIds });
     if (options.productId !== undefined && entries.length === 0) {
       throw new AccordError('NOT_FOUND', `no product '${options.productId}'`, { id: options.productId });
     }
@@ -226,19 +227,21 @@ export class StixService {
    * objects of no product only for the operator; and the marking definitions all of them name.
    * Ids and versions are stable: deterministic for our products, kept for imported ones.
    */
-  async objectsFor(viewer: StixViewer, options: { readonly productId?: string } = {}): Promise<StixEntry[]> {
+  async objectsFor(
+    viewer: StixViewer,
+    options: { readonly productIds?: readonly string[] } = {},
+  ): Promise<StixEntry[]> {
     const store = this.#deps.store;
     const out = new Map<string, StixEntry>();
     const add = (entry: StixEntry) => addEarliest(out, entry);
-    const productIds = options.productId === undefined ? undefined : [options.productId];
-    for (const { record, seen } of await this.#visibleProducts(viewer, productIds)) {
+    for (const { record, seen } of await this.#visibleProducts(viewer, options.productIds)) {
       const raw = await store.stix.list({ productId: record.id });
       const entries = raw.length > 0 && servedAsImported(record, seen) ? raw.map(storedEntry) : undefined;
       for (const entry of entries ?? (await this.#generated(record, seen, raw))) add(entry);
     }
     // Imported objects of no product, read once.
     const raw = await store.stix.list({ productId: null });
-    if (viewer.kind === 'operator' && options.productId === undefined) {
+    if (viewer.kind === 'operator' && options.productIds === undefined) {
       for (const r of raw) add(storedEntry(r));
     } else {
       // Foreign objects of no product carry no label this node can judge: deny by default, except
@@ -477,18 +480,6 @@ export class StixService {
       dateAdded,
     }));
   }
-}
-
-/**
- * For the TAXII server: the STIX objects `viewer` may see on a node, each with a stable id and
- * version and the date the node added it, oldest first (StixService.objectsFor).
- */
-export function visibleStixObjects(
-  services: { readonly stix: StixService },
-  viewer: StixViewer,
-  options: { readonly productId?: string } = {},
-): Promise<StixEntry[]> {
-  return services.stix.objectsFor(viewer, options);
 }
 
 /**

@@ -3,7 +3,7 @@ import { authorise } from '../../auth/roles.js';
 import { AccordError, isAccordError } from '../../errors/index.js';
 import { type Actor, requirePermission } from '../../services/actor.js';
 import type { Store } from '../../store/index.js';
-import { type StixEntry, type StixService, uuidV5 } from '../stix/index.js';
+import { type StixService, uuidV5 } from '../stix/index.js';
 import { pageCollection } from './taxii-pager.js';
 import { orderEntries, type TaxiiEntry, type TaxiiFilter, type TaxiiPage } from './taxii-query.js';
 
@@ -141,17 +141,7 @@ export class TaxiiService {
    */
   async entries(actor: Actor, collectionId: string): Promise<TaxiiEntry[]> {
     const scope = await this.#productsOf(actor, collectionId);
-    const viewer = { kind: 'user', actor } as const;
-    if (scope.productIds === undefined) return orderEntries(await this.#deps.stix.objectsFor(viewer));
-    const seen = new Map<string, StixEntry>();
-    for (const productId of scope.productIds) {
-      for (const e of await this.#deps.stix.objectsFor(viewer, { productId })) {
-        const key = `${e.id}@${e.version}`;
-        const held = seen.get(key);
-        if (held === undefined || e.dateAdded < held.dateAdded) seen.set(key, e);
-      }
-    }
-    return orderEntries([...seen.values()]);
+    return orderEntries(await this.#deps.stix.objectsFor({ kind: 'user', actor }, scope));
   }
 
   /** The products a collection holds: all (undefined), or those released under its arrangement. */
