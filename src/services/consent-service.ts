@@ -516,17 +516,8 @@ export class ConsentService {
         const product = productOfDerived(received.document, this.#deps.registry);
         return decideRead(product, readerOf(actor.user), context).effect === 'allow';
       }
-      const record = await tx.products.get(request.productId);
-      const version =
-        record?.originator === this.#deps.partner
-          ? await tx.products.getVersion(request.productId, request.productVersion)
-          : undefined;
-      if (record === undefined || version === undefined) return false;
-      const product = parseProduct(
-        { ...version.document, approvals: [], recalled: record.state === 'recalled' },
-        this.#deps.registry,
-      );
-      return decideRead(product, readerOf(actor.user), context).effect === 'allow';
+      const product = await this.#requestedVersion(tx, request, false);
+      return product !== undefined && decideRead(product, readerOf(actor.user), context).effect === 'allow';
     } catch (error) {
       // A document this node can no longer parse is readable by no one (deny by default).
       if (isAccordError(error)) return false;
@@ -695,21 +686,8 @@ export class ConsentService {
    * officer must be able to read all of it to consent to its release.
    */
   async #ownVersion(tx: Repositories, actor: Actor, request: ConsentRequestRecord): Promise<Product> {
-    const record = await tx.products.get(request.productId);
-    const version =
-      record?.originator === this.#deps.partner
-        ? await tx.products.getVersion(request.productId, request.productVersion)
-        : undefined;
-    if (record === undefined || version === undefined) throw notFound('product', request.productId);
-    const approvals = await tx.approvals.list(record.id, request.productVersion);
-    const product = parseProduct(
-      {
-        ...version.document,
-        approvals: approvals.map((a) => ({ by: a.by, version: a.version, at: a.at, decision: a.decision })),
-        recalled: record.state === 'recalled',
-      },
-      this.#deps.registry,
-    );
+    const product = await this.#requestedVersion(tx, request, true);
+    if (product === undefined) throw notFound('product', request.productId);
     const read = decideRead(product, readerOf(actor.user), {
       at: this.#deps.now(),
       registry: this.#deps.registry,
@@ -723,6 +701,33 @@ export class ConsentService {
       );
     }
     return product;
+  }
+
+  /**
+   * The version of this node's own product an incoming request names, or undefined when this node
+   * did not originate it or holds no such version; with its approvals (which only the release
+   * policy reads) when asked.
+   */
+  async #requestedVersion(
+    tx: Repositories,
+    request: ConsentRequestRecord,
+    withApprovals: boolean,
+  ): Promise<Product | undefined> {
+    const record = await tx.products.get(request.productId);
+    const version =
+      record?.originator === this.#deps.partner
+        ? await tx.products.getVersion(request.productId, request.productVersion)
+        : undefined;
+    if (record === undefined || version === undefined) return undefined;
+    const approvals = withApprovals ? await tx.approvals.list(record.id, request.productVersion) : [];
+    return parseProduct(
+      {
+        ...version.document,
+        approvals: approvals.map((a) => ({ by: a.by, version: a.version, at: a.at, decision: a.decision })),
+        recalled: record.state === 'recalled',
+      },
+      this.#deps.registry,
+    );
   }
 
   /** The arrangement version a request names, as this node holds it with the same terms. */
