@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
-import { openStore, type Store } from '../src/store/index.js';
+import { openStore, type Store, type User } from '../src/store/index.js';
 
 export const PG_URL = process.env.ACCORD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -97,4 +97,24 @@ export async function openBenchStore(
     withPg((client) => client.query(`drop schema if exists "${schema}" cascade`)).then(() => undefined),
   );
   return openStore({ kind: 'postgres', url: PG_URL, schema }, { now: () => new Date(now()) });
+}
+
+/**
+ * The reader the analytics benches read as: a GBR analyst cleared to SECRET without caveats, so the
+ * read policy has portions to withhold; built in memory, never stored.
+ */
+export function benchReader(createdAt: string): User {
+  return {
+    id: 'bench-reader',
+    username: 'analyst.gbr',
+    displayName: 'GBR analyst',
+    nationality: 'GBR',
+    clearance: 'SECRET',
+    caveats: [],
+    communities: [],
+    roles: ['analyst'],
+    passwordHash: null,
+    disabled: false,
+    createdAt,
+  };
 }

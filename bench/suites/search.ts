@@ -14,7 +14,8 @@ import { CorrelationService } from '../../src/services/correlation-service.js';
 import { ProductService } from '../../src/services/product-service.js';
 import { ReceivedService } from '../../src/services/received-service.js';
 import { SearchService } from '../../src/services/search-service.js';
-import { openStore, type User } from '../../src/store/index.js';
+import { openStore } from '../../src/store/index.js';
+import { benchReader } from '../bench-store.js';
 import type { AsyncBenchCase, Suite } from '../harness.js';
 
 const PRODUCTS = Number(process.env.ACCORD_BENCH_PRODUCTS ?? 1_000_000);
@@ -80,20 +81,6 @@ function seed(file: string): void {
   }
 }
 
-const READER: User = {
-  id: 'bench-reader',
-  username: 'analyst.gbr',
-  displayName: 'GBR analyst',
-  nationality: 'GBR',
-  clearance: 'SECRET',
-  caveats: [],
-  communities: [],
-  roles: ['analyst'],
-  passwordHash: null,
-  disabled: false,
-  createdAt: AT,
-};
-
 const searchCase: AsyncBenchCase = {
   name: `searches/s through the read policy, ${PRODUCTS.toLocaleString('en')} products held, ${PER_CODE} matching (SQLite FTS5)`,
   ceiling: 'bare FTS5 match of the same words',
@@ -109,7 +96,7 @@ const searchCase: AsyncBenchCase = {
     const products = new ProductService(deps);
     const correlation = new CorrelationService({ store, products, received: new ReceivedService(deps) });
     const search = new SearchService({ store, correlation });
-    const actor = { user: READER, via: 'local' as const };
+    const actor = { user: benchReader(AT), via: 'local' as const };
     const query = (i: number) => codeOf((i * 7919) % CODES);
     return {
       run: async (i) => (await search.search(actor, { q: query(i), limit: 20 })).total,

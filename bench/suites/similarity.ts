@@ -13,7 +13,8 @@ import { CorrelationService } from '../../src/services/correlation-service.js';
 import { ProductService } from '../../src/services/product-service.js';
 import { ReceivedService } from '../../src/services/received-service.js';
 import { QUERY_TERMS, SimilarityService } from '../../src/services/similarity-service.js';
-import { openStore, type User } from '../../src/store/index.js';
+import { openStore } from '../../src/store/index.js';
+import { benchReader } from '../bench-store.js';
 import type { AsyncBenchCase, Suite } from '../harness.js';
 
 const PRODUCTS = Number(process.env.ACCORD_BENCH_SIMILAR_PRODUCTS ?? 2_000);
@@ -28,20 +29,6 @@ function wordsFrom(seed: number): () => string {
     return VOCABULARY[Math.floor(VOCABULARY.length * (state / 2_147_483_648) ** 3)] as string;
   };
 }
-
-const READER: User = {
-  id: 'bench-reader',
-  username: 'analyst.gbr',
-  displayName: 'GBR analyst',
-  nationality: 'GBR',
-  clearance: 'SECRET',
-  caveats: [],
-  communities: [],
-  roles: ['analyst'],
-  passwordHash: null,
-  disabled: false,
-  createdAt: AT,
-};
 
 const similarCase: AsyncBenchCase = {
   name: `similar-by-text queries/s through the read policy, ${PRODUCTS.toLocaleString('en')} products held (SQLite)`,
@@ -86,7 +73,7 @@ const similarCase: AsyncBenchCase = {
       received: new ReceivedService(deps),
     });
     const similarity = new SimilarityService({ store, correlation });
-    const actor = { user: READER, via: 'local' as const };
+    const actor = { user: benchReader(AT), via: 'local' as const };
     const subject = (i: number) => `bench-${(i * 7919) % PRODUCTS}`;
     return {
       run: async (i) => (await similarity.similar(actor, 'own', subject(i))).length,
